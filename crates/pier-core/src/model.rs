@@ -1,0 +1,340 @@
+//! The objects of a project, as Pier keeps them (not as any API version spells them).
+
+use crate::rules::Rule;
+use crate::verification::Verification;
+use crate::Millis;
+use serde::{Deserialize, Serialize};
+
+/// An isolated tenant (Hookdeck's "team").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Project {
+    pub id: String,
+    pub name: String,
+    /// Secret that signs deliveries (`x-hookdeck-signature`). Never shown by the API.
+    pub signing_secret: String,
+    pub created_at: Millis,
+}
+
+/// HTTP methods a source may accept.
+pub const DEFAULT_ALLOWED_METHODS: [&str; 4] = ["POST", "PUT", "PATCH", "DELETE"];
+/// Every method a source may list in `allowed_http_methods`.
+pub const KNOWN_METHODS: [&str; 5] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ResponseContentType {
+    Json,
+    Text,
+    Xml,
+}
+
+impl ResponseContentType {
+    pub fn mime(self) -> &'static str {
+        match self {
+            ResponseContentType::Json => "application/json",
+            ResponseContentType::Text => "text/plain",
+            ResponseContentType::Xml => "application/xml",
+        }
+    }
+}
+
+/// What a source answers instead of the SUCCESS body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustomResponse {
+    pub content_type: ResponseContentType,
+    pub body: String,
+}
+
+/// An inbound URL.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Source {
+    pub id: String,
+    pub project_id: String,
+    pub name: String,
+    /// The secret-free token in the source URL: `/e/{key}`.
+    pub key: String,
+    pub description: Option<String>,
+    pub allowed_http_methods: Vec<String>,
+    pub custom_response: Option<CustomResponse>,
+    pub verification: Option<Verification>,
+    pub disabled_at: Option<Millis>,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum RateLimitPeriod {
+    #[default]
+    Second,
+    Minute,
+    Hour,
+    Concurrent,
+}
+
+impl RateLimitPeriod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RateLimitPeriod::Second => "second",
+            RateLimitPeriod::Minute => "minute",
+            RateLimitPeriod::Hour => "hour",
+            RateLimitPeriod::Concurrent => "concurrent",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "second" => RateLimitPeriod::Second,
+            "minute" => RateLimitPeriod::Minute,
+            "hour" => RateLimitPeriod::Hour,
+            "concurrent" => RateLimitPeriod::Concurrent,
+            _ => return None,
+        })
+    }
+}
+
+/// How deliveries authenticate to a destination. `config` holds secrets; the API masks it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuthMethod {
+    /// `HOOKDECK_SIGNATURE`, `BASIC_AUTH`, `API_KEY`, `BEARER_TOKEN`, …
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub config: serde_json::Map<String, serde_json::Value>,
+}
+
+impl Default for AuthMethod {
+    fn default() -> Self {
+        AuthMethod { kind: "HOOKDECK_SIGNATURE".into(), config: Default::default() }
+    }
+}
+
+/// Where events go.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Destination {
+    pub id: String,
+    pub project_id: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub url: Option<String>,
+    pub cli_path: Option<String>,
+    pub path_forwarding_disabled: bool,
+    pub http_method: Option<String>,
+    pub rate_limit: Option<i64>,
+    pub rate_limit_period: RateLimitPeriod,
+    pub auth_method: AuthMethod,
+    pub disabled_at: Option<Millis>,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+}
+
+/// Source → rules → destination.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Connection {
+    pub id: String,
+    pub project_id: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub source_id: String,
+    pub destination_id: String,
+    pub rules: Vec<Rule>,
+    pub paused_at: Option<Millis>,
+    pub disabled_at: Option<Millis>,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+}
+
+/// Why a request produced no events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum RejectionCause {
+    SourceDisabled,
+    NoConnection,
+    VerificationFailed,
+    UnsupportedHttpMethod,
+    UnsupportedContentType,
+    UnparsableJson,
+    PayloadTooLarge,
+    IngestionFatal,
+    Unknown,
+}
+
+impl RejectionCause {
+    pub const ALL: [RejectionCause; 9] = [
+        RejectionCause::SourceDisabled,
+        RejectionCause::NoConnection,
+        RejectionCause::VerificationFailed,
+        RejectionCause::UnsupportedHttpMethod,
+        RejectionCause::UnsupportedContentType,
+        RejectionCause::UnparsableJson,
+        RejectionCause::PayloadTooLarge,
+        RejectionCause::IngestionFatal,
+        RejectionCause::Unknown,
+    ];
+    /// Pier's (2024-03-01) name, also used in storage.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RejectionCause::SourceDisabled => "SOURCE_DISABLED",
+            RejectionCause::NoConnection => "NO_CONNECTION",
+            RejectionCause::VerificationFailed => "VERIFICATION_FAILED",
+            RejectionCause::UnsupportedHttpMethod => "UNSUPPORTED_HTTP_METHOD",
+            RejectionCause::UnsupportedContentType => "UNSUPPORTED_CONTENT_TYPE",
+            RejectionCause::UnparsableJson => "UNPARSABLE_JSON",
+            RejectionCause::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
+            RejectionCause::IngestionFatal => "INGESTION_FATAL",
+            RejectionCause::Unknown => "UNKNOWN",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+}
+
+/// One inbound HTTP request exactly as received.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Request {
+    pub id: String,
+    pub project_id: String,
+    pub source_id: String,
+    pub method: String,
+    /// The path after the source key, starting with `/` (`/` when there is none).
+    pub path: String,
+    /// The raw query string without `?` (may be empty).
+    pub query: String,
+    /// Header names (lowercase) and values in arrival order; invalid UTF-8 is escaped as `\xNN`.
+    pub headers: Vec<(String, String)>,
+    /// Raw body bytes; `None` when not stored (a body over the limit).
+    pub body: Option<bytes::Bytes>,
+    pub body_size: i64,
+    pub original_ip: Option<String>,
+    pub verified: bool,
+    pub rejection_cause: Option<RejectionCause>,
+    pub events_count: i64,
+    pub ignored_count: i64,
+    pub cli_events_count: i64,
+    /// False until routing has turned it into events (or found a rejection).
+    pub routed: bool,
+    pub ingested_at: Millis,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum EventStatus {
+    Scheduled,
+    Queued,
+    Hold,
+    Successful,
+    Failed,
+    Cancelled,
+}
+
+impl EventStatus {
+    pub const ALL: [EventStatus; 6] = [
+        EventStatus::Scheduled,
+        EventStatus::Queued,
+        EventStatus::Hold,
+        EventStatus::Successful,
+        EventStatus::Failed,
+        EventStatus::Cancelled,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventStatus::Scheduled => "SCHEDULED",
+            EventStatus::Queued => "QUEUED",
+            EventStatus::Hold => "HOLD",
+            EventStatus::Successful => "SUCCESSFUL",
+            EventStatus::Failed => "FAILED",
+            EventStatus::Cancelled => "CANCELLED",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+}
+
+/// One request routed through one connection: the unit of delivery.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    pub id: String,
+    pub project_id: String,
+    pub request_id: String,
+    pub connection_id: String,
+    pub source_id: String,
+    pub destination_id: String,
+    pub status: EventStatus,
+    pub attempts: i64,
+    pub last_attempt_at: Option<Millis>,
+    pub next_attempt_at: Option<Millis>,
+    pub response_status: Option<i64>,
+    pub error_code: Option<String>,
+    pub successful_at: Option<Millis>,
+    pub cli_id: Option<String>,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum IgnoredCause {
+    Disabled,
+    Filtered,
+    TransformationFailed,
+    CliDisconnected,
+    Duplicate,
+}
+
+impl IgnoredCause {
+    pub const ALL: [IgnoredCause; 5] = [
+        IgnoredCause::Disabled,
+        IgnoredCause::Filtered,
+        IgnoredCause::TransformationFailed,
+        IgnoredCause::CliDisconnected,
+        IgnoredCause::Duplicate,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IgnoredCause::Disabled => "DISABLED",
+            IgnoredCause::Filtered => "FILTERED",
+            IgnoredCause::TransformationFailed => "TRANSFORMATION_FAILED",
+            IgnoredCause::CliDisconnected => "CLI_DISCONNECTED",
+            IgnoredCause::Duplicate => "DUPLICATE",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+}
+
+/// A request that a connection did not turn into an event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IgnoredEvent {
+    pub id: String,
+    pub project_id: String,
+    pub request_id: String,
+    pub connection_id: String,
+    pub cause: IgnoredCause,
+    pub meta: Option<serde_json::Value>,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn enums_round_trip_through_their_names() {
+        for c in RejectionCause::ALL {
+            assert_eq!(RejectionCause::parse(c.as_str()), Some(c));
+            assert_eq!(serde_json::to_value(c).unwrap(), serde_json::json!(c.as_str()));
+        }
+        for s in EventStatus::ALL {
+            assert_eq!(EventStatus::parse(s.as_str()), Some(s));
+        }
+        for c in IgnoredCause::ALL {
+            assert_eq!(IgnoredCause::parse(c.as_str()), Some(c));
+        }
+        assert_eq!(RateLimitPeriod::parse("minute"), Some(RateLimitPeriod::Minute));
+        assert_eq!(RateLimitPeriod::parse("day"), None);
+    }
+}

@@ -1,0 +1,317 @@
+//! The embedded SQLite backend of Pier's [`Store`]: one writer thread with group commit, a pool
+//! of readers, WAL with `synchronous=FULL` so a commit is on disk when a write returns.
+//!
+//! Depends on `pier-core` and `pier-store` only (plus rusqlite); knows nothing of HTTP.
+
+mod list;
+mod migrate;
+mod readers;
+mod rows;
+mod writer;
+
+use async_trait::async_trait;
+use pier_core::{Connection as Conn, Destination, Event, IgnoredEvent, Project, Request, Source};
+use pier_store::{Change, Cond, ListQuery, Page, Result, Routing, Store, StoreError, Table};
+use readers::Readers;
+use rusqlite::{params, Connection, OptionalExtension};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use writer::Writer;
+
+/// Pier's store on a SQLite file.
+pub struct SqliteStore {
+    writer: Writer,
+    readers: Arc<Readers>,
+}
+
+pub(crate) fn open_connection(path: &Path, read_only: bool) -> rusqlite::Result<Connection> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    conn.execute_batch(
+        "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY;",
+    )?;
+    if read_only {
+        conn.execute_batch("PRAGMA query_only=ON;")?;
+    }
+    Ok(conn)
+}
+
+pub(crate) fn map_err(e: rusqlite::Error) -> StoreError {
+    use rusqlite::ErrorCode;
+    match &e {
+        rusqlite::Error::SqliteFailure(f, msg) => match f.code {
+            ErrorCode::ConstraintViolation => {
+                let m = msg.clone().unwrap_or_default();
+                if m.contains("FOREIGN KEY") {
+                    StoreError::InvalidReference("a referenced object does not exist".into())
+                } else if m.contains("UNIQUE") {
+                    StoreError::Conflict(unique_message(&m))
+                } else {
+                    StoreError::Internal(e.to_string())
+                }
+            }
+            ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked | ErrorCode::CannotOpen | ErrorCode::DiskFull => {
+                StoreError::Unavailable(e.to_string())
+            }
+            _ => StoreError::Internal(e.to_string()),
+        },
+        _ => StoreError::Internal(e.to_string()),
+    }
+}
+
+fn unique_message(m: &str) -> String {
+    if m.contains("sources.project_id, sources.name") {
+        "a source with this name already exists".into()
+    } else if m.contains("destinations.project_id, destinations.name") {
+        "a destination with this name already exists".into()
+    } else if m.contains("connections.source_id, connections.name") {
+        "a connection with this name already exists on this source".into()
+    } else if m.contains("projects.name") {
+        "a project with this name already exists".into()
+    } else {
+        "an object with these values already exists".into()
+    }
+}
+
+impl SqliteStore {
+    /// Open (creating if needed) the database file at `path` and bring its schema up to date.
+    pub fn open(path: impl Into<PathBuf>) -> Result<SqliteStore> {
+        let path: PathBuf = path.into();
+        if let Some(dir) = path.parent() {
+            if !dir.as_os_str().is_empty() {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| StoreError::Unavailable(format!("cannot create {}: {e}", dir.display())))?;
+            }
+        }
+        let mut conn = open_connection(&path, false).map_err(map_err)?;
+        migrate::run(&mut conn).map_err(map_err)?;
+        Ok(SqliteStore { writer: Writer::start(conn), readers: Readers::new(path) })
+    }
+
+    async fn get<T: Send + 'static>(
+        &self,
+        sql: &'static str,
+        args: Vec<String>,
+        map: fn(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> Result<Option<T>> {
+        self.readers
+            .read(move |c| {
+                let mut st = c.prepare_cached(sql).map_err(map_err)?;
+                st.query_row(rusqlite::params_from_iter(args.iter()), map).optional().map_err(map_err)
+            })
+            .await
+    }
+
+    async fn list<T: pier_store::Listed + Send + 'static>(
+        &self,
+        table: Table,
+        project_id: &str,
+        q: &ListQuery,
+        columns: &'static str,
+        map: fn(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> Result<Page<T>> {
+        q.check(table)?;
+        let q = q.clone();
+        let project_id = project_id.to_string();
+        self.readers
+            .read(move |c| {
+                let (sql, args) = list::select(table, columns, &project_id, &q);
+                let mut st = c.prepare_cached(&sql).map_err(map_err)?;
+                let rows = st
+                    .query_map(rusqlite::params_from_iter(args.iter()), map)
+                    .map_err(map_err)?
+                    .collect::<rusqlite::Result<Vec<T>>>()
+                    .map_err(map_err)?;
+                Ok(Page::from_rows(&q, rows))
+            })
+            .await
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn ping(&self) -> Result<()> {
+        self.readers.read(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(map_err)).await
+    }
+
+    async fn create_project(&self, project: &Project, key_hash: &str) -> Result<()> {
+        let p = project.clone();
+        let key_hash = key_hash.to_string();
+        self.writer
+            .write(move |tx| {
+                tx.execute(
+                    "INSERT INTO projects (id, name, signing_secret, created_at) VALUES (?1, ?2, ?3, ?4)",
+                    params![p.id, p.name, p.signing_secret, p.created_at],
+                )
+                .map_err(map_err)?;
+                tx.execute(
+                    "INSERT INTO api_keys (key_hash, project_id, created_at) VALUES (?1, ?2, ?3)",
+                    params![key_hash, p.id, p.created_at],
+                )
+                .map_err(map_err)?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn list_projects(&self) -> Result<Vec<Project>> {
+        self.readers
+            .read(|c| {
+                let mut st = c.prepare_cached(rows::PROJECT_SELECT_ALL).map_err(map_err)?;
+                let v = st.query_map([], rows::project).map_err(map_err)?.collect::<rusqlite::Result<Vec<_>>>();
+                v.map_err(map_err)
+            })
+            .await
+    }
+
+    async fn project(&self, id: &str) -> Result<Option<Project>> {
+        self.get(rows::PROJECT_BY_ID, vec![id.into()], rows::project).await
+    }
+
+    async fn project_by_key_hash(&self, key_hash: &str) -> Result<Option<Project>> {
+        self.get(rows::PROJECT_BY_KEY, vec![key_hash.into()], rows::project).await
+    }
+
+    async fn replace_api_keys(&self, project_id: &str, key_hash: &str, now: i64) -> Result<()> {
+        let (pid, hash) = (project_id.to_string(), key_hash.to_string());
+        self.writer
+            .write(move |tx| {
+                let exists: Option<i64> =
+                    tx.query_row("SELECT 1 FROM projects WHERE id = ?1", [&pid], |r| r.get(0)).optional().map_err(map_err)?;
+                if exists.is_none() {
+                    return Err(StoreError::NotFound);
+                }
+                tx.execute("DELETE FROM api_keys WHERE project_id = ?1", [&pid]).map_err(map_err)?;
+                tx.execute("INSERT INTO api_keys (key_hash, project_id, created_at) VALUES (?1, ?2, ?3)", params![hash, pid, now])
+                    .map_err(map_err)?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn set_signing_secret(&self, project_id: &str, secret: &str) -> Result<()> {
+        let (pid, secret) = (project_id.to_string(), secret.to_string());
+        self.writer
+            .write(move |tx| {
+                let n = tx
+                    .execute("UPDATE projects SET signing_secret = ?1 WHERE id = ?2", params![secret, pid])
+                    .map_err(map_err)?;
+                if n == 0 {
+                    return Err(StoreError::NotFound);
+                }
+                Ok(())
+            })
+            .await
+    }
+
+    async fn apply(&self, project_id: &str, changes: Vec<Change>) -> Result<()> {
+        let pid = project_id.to_string();
+        self.writer.write(move |tx| rows::apply(tx, &pid, changes)).await
+    }
+
+    async fn source(&self, project_id: &str, id: &str) -> Result<Option<Source>> {
+        self.get(rows::SOURCE_BY_ID, vec![project_id.into(), id.into()], rows::source).await
+    }
+    async fn source_by_name(&self, project_id: &str, name: &str) -> Result<Option<Source>> {
+        self.get(rows::SOURCE_BY_NAME, vec![project_id.into(), name.into()], rows::source).await
+    }
+    async fn source_by_key(&self, key: &str) -> Result<Option<Source>> {
+        self.get(rows::SOURCE_BY_KEY, vec![key.into()], rows::source).await
+    }
+    async fn list_sources(&self, project_id: &str, q: &ListQuery) -> Result<Page<Source>> {
+        self.list(Table::Sources, project_id, q, rows::SOURCE_COLUMNS, rows::source)
+        .await
+    }
+    async fn destination(&self, project_id: &str, id: &str) -> Result<Option<Destination>> {
+        self.get(rows::DESTINATION_BY_ID, vec![project_id.into(), id.into()], rows::destination).await
+    }
+    async fn destination_by_name(&self, project_id: &str, name: &str) -> Result<Option<Destination>> {
+        self.get(rows::DESTINATION_BY_NAME, vec![project_id.into(), name.into()], rows::destination).await
+    }
+    async fn list_destinations(&self, project_id: &str, q: &ListQuery) -> Result<Page<Destination>> {
+        self.list(Table::Destinations, project_id, q, rows::DESTINATION_COLUMNS, rows::destination)
+        .await
+    }
+    async fn connection(&self, project_id: &str, id: &str) -> Result<Option<Conn>> {
+        self.get(rows::CONNECTION_BY_ID, vec![project_id.into(), id.into()], rows::connection).await
+    }
+    async fn connection_by_name(&self, project_id: &str, source_id: &str, name: &str) -> Result<Option<Conn>> {
+        self.get(rows::CONNECTION_BY_NAME, vec![project_id.into(), source_id.into(), name.into()], rows::connection)
+            .await
+    }
+    async fn list_connections(&self, project_id: &str, q: &ListQuery) -> Result<Page<Conn>> {
+        self.list(Table::Connections, project_id, q, rows::CONNECTION_COLUMNS, rows::connection)
+        .await
+    }
+    async fn count(&self, project_id: &str, table: Table, conds: &[Cond]) -> Result<i64> {
+        let q = ListQuery { conds: conds.to_vec(), ..ListQuery::default() };
+        q.check(table)?;
+        let pid = project_id.to_string();
+        self.readers
+            .read(move |c| {
+                let (sql, args) = list::count(table, &pid, &q.conds);
+                let mut st = c.prepare_cached(&sql).map_err(map_err)?;
+                st.query_row(rusqlite::params_from_iter(args.iter()), |r| r.get(0)).map_err(map_err)
+            })
+            .await
+    }
+    async fn connections_of_source(&self, source_id: &str) -> Result<Vec<Conn>> {
+        let sid = source_id.to_string();
+        self.readers
+            .read(move |c| {
+                let mut st = c.prepare_cached(rows::CONNECTIONS_OF_SOURCE).map_err(map_err)?;
+                let v = st.query_map([sid], rows::connection).map_err(map_err)?.collect::<rusqlite::Result<Vec<_>>>();
+                v.map_err(map_err)
+            })
+            .await
+    }
+
+    async fn ingest(&self, request: Request) -> Result<()> {
+        self.writer.write(move |tx| rows::insert_request(tx, &request)).await
+    }
+    async fn request(&self, project_id: &str, id: &str) -> Result<Option<Request>> {
+        self.get(rows::REQUEST_BY_ID, vec![project_id.into(), id.into()], rows::request_with_body).await
+    }
+    async fn list_requests(&self, project_id: &str, q: &ListQuery, with_bodies: bool) -> Result<Page<Request>> {
+        let (cols, map): (&'static str, fn(&rusqlite::Row<'_>) -> rusqlite::Result<Request>) = if with_bodies {
+            (rows::REQUEST_COLUMNS_BODY, rows::request_with_body)
+        } else {
+            (rows::REQUEST_COLUMNS, rows::request)
+        };
+        self.list(Table::Requests, project_id, q, cols, map)
+            .await
+    }
+    async fn unrouted_requests(&self, limit: u32) -> Result<Vec<Request>> {
+        self.readers
+            .read(move |c| {
+                let mut st = c.prepare_cached(rows::UNROUTED).map_err(map_err)?;
+                let v = st.query_map([limit], rows::request_with_body).map_err(map_err)?.collect::<rusqlite::Result<Vec<_>>>();
+                v.map_err(map_err)
+            })
+            .await
+    }
+    async fn complete_routing(&self, routing: Routing) -> Result<()> {
+        self.writer.write(move |tx| rows::complete_routing(tx, &routing)).await
+    }
+    async fn event(&self, project_id: &str, id: &str) -> Result<Option<Event>> {
+        self.get(rows::EVENT_BY_ID, vec![project_id.into(), id.into()], rows::event).await
+    }
+    async fn list_events(&self, project_id: &str, q: &ListQuery) -> Result<Page<Event>> {
+        self.list(Table::Events, project_id, q, rows::EVENT_COLUMNS, rows::event)
+        .await
+    }
+    async fn list_ignored_events(&self, project_id: &str, q: &ListQuery) -> Result<Page<IgnoredEvent>> {
+        self.list(Table::IgnoredEvents, project_id, q, rows::IGNORED_COLUMNS, rows::ignored)
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[tokio::test]
+    async fn conformance_story() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = super::SqliteStore::open(dir.path().join("pier.db")).unwrap();
+        pier_store::conformance::run(std::sync::Arc::new(store)).await;
+    }
+}

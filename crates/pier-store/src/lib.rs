@@ -1,0 +1,96 @@
+//! Pier's storage contract: the [`Store`] trait every backend implements, its errors, the list
+//! query model, and [`conformance`], the one test story each backend must pass.
+//!
+//! Depends only on `pier-core`. Must not depend on a concrete database, on HTTP, or on the API
+//! wire format; the server crate is the only place that picks a backend.
+
+pub mod conformance;
+mod error;
+mod query;
+
+pub use error::StoreError;
+pub use query::{sortable, Cmp, Col, Cond, ListQuery, Listed, Page, Table, Val};
+
+use async_trait::async_trait;
+use pier_core::{Connection, Destination, Event, IgnoredEvent, Project, RejectionCause, Request, Source};
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// One change to a project's configuration; [`Store::apply`] commits a list of them atomically.
+#[derive(Debug, Clone)]
+pub enum Change {
+    /// Insert, or replace the row with the same id.
+    PutSource(Source),
+    PutDestination(Destination),
+    PutConnection(Connection),
+    /// Delete a source and its connections.
+    DeleteSource(String),
+    /// Delete a destination and its connections.
+    DeleteDestination(String),
+    DeleteConnection(String),
+}
+
+/// The outcome of routing one request: written at once, idempotently.
+#[derive(Debug, Clone, Default)]
+pub struct Routing {
+    pub request_id: String,
+    pub events: Vec<Event>,
+    pub ignored: Vec<IgnoredEvent>,
+    /// Set when the request produced nothing at all (`NO_CONNECTION`).
+    pub rejection: Option<RejectionCause>,
+    pub now: pier_core::Millis,
+}
+
+/// Durable storage of everything Pier knows. All methods are scoped to a project where the
+/// object belongs to one; a lookup with another project's id finds nothing.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Storage reachable and writable enough to serve (`/readyz`).
+    async fn ping(&self) -> Result<()>;
+
+    // ---- projects and keys ----
+    async fn create_project(&self, project: &Project, key_hash: &str) -> Result<()>;
+    async fn list_projects(&self) -> Result<Vec<Project>>;
+    async fn project(&self, id: &str) -> Result<Option<Project>>;
+    async fn project_by_key_hash(&self, key_hash: &str) -> Result<Option<Project>>;
+    /// Replace every key of the project with one new key. `NotFound` for an unknown project.
+    async fn replace_api_keys(&self, project_id: &str, key_hash: &str, now: pier_core::Millis) -> Result<()>;
+    /// Set the project's delivery signing secret. `NotFound` for an unknown project.
+    async fn set_signing_secret(&self, project_id: &str, secret: &str) -> Result<()>;
+
+    // ---- configuration: sources, destinations, connections ----
+    /// Commit all changes or none. `Conflict` on a duplicate name, `NotFound` when a delete
+    /// finds nothing, `InvalidReference` when a connection names a missing source/destination.
+    async fn apply(&self, project_id: &str, changes: Vec<Change>) -> Result<()>;
+    async fn source(&self, project_id: &str, id: &str) -> Result<Option<Source>>;
+    async fn source_by_name(&self, project_id: &str, name: &str) -> Result<Option<Source>>;
+    /// The ingest lookup: by the key in `/e/{key}`, across projects.
+    async fn source_by_key(&self, key: &str) -> Result<Option<Source>>;
+    async fn list_sources(&self, project_id: &str, q: &ListQuery) -> Result<Page<Source>>;
+    async fn destination(&self, project_id: &str, id: &str) -> Result<Option<Destination>>;
+    async fn destination_by_name(&self, project_id: &str, name: &str) -> Result<Option<Destination>>;
+    async fn list_destinations(&self, project_id: &str, q: &ListQuery) -> Result<Page<Destination>>;
+    async fn connection(&self, project_id: &str, id: &str) -> Result<Option<Connection>>;
+    async fn connection_by_name(&self, project_id: &str, source_id: &str, name: &str) -> Result<Option<Connection>>;
+    async fn list_connections(&self, project_id: &str, q: &ListQuery) -> Result<Page<Connection>>;
+    /// Rows of `table` in the project matching `conds`.
+    async fn count(&self, project_id: &str, table: Table, conds: &[Cond]) -> Result<i64>;
+    /// Every connection of a source (routing), enabled or not.
+    async fn connections_of_source(&self, source_id: &str) -> Result<Vec<Connection>>;
+
+    // ---- requests, routing, events ----
+    /// Store an inbound request durably. Returns only after the commit (group commit: many
+    /// concurrent calls share one transaction).
+    async fn ingest(&self, request: Request) -> Result<()>;
+    /// A request with its body.
+    async fn request(&self, project_id: &str, id: &str) -> Result<Option<Request>>;
+    /// Requests without bodies (`body` is `None`) unless `with_bodies`.
+    async fn list_requests(&self, project_id: &str, q: &ListQuery, with_bodies: bool) -> Result<Page<Request>>;
+    /// Accepted requests not yet routed, oldest first, across projects.
+    async fn unrouted_requests(&self, limit: u32) -> Result<Vec<Request>>;
+    /// Write the outcome of routing; idempotent (one event per request and connection).
+    async fn complete_routing(&self, routing: Routing) -> Result<()>;
+    async fn event(&self, project_id: &str, id: &str) -> Result<Option<Event>>;
+    async fn list_events(&self, project_id: &str, q: &ListQuery) -> Result<Page<Event>>;
+    async fn list_ignored_events(&self, project_id: &str, q: &ListQuery) -> Result<Page<IgnoredEvent>>;
+}
