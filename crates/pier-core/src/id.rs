@@ -56,7 +56,9 @@ impl Id {
     /// True when `s` is a well-formed id of `kind` (prefix, length, alphabet).
     pub fn is_valid(kind: IdKind, s: &str) -> bool {
         match s.strip_prefix(kind.prefix()) {
-            Some(rest) => rest.len() == SUFFIX_LEN && rest.bytes().all(|b| b.is_ascii_alphanumeric()),
+            Some(rest) => {
+                rest.len() == SUFFIX_LEN && rest.bytes().all(|b| b.is_ascii_alphanumeric())
+            }
             None => false,
         }
     }
@@ -99,14 +101,25 @@ mod tests {
         assert!(Id::is_valid(IdKind::Source, &id));
         assert!(!Id::is_valid(IdKind::Destination, &id));
         assert!(!Id::is_valid(IdKind::Source, "src_short"));
-        assert!(!Id::is_valid(IdKind::Source, &format!("{}!", &id[..id.len() - 1])));
+        assert!(!Id::is_valid(
+            IdKind::Source,
+            &format!("{}!", &id[..id.len() - 1])
+        ));
     }
 
     #[test]
     fn ids_sort_by_time() {
         let mut rng = StdRng::seed_from_u64(2);
         let mut prev = Id::new(IdKind::Event, 0, &mut rng);
-        for t in [1, 2, 999, 1_000, 1_700_000_000_000, 1_700_000_000_001, 4_000_000_000_000] {
+        for t in [
+            1,
+            2,
+            999,
+            1_000,
+            1_700_000_000_000,
+            1_700_000_000_001,
+            4_000_000_000_000,
+        ] {
             let next = Id::new(IdKind::Event, t, &mut rng);
             assert!(next > prev, "{next} should sort after {prev}");
             prev = next;
@@ -116,8 +129,9 @@ mod tests {
     #[test]
     fn ids_are_unique_within_a_millisecond() {
         let mut rng = StdRng::seed_from_u64(3);
-        let set: std::collections::HashSet<_> =
-            (0..10_000).map(|_| Id::new(IdKind::Request, 42, &mut rng)).collect();
+        let set: std::collections::HashSet<_> = (0..10_000)
+            .map(|_| Id::new(IdKind::Request, 42, &mut rng))
+            .collect();
         assert_eq!(set.len(), 10_000);
     }
 

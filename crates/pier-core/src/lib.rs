@@ -8,6 +8,7 @@ pub mod cursor;
 pub mod id;
 pub mod keys;
 pub mod model;
+pub mod routing;
 pub mod rules;
 pub mod verification;
 

@@ -103,7 +103,10 @@ pub struct AuthMethod {
 
 impl Default for AuthMethod {
     fn default() -> Self {
-        AuthMethod { kind: "HOOKDECK_SIGNATURE".into(), config: Default::default() }
+        AuthMethod {
+            kind: "HOOKDECK_SIGNATURE".into(),
+            config: Default::default(),
+        }
     }
 }
 
@@ -326,7 +329,10 @@ mod tests {
     fn enums_round_trip_through_their_names() {
         for c in RejectionCause::ALL {
             assert_eq!(RejectionCause::parse(c.as_str()), Some(c));
-            assert_eq!(serde_json::to_value(c).unwrap(), serde_json::json!(c.as_str()));
+            assert_eq!(
+                serde_json::to_value(c).unwrap(),
+                serde_json::json!(c.as_str())
+            );
         }
         for s in EventStatus::ALL {
             assert_eq!(EventStatus::parse(s.as_str()), Some(s));
@@ -334,7 +340,10 @@ mod tests {
         for c in IgnoredCause::ALL {
             assert_eq!(IgnoredCause::parse(c.as_str()), Some(c));
         }
-        assert_eq!(RateLimitPeriod::parse("minute"), Some(RateLimitPeriod::Minute));
+        assert_eq!(
+            RateLimitPeriod::parse("minute"),
+            Some(RateLimitPeriod::Minute)
+        );
         assert_eq!(RateLimitPeriod::parse("day"), None);
     }
 }

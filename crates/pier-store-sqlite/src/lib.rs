@@ -50,9 +50,10 @@ pub(crate) fn map_err(e: rusqlite::Error) -> StoreError {
                     StoreError::Internal(e.to_string())
                 }
             }
-            ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked | ErrorCode::CannotOpen | ErrorCode::DiskFull => {
-                StoreError::Unavailable(e.to_string())
-            }
+            ErrorCode::DatabaseBusy
+            | ErrorCode::DatabaseLocked
+            | ErrorCode::CannotOpen
+            | ErrorCode::DiskFull => StoreError::Unavailable(e.to_string()),
             _ => StoreError::Internal(e.to_string()),
         },
         _ => StoreError::Internal(e.to_string()),
@@ -79,13 +80,17 @@ impl SqliteStore {
         let path: PathBuf = path.into();
         if let Some(dir) = path.parent() {
             if !dir.as_os_str().is_empty() {
-                std::fs::create_dir_all(dir)
-                    .map_err(|e| StoreError::Unavailable(format!("cannot create {}: {e}", dir.display())))?;
+                std::fs::create_dir_all(dir).map_err(|e| {
+                    StoreError::Unavailable(format!("cannot create {}: {e}", dir.display()))
+                })?;
             }
         }
         let mut conn = open_connection(&path, false).map_err(map_err)?;
         migrate::run(&mut conn).map_err(map_err)?;
-        Ok(SqliteStore { writer: Writer::start(conn), readers: Readers::new(path) })
+        Ok(SqliteStore {
+            writer: Writer::start(conn),
+            readers: Readers::new(path),
+        })
     }
 
     async fn get<T: Send + 'static>(
@@ -97,7 +102,9 @@ impl SqliteStore {
         self.readers
             .read(move |c| {
                 let mut st = c.prepare_cached(sql).map_err(map_err)?;
-                st.query_row(rusqlite::params_from_iter(args.iter()), map).optional().map_err(map_err)
+                st.query_row(rusqlite::params_from_iter(args.iter()), map)
+                    .optional()
+                    .map_err(map_err)
             })
             .await
     }
@@ -131,7 +138,9 @@ impl SqliteStore {
 #[async_trait]
 impl Store for SqliteStore {
     async fn ping(&self) -> Result<()> {
-        self.readers.read(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(map_err)).await
+        self.readers
+            .read(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(map_err))
+            .await
     }
 
     async fn create_project(&self, project: &Project, key_hash: &str) -> Result<()> {
@@ -157,34 +166,61 @@ impl Store for SqliteStore {
     async fn list_projects(&self) -> Result<Vec<Project>> {
         self.readers
             .read(|c| {
-                let mut st = c.prepare_cached(rows::PROJECT_SELECT_ALL).map_err(map_err)?;
-                let v = st.query_map([], rows::project).map_err(map_err)?.collect::<rusqlite::Result<Vec<_>>>();
+                let mut st = c
+                    .prepare_cached(rows::PROJECT_SELECT_ALL)
+                    .map_err(map_err)?;
+                let v = st
+                    .query_map([], rows::project)
+                    .map_err(map_err)?
+                    .collect::<rusqlite::Result<Vec<_>>>();
                 v.map_err(map_err)
             })
             .await
     }
 
     async fn project(&self, id: &str) -> Result<Option<Project>> {
-        self.get(rows::PROJECT_BY_ID, vec![id.into()], rows::project).await
+        self.get(rows::PROJECT_BY_ID, vec![id.into()], rows::project)
+            .await
     }
 
     async fn project_by_key_hash(&self, key_hash: &str) -> Result<Option<Project>> {
-        self.get(rows::PROJECT_BY_KEY, vec![key_hash.into()], rows::project).await
+        self.get(rows::PROJECT_BY_KEY, vec![key_hash.into()], rows::project)
+            .await
     }
 
     async fn replace_api_keys(&self, project_id: &str, key_hash: &str, now: i64) -> Result<()> {
         let (pid, hash) = (project_id.to_string(), key_hash.to_string());
         self.writer
             .write(move |tx| {
-                let exists: Option<i64> =
-                    tx.query_row("SELECT 1 FROM projects WHERE id = ?1", [&pid], |r| r.get(0)).optional().map_err(map_err)?;
+                let exists: Option<i64> = tx
+                    .query_row("SELECT 1 FROM projects WHERE id = ?1", [&pid], |r| r.get(0))
+                    .optional()
+                    .map_err(map_err)?;
                 if exists.is_none() {
                     return Err(StoreError::NotFound);
                 }
-                tx.execute("DELETE FROM api_keys WHERE project_id = ?1", [&pid]).map_err(map_err)?;
-                tx.execute("INSERT INTO api_keys (key_hash, project_id, created_at) VALUES (?1, ?2, ?3)", params![hash, pid, now])
+                tx.execute("DELETE FROM api_keys WHERE project_id = ?1", [&pid])
                     .map_err(map_err)?;
+                tx.execute(
+                    "INSERT INTO api_keys (key_hash, project_id, created_at) VALUES (?1, ?2, ?3)",
+                    params![hash, pid, now],
+                )
+                .map_err(map_err)?;
                 Ok(())
+            })
+            .await
+    }
+
+    async fn add_api_key(&self, project_id: &str, key_hash: &str, now: i64) -> Result<()> {
+        let (pid, hash) = (project_id.to_string(), key_hash.to_string());
+        self.writer
+            .write(move |tx| {
+                tx.execute(
+                    "INSERT INTO api_keys (key_hash, project_id, created_at) SELECT ?1, id, ?3 FROM projects WHERE id = ?2",
+                    params![hash, pid, now],
+                )
+                .map_err(map_err)
+                .and_then(|n| if n == 0 { Err(StoreError::NotFound) } else { Ok(()) })
             })
             .await
     }
@@ -194,7 +230,10 @@ impl Store for SqliteStore {
         self.writer
             .write(move |tx| {
                 let n = tx
-                    .execute("UPDATE projects SET signing_secret = ?1 WHERE id = ?2", params![secret, pid])
+                    .execute(
+                        "UPDATE projects SET signing_secret = ?1 WHERE id = ?2",
+                        params![secret, pid],
+                    )
                     .map_err(map_err)?;
                 if n == 0 {
                     return Err(StoreError::NotFound);
@@ -206,52 +245,119 @@ impl Store for SqliteStore {
 
     async fn apply(&self, project_id: &str, changes: Vec<Change>) -> Result<()> {
         let pid = project_id.to_string();
-        self.writer.write(move |tx| rows::apply(tx, &pid, changes)).await
+        self.writer
+            .write(move |tx| rows::apply(tx, &pid, changes))
+            .await
     }
 
     async fn source(&self, project_id: &str, id: &str) -> Result<Option<Source>> {
-        self.get(rows::SOURCE_BY_ID, vec![project_id.into(), id.into()], rows::source).await
+        self.get(
+            rows::SOURCE_BY_ID,
+            vec![project_id.into(), id.into()],
+            rows::source,
+        )
+        .await
     }
     async fn source_by_name(&self, project_id: &str, name: &str) -> Result<Option<Source>> {
-        self.get(rows::SOURCE_BY_NAME, vec![project_id.into(), name.into()], rows::source).await
+        self.get(
+            rows::SOURCE_BY_NAME,
+            vec![project_id.into(), name.into()],
+            rows::source,
+        )
+        .await
     }
     async fn source_by_key(&self, key: &str) -> Result<Option<Source>> {
-        self.get(rows::SOURCE_BY_KEY, vec![key.into()], rows::source).await
+        self.get(rows::SOURCE_BY_KEY, vec![key.into()], rows::source)
+            .await
     }
     async fn list_sources(&self, project_id: &str, q: &ListQuery) -> Result<Page<Source>> {
-        self.list(Table::Sources, project_id, q, rows::SOURCE_COLUMNS, rows::source)
+        self.list(
+            Table::Sources,
+            project_id,
+            q,
+            rows::SOURCE_COLUMNS,
+            rows::source,
+        )
         .await
     }
     async fn destination(&self, project_id: &str, id: &str) -> Result<Option<Destination>> {
-        self.get(rows::DESTINATION_BY_ID, vec![project_id.into(), id.into()], rows::destination).await
+        self.get(
+            rows::DESTINATION_BY_ID,
+            vec![project_id.into(), id.into()],
+            rows::destination,
+        )
+        .await
     }
-    async fn destination_by_name(&self, project_id: &str, name: &str) -> Result<Option<Destination>> {
-        self.get(rows::DESTINATION_BY_NAME, vec![project_id.into(), name.into()], rows::destination).await
+    async fn destination_by_name(
+        &self,
+        project_id: &str,
+        name: &str,
+    ) -> Result<Option<Destination>> {
+        self.get(
+            rows::DESTINATION_BY_NAME,
+            vec![project_id.into(), name.into()],
+            rows::destination,
+        )
+        .await
     }
-    async fn list_destinations(&self, project_id: &str, q: &ListQuery) -> Result<Page<Destination>> {
-        self.list(Table::Destinations, project_id, q, rows::DESTINATION_COLUMNS, rows::destination)
+    async fn list_destinations(
+        &self,
+        project_id: &str,
+        q: &ListQuery,
+    ) -> Result<Page<Destination>> {
+        self.list(
+            Table::Destinations,
+            project_id,
+            q,
+            rows::DESTINATION_COLUMNS,
+            rows::destination,
+        )
         .await
     }
     async fn connection(&self, project_id: &str, id: &str) -> Result<Option<Conn>> {
-        self.get(rows::CONNECTION_BY_ID, vec![project_id.into(), id.into()], rows::connection).await
+        self.get(
+            rows::CONNECTION_BY_ID,
+            vec![project_id.into(), id.into()],
+            rows::connection,
+        )
+        .await
     }
-    async fn connection_by_name(&self, project_id: &str, source_id: &str, name: &str) -> Result<Option<Conn>> {
-        self.get(rows::CONNECTION_BY_NAME, vec![project_id.into(), source_id.into(), name.into()], rows::connection)
-            .await
+    async fn connection_by_name(
+        &self,
+        project_id: &str,
+        source_id: &str,
+        name: &str,
+    ) -> Result<Option<Conn>> {
+        self.get(
+            rows::CONNECTION_BY_NAME,
+            vec![project_id.into(), source_id.into(), name.into()],
+            rows::connection,
+        )
+        .await
     }
     async fn list_connections(&self, project_id: &str, q: &ListQuery) -> Result<Page<Conn>> {
-        self.list(Table::Connections, project_id, q, rows::CONNECTION_COLUMNS, rows::connection)
+        self.list(
+            Table::Connections,
+            project_id,
+            q,
+            rows::CONNECTION_COLUMNS,
+            rows::connection,
+        )
         .await
     }
     async fn count(&self, project_id: &str, table: Table, conds: &[Cond]) -> Result<i64> {
-        let q = ListQuery { conds: conds.to_vec(), ..ListQuery::default() };
+        let q = ListQuery {
+            conds: conds.to_vec(),
+            ..ListQuery::default()
+        };
         q.check(table)?;
         let pid = project_id.to_string();
         self.readers
             .read(move |c| {
                 let (sql, args) = list::count(table, &pid, &q.conds);
                 let mut st = c.prepare_cached(&sql).map_err(map_err)?;
-                st.query_row(rusqlite::params_from_iter(args.iter()), |r| r.get(0)).map_err(map_err)
+                st.query_row(rusqlite::params_from_iter(args.iter()), |r| r.get(0))
+                    .map_err(map_err)
             })
             .await
     }
@@ -259,49 +365,94 @@ impl Store for SqliteStore {
         let sid = source_id.to_string();
         self.readers
             .read(move |c| {
-                let mut st = c.prepare_cached(rows::CONNECTIONS_OF_SOURCE).map_err(map_err)?;
-                let v = st.query_map([sid], rows::connection).map_err(map_err)?.collect::<rusqlite::Result<Vec<_>>>();
+                let mut st = c
+                    .prepare_cached(rows::CONNECTIONS_OF_SOURCE)
+                    .map_err(map_err)?;
+                let v = st
+                    .query_map([sid], rows::connection)
+                    .map_err(map_err)?
+                    .collect::<rusqlite::Result<Vec<_>>>();
                 v.map_err(map_err)
             })
             .await
     }
 
     async fn ingest(&self, request: Request) -> Result<()> {
-        self.writer.write(move |tx| rows::insert_request(tx, &request)).await
+        self.writer
+            .write(move |tx| rows::insert_request(tx, &request))
+            .await
     }
     async fn request(&self, project_id: &str, id: &str) -> Result<Option<Request>> {
-        self.get(rows::REQUEST_BY_ID, vec![project_id.into(), id.into()], rows::request_with_body).await
+        self.get(
+            rows::REQUEST_BY_ID,
+            vec![project_id.into(), id.into()],
+            rows::request_with_body,
+        )
+        .await
     }
-    async fn list_requests(&self, project_id: &str, q: &ListQuery, with_bodies: bool) -> Result<Page<Request>> {
-        let (cols, map): (&'static str, fn(&rusqlite::Row<'_>) -> rusqlite::Result<Request>) = if with_bodies {
+    async fn list_requests(
+        &self,
+        project_id: &str,
+        q: &ListQuery,
+        with_bodies: bool,
+    ) -> Result<Page<Request>> {
+        let (cols, map): (
+            &'static str,
+            fn(&rusqlite::Row<'_>) -> rusqlite::Result<Request>,
+        ) = if with_bodies {
             (rows::REQUEST_COLUMNS_BODY, rows::request_with_body)
         } else {
             (rows::REQUEST_COLUMNS, rows::request)
         };
-        self.list(Table::Requests, project_id, q, cols, map)
-            .await
+        self.list(Table::Requests, project_id, q, cols, map).await
     }
     async fn unrouted_requests(&self, limit: u32) -> Result<Vec<Request>> {
         self.readers
             .read(move |c| {
                 let mut st = c.prepare_cached(rows::UNROUTED).map_err(map_err)?;
-                let v = st.query_map([limit], rows::request_with_body).map_err(map_err)?.collect::<rusqlite::Result<Vec<_>>>();
+                let v = st
+                    .query_map([limit], rows::request_with_body)
+                    .map_err(map_err)?
+                    .collect::<rusqlite::Result<Vec<_>>>();
                 v.map_err(map_err)
             })
             .await
     }
     async fn complete_routing(&self, routing: Routing) -> Result<()> {
-        self.writer.write(move |tx| rows::complete_routing(tx, &routing)).await
+        self.writer
+            .write(move |tx| rows::complete_routing(tx, &routing))
+            .await
     }
     async fn event(&self, project_id: &str, id: &str) -> Result<Option<Event>> {
-        self.get(rows::EVENT_BY_ID, vec![project_id.into(), id.into()], rows::event).await
-    }
-    async fn list_events(&self, project_id: &str, q: &ListQuery) -> Result<Page<Event>> {
-        self.list(Table::Events, project_id, q, rows::EVENT_COLUMNS, rows::event)
+        self.get(
+            rows::EVENT_BY_ID,
+            vec![project_id.into(), id.into()],
+            rows::event,
+        )
         .await
     }
-    async fn list_ignored_events(&self, project_id: &str, q: &ListQuery) -> Result<Page<IgnoredEvent>> {
-        self.list(Table::IgnoredEvents, project_id, q, rows::IGNORED_COLUMNS, rows::ignored)
+    async fn list_events(&self, project_id: &str, q: &ListQuery) -> Result<Page<Event>> {
+        self.list(
+            Table::Events,
+            project_id,
+            q,
+            rows::EVENT_COLUMNS,
+            rows::event,
+        )
+        .await
+    }
+    async fn list_ignored_events(
+        &self,
+        project_id: &str,
+        q: &ListQuery,
+    ) -> Result<Page<IgnoredEvent>> {
+        self.list(
+            Table::IgnoredEvents,
+            project_id,
+            q,
+            rows::IGNORED_COLUMNS,
+            rows::ignored,
+        )
         .await
     }
 }

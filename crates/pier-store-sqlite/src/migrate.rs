@@ -10,8 +10,11 @@ pub(crate) fn run(conn: &mut Connection) -> rusqlite::Result<()> {
         // IMMEDIATE takes the write lock first, so two processes opening one file at once
         // cannot both apply a migration.
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let done: bool =
-            tx.query_row("SELECT EXISTS(SELECT 1 FROM schema_migrations WHERE version = ?1)", [version], |r| r.get(0))?;
+        let done: bool = tx.query_row(
+            "SELECT EXISTS(SELECT 1 FROM schema_migrations WHERE version = ?1)",
+            [version],
+            |r| r.get(0),
+        )?;
         if !done {
             tx.execute_batch(sql)?;
             tx.execute(

@@ -2,21 +2,28 @@
 
 use crate::map_err;
 use pier_core::{
-    AuthMethod, Connection as Conn, CustomResponse, Destination, Event, EventStatus, IgnoredCause, IgnoredEvent,
-    Project, RateLimitPeriod, RejectionCause, Request, Source,
+    AuthMethod, Connection as Conn, CustomResponse, Destination, Event, EventStatus, IgnoredCause,
+    IgnoredEvent, Project, RateLimitPeriod, RejectionCause, Request, Source,
 };
 use pier_store::{Change, Routing, StoreError};
 use rusqlite::{params, types::Type, Row, Transaction};
 
 fn json<T: serde::de::DeserializeOwned>(row: &Row<'_>, idx: usize) -> rusqlite::Result<T> {
     let s: String = row.get(idx)?;
-    serde_json::from_str(&s).map_err(|e| rusqlite::Error::FromSqlConversionFailure(idx, Type::Text, Box::new(e)))
+    serde_json::from_str(&s)
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(idx, Type::Text, Box::new(e)))
 }
 
-fn json_opt<T: serde::de::DeserializeOwned>(row: &Row<'_>, idx: usize) -> rusqlite::Result<Option<T>> {
+fn json_opt<T: serde::de::DeserializeOwned>(
+    row: &Row<'_>,
+    idx: usize,
+) -> rusqlite::Result<Option<T>> {
     let s: Option<String> = row.get(idx)?;
-    s.map(|s| serde_json::from_str(&s).map_err(|e| rusqlite::Error::FromSqlConversionFailure(idx, Type::Text, Box::new(e))))
-        .transpose()
+    s.map(|s| {
+        serde_json::from_str(&s)
+            .map_err(|e| rusqlite::Error::FromSqlConversionFailure(idx, Type::Text, Box::new(e)))
+    })
+    .transpose()
 }
 
 fn bad_enum(idx: usize, what: &str) -> rusqlite::Error {
@@ -29,18 +36,27 @@ fn to_json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
 
 // ---- projects ----
 
-pub(crate) const PROJECT_SELECT_ALL: &str = "SELECT id, name, signing_secret, created_at FROM projects ORDER BY created_at, id";
-pub(crate) const PROJECT_BY_ID: &str = "SELECT id, name, signing_secret, created_at FROM projects WHERE id = ?1";
-pub(crate) const PROJECT_BY_KEY: &str = "SELECT p.id, p.name, p.signing_secret, p.created_at FROM projects p \
+pub(crate) const PROJECT_SELECT_ALL: &str =
+    "SELECT id, name, signing_secret, created_at FROM projects ORDER BY created_at, id";
+pub(crate) const PROJECT_BY_ID: &str =
+    "SELECT id, name, signing_secret, created_at FROM projects WHERE id = ?1";
+pub(crate) const PROJECT_BY_KEY: &str =
+    "SELECT p.id, p.name, p.signing_secret, p.created_at FROM projects p \
      JOIN api_keys k ON k.project_id = p.id WHERE k.key_hash = ?1";
 
 pub(crate) fn project(r: &Row<'_>) -> rusqlite::Result<Project> {
-    Ok(Project { id: r.get(0)?, name: r.get(1)?, signing_secret: r.get(2)?, created_at: r.get(3)? })
+    Ok(Project {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        signing_secret: r.get(2)?,
+        created_at: r.get(3)?,
+    })
 }
 
 // ---- sources ----
 
-pub(crate) const SOURCE_COLUMNS: &str = "id, project_id, name, key, description, allowed_http_methods, \
+pub(crate) const SOURCE_COLUMNS: &str =
+    "id, project_id, name, key, description, allowed_http_methods, \
      custom_response, verification, disabled_at, created_at, updated_at";
 pub(crate) const SOURCE_BY_ID: &str = "SELECT id, project_id, name, key, description, allowed_http_methods, \
      custom_response, verification, disabled_at, created_at, updated_at FROM sources WHERE project_id = ?1 AND id = ?2";
@@ -88,7 +104,8 @@ pub(crate) fn destination(r: &Row<'_>) -> rusqlite::Result<Destination> {
         path_forwarding_disabled: r.get(6)?,
         http_method: r.get(7)?,
         rate_limit: r.get(8)?,
-        rate_limit_period: RateLimitPeriod::parse(&period).ok_or_else(|| bad_enum(9, "rate limit period"))?,
+        rate_limit_period: RateLimitPeriod::parse(&period)
+            .ok_or_else(|| bad_enum(9, "rate limit period"))?,
         auth_method: json::<AuthMethod>(r, 10)?,
         disabled_at: r.get(11)?,
         created_at: r.get(12)?,
@@ -98,7 +115,8 @@ pub(crate) fn destination(r: &Row<'_>) -> rusqlite::Result<Destination> {
 
 // ---- connections ----
 
-pub(crate) const CONNECTION_COLUMNS: &str = "id, project_id, name, description, source_id, destination_id, rules, \
+pub(crate) const CONNECTION_COLUMNS: &str =
+    "id, project_id, name, description, source_id, destination_id, rules, \
      paused_at, disabled_at, created_at, updated_at";
 pub(crate) const CONNECTION_BY_ID: &str = "SELECT id, project_id, name, description, source_id, destination_id, rules, \
      paused_at, disabled_at, created_at, updated_at FROM connections WHERE project_id = ?1 AND id = ?2";
@@ -123,7 +141,11 @@ pub(crate) fn connection(r: &Row<'_>) -> rusqlite::Result<Conn> {
     })
 }
 
-pub(crate) fn apply(tx: &Transaction<'_>, project_id: &str, changes: Vec<Change>) -> Result<(), StoreError> {
+pub(crate) fn apply(
+    tx: &Transaction<'_>,
+    project_id: &str,
+    changes: Vec<Change>,
+) -> Result<(), StoreError> {
     let foreign = || StoreError::InvalidReference("the object belongs to another project".into());
     for change in changes {
         match change {
@@ -201,7 +223,9 @@ pub(crate) fn apply(tx: &Transaction<'_>, project_id: &str, changes: Vec<Change>
                     )
                     .map_err(map_err)?;
                 if !ok {
-                    return Err(StoreError::InvalidReference("the source or destination does not exist".into()));
+                    return Err(StoreError::InvalidReference(
+                        "the source or destination does not exist".into(),
+                    ));
                 }
                 tx.execute(
                     "INSERT INTO connections (id, project_id, name, description, source_id, destination_id, rules, \
@@ -236,7 +260,10 @@ pub(crate) fn apply(tx: &Transaction<'_>, project_id: &str, changes: Vec<Change>
 
 fn delete(tx: &Transaction<'_>, table: &str, project_id: &str, id: &str) -> Result<(), StoreError> {
     let n = tx
-        .execute(&format!("DELETE FROM {table} WHERE project_id = ?1 AND id = ?2"), params![project_id, id])
+        .execute(
+            &format!("DELETE FROM {table} WHERE project_id = ?1 AND id = ?2"),
+            params![project_id, id],
+        )
         .map_err(map_err)?;
     if n == 0 {
         return Err(StoreError::NotFound);
@@ -275,7 +302,9 @@ pub(crate) fn request(r: &Row<'_>) -> rusqlite::Result<Request> {
         original_ip: r.get(9)?,
         verified: r.get(10)?,
         rejection_cause: match cause {
-            Some(c) => Some(RejectionCause::parse(&c).ok_or_else(|| bad_enum(11, "rejection cause"))?),
+            Some(c) => {
+                Some(RejectionCause::parse(&c).ok_or_else(|| bad_enum(11, "rejection cause"))?)
+            }
             None => None,
         },
         events_count: r.get(12)?,
@@ -387,7 +416,13 @@ pub(crate) fn complete_routing(tx: &Transaction<'_>, r: &Routing) -> Result<(), 
              WHERE id = ?1",
         )
         .map_err(map_err)?;
-    let n = upd.execute(params![r.request_id, r.now, r.rejection.map(|c| c.as_str())]).map_err(map_err)?;
+    let n = upd
+        .execute(params![
+            r.request_id,
+            r.now,
+            r.rejection.map(|c| c.as_str())
+        ])
+        .map_err(map_err)?;
     if n == 0 {
         return Err(StoreError::NotFound);
     }
@@ -424,7 +459,8 @@ pub(crate) fn event(r: &Row<'_>) -> rusqlite::Result<Event> {
     })
 }
 
-pub(crate) const IGNORED_COLUMNS: &str = "id, project_id, request_id, connection_id, cause, meta, created_at, updated_at";
+pub(crate) const IGNORED_COLUMNS: &str =
+    "id, project_id, request_id, connection_id, cause, meta, created_at, updated_at";
 
 pub(crate) fn ignored(r: &Row<'_>) -> rusqlite::Result<IgnoredEvent> {
     let cause: String = r.get(4)?;

@@ -12,7 +12,9 @@ pub use error::StoreError;
 pub use query::{sortable, Cmp, Col, Cond, ListQuery, Listed, Page, Table, Val};
 
 use async_trait::async_trait;
-use pier_core::{Connection, Destination, Event, IgnoredEvent, Project, RejectionCause, Request, Source};
+use pier_core::{
+    Connection, Destination, Event, IgnoredEvent, Project, RejectionCause, Request, Source,
+};
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
@@ -54,7 +56,20 @@ pub trait Store: Send + Sync + 'static {
     async fn project(&self, id: &str) -> Result<Option<Project>>;
     async fn project_by_key_hash(&self, key_hash: &str) -> Result<Option<Project>>;
     /// Replace every key of the project with one new key. `NotFound` for an unknown project.
-    async fn replace_api_keys(&self, project_id: &str, key_hash: &str, now: pier_core::Millis) -> Result<()>;
+    async fn replace_api_keys(
+        &self,
+        project_id: &str,
+        key_hash: &str,
+        now: pier_core::Millis,
+    ) -> Result<()>;
+    /// Add a key to a project (keeps its other keys). `NotFound` for an unknown project,
+    /// `Conflict` when the key already belongs to a project.
+    async fn add_api_key(
+        &self,
+        project_id: &str,
+        key_hash: &str,
+        now: pier_core::Millis,
+    ) -> Result<()>;
     /// Set the project's delivery signing secret. `NotFound` for an unknown project.
     async fn set_signing_secret(&self, project_id: &str, secret: &str) -> Result<()>;
 
@@ -68,10 +83,20 @@ pub trait Store: Send + Sync + 'static {
     async fn source_by_key(&self, key: &str) -> Result<Option<Source>>;
     async fn list_sources(&self, project_id: &str, q: &ListQuery) -> Result<Page<Source>>;
     async fn destination(&self, project_id: &str, id: &str) -> Result<Option<Destination>>;
-    async fn destination_by_name(&self, project_id: &str, name: &str) -> Result<Option<Destination>>;
-    async fn list_destinations(&self, project_id: &str, q: &ListQuery) -> Result<Page<Destination>>;
+    async fn destination_by_name(
+        &self,
+        project_id: &str,
+        name: &str,
+    ) -> Result<Option<Destination>>;
+    async fn list_destinations(&self, project_id: &str, q: &ListQuery)
+        -> Result<Page<Destination>>;
     async fn connection(&self, project_id: &str, id: &str) -> Result<Option<Connection>>;
-    async fn connection_by_name(&self, project_id: &str, source_id: &str, name: &str) -> Result<Option<Connection>>;
+    async fn connection_by_name(
+        &self,
+        project_id: &str,
+        source_id: &str,
+        name: &str,
+    ) -> Result<Option<Connection>>;
     async fn list_connections(&self, project_id: &str, q: &ListQuery) -> Result<Page<Connection>>;
     /// Rows of `table` in the project matching `conds`.
     async fn count(&self, project_id: &str, table: Table, conds: &[Cond]) -> Result<i64>;
@@ -85,12 +110,21 @@ pub trait Store: Send + Sync + 'static {
     /// A request with its body.
     async fn request(&self, project_id: &str, id: &str) -> Result<Option<Request>>;
     /// Requests without bodies (`body` is `None`) unless `with_bodies`.
-    async fn list_requests(&self, project_id: &str, q: &ListQuery, with_bodies: bool) -> Result<Page<Request>>;
+    async fn list_requests(
+        &self,
+        project_id: &str,
+        q: &ListQuery,
+        with_bodies: bool,
+    ) -> Result<Page<Request>>;
     /// Accepted requests not yet routed, oldest first, across projects.
     async fn unrouted_requests(&self, limit: u32) -> Result<Vec<Request>>;
     /// Write the outcome of routing; idempotent (one event per request and connection).
     async fn complete_routing(&self, routing: Routing) -> Result<()>;
     async fn event(&self, project_id: &str, id: &str) -> Result<Option<Event>>;
     async fn list_events(&self, project_id: &str, q: &ListQuery) -> Result<Page<Event>>;
-    async fn list_ignored_events(&self, project_id: &str, q: &ListQuery) -> Result<Page<IgnoredEvent>>;
+    async fn list_ignored_events(
+        &self,
+        project_id: &str,
+        q: &ListQuery,
+    ) -> Result<Page<IgnoredEvent>>;
 }

@@ -101,7 +101,10 @@ impl Table {
         match col {
             Id | CreatedAt | UpdatedAt => true,
             Name | Description | DisabledAt => {
-                matches!(self, Table::Sources | Table::Destinations | Table::Connections)
+                matches!(
+                    self,
+                    Table::Sources | Table::Destinations | Table::Connections
+                )
             }
             Url | CliPath => self == Table::Destinations,
             SourceId => matches!(self, Table::Connections | Table::Requests | Table::Events),
@@ -109,8 +112,8 @@ impl Table {
             PausedAt => self == Table::Connections,
             ConnectionId => matches!(self, Table::Events | Table::IgnoredEvents),
             RequestId => matches!(self, Table::Events | Table::IgnoredEvents),
-            Status | Attempts | ResponseStatus | ErrorCode | CliId | LastAttemptAt | NextAttemptAt
-            | SuccessfulAt => self == Table::Events,
+            Status | Attempts | ResponseStatus | ErrorCode | CliId | LastAttemptAt
+            | NextAttemptAt | SuccessfulAt => self == Table::Events,
             Verified | RejectionCause | EventsCount | IgnoredCount | IngestedAt | BodySize => {
                 self == Table::Requests
             }
@@ -163,7 +166,11 @@ pub enum Cond {
 impl Cond {
     pub fn col(&self) -> Col {
         match self {
-            Cond::Eq(c, _) | Cond::In(c, _) | Cond::Cmp(c, _, _) | Cond::IsNull(c, _) | Cond::Contains(c, _) => *c,
+            Cond::Eq(c, _)
+            | Cond::In(c, _)
+            | Cond::Cmp(c, _, _)
+            | Cond::IsNull(c, _)
+            | Cond::Contains(c, _) => *c,
         }
     }
 }
@@ -180,7 +187,13 @@ pub struct ListQuery {
 
 impl Default for ListQuery {
     fn default() -> Self {
-        ListQuery { conds: Vec::new(), order_by: Col::CreatedAt, desc: true, limit: 100, cursor: None }
+        ListQuery {
+            conds: Vec::new(),
+            order_by: Col::CreatedAt,
+            desc: true,
+            limit: 100,
+            cursor: None,
+        }
     }
 }
 
@@ -193,7 +206,10 @@ impl ListQuery {
     /// Refuse columns the table does not have, and orders on unsortable columns.
     pub fn check(&self, table: Table) -> Result<(), crate::StoreError> {
         if !sortable(self.order_by) {
-            return Err(crate::StoreError::InvalidQuery(format!("cannot order by {}", self.order_by.as_str())));
+            return Err(crate::StoreError::InvalidQuery(format!(
+                "cannot order by {}",
+                self.order_by.as_str()
+            )));
         }
         for c in self.conds.iter().map(Cond::col).chain([self.order_by]) {
             if !table.has(c) {
@@ -210,7 +226,13 @@ impl ListQuery {
     /// Whether this page is read backwards (a `prev` cursor): the backend sorts the other way,
     /// then [`Page::from_rows`] restores the order.
     pub fn reversed(&self) -> bool {
-        matches!(self.cursor, Some(Cursor { direction: Direction::Prev, .. }))
+        matches!(
+            self.cursor,
+            Some(Cursor {
+                direction: Direction::Prev,
+                ..
+            })
+        )
     }
 }
 
@@ -219,7 +241,12 @@ impl ListQuery {
 pub fn sortable(col: Col) -> bool {
     matches!(
         col,
-        Col::CreatedAt | Col::UpdatedAt | Col::IngestedAt | Col::LastAttemptAt | Col::NextAttemptAt | Col::SuccessfulAt
+        Col::CreatedAt
+            | Col::UpdatedAt
+            | Col::IngestedAt
+            | Col::LastAttemptAt
+            | Col::NextAttemptAt
+            | Col::SuccessfulAt
     )
 }
 
@@ -244,10 +271,26 @@ macro_rules! listed {
     };
 }
 
-listed!(pier_core::Source, |s, c| if c == Col::UpdatedAt { s.updated_at } else { s.created_at });
-listed!(pier_core::Destination, |s, c| if c == Col::UpdatedAt { s.updated_at } else { s.created_at });
-listed!(pier_core::Connection, |s, c| if c == Col::UpdatedAt { s.updated_at } else { s.created_at });
-listed!(pier_core::IgnoredEvent, |s, c| if c == Col::UpdatedAt { s.updated_at } else { s.created_at });
+listed!(pier_core::Source, |s, c| if c == Col::UpdatedAt {
+    s.updated_at
+} else {
+    s.created_at
+});
+listed!(pier_core::Destination, |s, c| if c == Col::UpdatedAt {
+    s.updated_at
+} else {
+    s.created_at
+});
+listed!(pier_core::Connection, |s, c| if c == Col::UpdatedAt {
+    s.updated_at
+} else {
+    s.created_at
+});
+listed!(pier_core::IgnoredEvent, |s, c| if c == Col::UpdatedAt {
+    s.updated_at
+} else {
+    s.created_at
+});
 listed!(pier_core::Request, |s, c| match c {
     Col::UpdatedAt => s.updated_at,
     Col::IngestedAt => s.ingested_at,
@@ -284,16 +327,30 @@ impl<T> Page<T> {
             rows.reverse();
         }
         let boundary = |row: Option<&T>, direction| {
-            row.map(|r| {
-                Cursor { direction, value: SortValue::Int(r.sort_key(q.order_by)), id: r.list_id().to_string() }
+            row.map(|r| Cursor {
+                direction,
+                value: SortValue::Int(r.sort_key(q.order_by)),
+                id: r.list_id().to_string(),
             })
         };
         // Forward: more rows → next; a cursor was given → there were rows before.
         // Backward: more rows → prev; we came from a later page → next.
         let has_next = if reversed { true } else { more };
         let has_prev = if reversed { more } else { q.cursor.is_some() };
-        let next = if has_next { boundary(rows.last(), Direction::Next) } else { None };
-        let prev = if has_prev { boundary(rows.first(), Direction::Prev) } else { None };
-        Page { models: rows, next, prev }
+        let next = if has_next {
+            boundary(rows.last(), Direction::Next)
+        } else {
+            None
+        };
+        let prev = if has_prev {
+            boundary(rows.first(), Direction::Prev)
+        } else {
+            None
+        };
+        Page {
+            models: rows,
+            next,
+            prev,
+        }
     }
 }

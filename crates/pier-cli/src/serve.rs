@@ -1,0 +1,131 @@
+//! `pier serve`: flags and `PIER_*` variables over an optional TOML file over defaults.
+
+use anyhow::Context;
+use clap::Args;
+use pier_server::config::{Config, FileConfig, Overrides, EXAMPLE_TOML};
+use std::path::PathBuf;
+
+#[derive(Args, Debug, Default)]
+pub struct ServeArgs {
+    /// Address to listen on for ingest, API and CLI tunnel [default: 127.0.0.1:8484]
+    #[arg(long, env = "PIER_LISTEN")]
+    pub listen: Option<String>,
+    /// Directory of the embedded SQLite database [default: ./pier-data]
+    #[arg(long, env = "PIER_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Database to use instead of the embedded one: sqlite://PATH
+    #[arg(long, env = "PIER_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Base URL that source URLs are built on [default: http://LISTEN]
+    #[arg(long, env = "PIER_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// API key of the default project (created on first start if none is set)
+    #[arg(long, env = "PIER_API_KEY", hide_env_values = true)]
+    pub api_key: Option<String>,
+    /// Secret that signs the default project's deliveries
+    #[arg(long, env = "PIER_SIGNING_SECRET", hide_env_values = true)]
+    pub signing_secret: Option<String>,
+    /// Largest accepted inbound body in bytes [default: 10485760]
+    #[arg(long, env = "PIER_BODY_LIMIT")]
+    pub body_limit: Option<usize>,
+    /// Seconds an upload may take before it is cut off [default: 30]
+    #[arg(long, env = "PIER_BODY_TIMEOUT_SECS")]
+    pub body_timeout_secs: Option<u64>,
+    /// Seconds shutdown waits for in-flight work [default: 30]
+    #[arg(long, env = "PIER_SHUTDOWN_GRACE_SECS")]
+    pub shutdown_grace_secs: Option<u64>,
+    /// A TOML configuration file (see --print-config for a commented example)
+    #[arg(long, short = 'c', env = "PIER_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Print a commented example configuration file and exit
+    #[arg(long)]
+    pub print_config: bool,
+}
+
+pub fn resolve(args: &ServeArgs) -> anyhow::Result<Config> {
+    let file = match &args.config {
+        Some(p) => Config::read_file(p)?,
+        None => FileConfig::default(),
+    };
+    Config::resolve(
+        file,
+        Overrides {
+            listen: args.listen.clone(),
+            data_dir: args.data_dir.clone(),
+            database_url: args.database_url.clone(),
+            public_url: args.public_url.clone(),
+            api_key: args.api_key.clone(),
+            signing_secret: args.signing_secret.clone(),
+            body_limit: args.body_limit,
+            body_timeout_secs: args.body_timeout_secs,
+            shutdown_grace_secs: args.shutdown_grace_secs,
+        },
+    )
+}
+
+pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    if args.print_config {
+        print!("{EXAMPLE_TOML}");
+        return Ok(());
+    }
+    let config = resolve(&args)?;
+    let store = pier_server::open_store(&config)?;
+    let boot = pier_server::bootstrap::ensure_default_project(store.as_ref(), &config)
+        .await
+        .context("cannot prepare the default project")?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot listen on {}: is another process using it? try --listen 127.0.0.1:PORT",
+                config.listen
+            )
+        })?;
+    let addr = listener.local_addr()?;
+    let mut config = config;
+    if config.public_url.ends_with(":0") {
+        config.public_url = format!("http://{addr}");
+    }
+    if let Some(key) = &boot.new_api_key {
+        eprintln!();
+        eprintln!(
+            "  Created the default project ({}) with this API key. It is shown once; keep it safe:",
+            boot.project.id
+        );
+        eprintln!();
+        eprintln!("    {key}");
+        eprintln!();
+        eprintln!(
+            "  Use it as:  curl -H 'Authorization: Bearer {key}' {}/2024-03-01/connections",
+            config.public_url
+        );
+        eprintln!(
+            "  Lost it? Make a new one with:  pier projects rotate-key {}",
+            boot.project.id
+        );
+        eprintln!();
+    }
+    tracing::info!(listen = %addr, public_url = %config.public_url, "pier is ready");
+    pier_server::serve(listener, config, store, shutdown_signal()).await
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}

@@ -1,0 +1,118 @@
+//! `/events`: one request routed through one connection, with filters on delivery state.
+
+use super::params::Params;
+use super::requests::include_data;
+use super::{paginated, Auth};
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+use axum::extract::{Path, RawQuery, State};
+use axum::{Extension, Json};
+use pier_api_types::output::{self, EventOut, Paginated, RawBody};
+use pier_api_types::ApiVersion;
+use pier_core::{Event, EventStatus, Request};
+use pier_store::{Col, ListQuery, Page};
+use std::collections::HashMap;
+
+/// The filters of `/events` and `/requests/{id}/events`; returns the query and `include=data`.
+pub(crate) fn event_filters(params: &mut Params) -> ApiResult<(ListQuery, bool)> {
+    let mut conds = Vec::new();
+    params.one_of("id", Col::Id, &mut conds)?;
+    params.one_of_checked("status", Col::Status, &mut conds, |s| {
+        EventStatus::parse(s)
+            .map(|e| e.as_str().to_string())
+            .ok_or_else(|| format!("'{s}' is not an event status"))
+    })?;
+    params.one_of("webhook_id", Col::ConnectionId, &mut conds)?;
+    params.one_of("source_id", Col::SourceId, &mut conds)?;
+    params.one_of("destination_id", Col::DestinationId, &mut conds)?;
+    params.one_of("request_id", Col::RequestId, &mut conds)?;
+    params.one_of("event_data_id", Col::RequestId, &mut conds)?;
+    params.int("attempts", Col::Attempts, &mut conds)?;
+    params.int("response_status", Col::ResponseStatus, &mut conds)?;
+    params.one_of("error_code", Col::ErrorCode, &mut conds)?;
+    params.text("cli_id", Col::CliId, &mut conds)?;
+    params.date("successful_at", Col::SuccessfulAt, &mut conds)?;
+    params.date("last_attempt_at", Col::LastAttemptAt, &mut conds)?;
+    params.date("next_attempt_at", Col::NextAttemptAt, &mut conds)?;
+    params.date("created_at", Col::CreatedAt, &mut conds)?;
+    let with_data = include_data(params)?;
+    let q = params.page(
+        &[
+            ("created_at", Col::CreatedAt),
+            ("last_attempt_at", Col::LastAttemptAt),
+            ("next_attempt_at", Col::NextAttemptAt),
+        ],
+        conds,
+    )?;
+    Ok((q, with_data))
+}
+
+/// Render a page of events, loading each distinct request once when data is asked for.
+pub(crate) async fn render_events(
+    st: &AppState,
+    v: ApiVersion,
+    project_id: &str,
+    q: &ListQuery,
+    page: Page<Event>,
+    with_data: bool,
+) -> ApiResult<Json<Paginated<EventOut>>> {
+    let mut requests: HashMap<String, Option<Request>> = HashMap::new();
+    if with_data {
+        for e in &page.models {
+            if !requests.contains_key(&e.request_id) {
+                let r = st.store.request(project_id, &e.request_id).await?;
+                requests.insert(e.request_id.clone(), r);
+            }
+        }
+    }
+    Ok(paginated(q, page, |e| {
+        output::event(v, e, requests.get(&e.request_id).and_then(Option::as_ref))
+    }))
+}
+
+pub async fn list(
+    State(st): State<AppState>,
+    Extension(v): Extension<ApiVersion>,
+    Auth(p): Auth,
+    RawQuery(query): RawQuery,
+) -> ApiResult<Json<Paginated<EventOut>>> {
+    let mut params = Params::parse(query.as_deref())?;
+    let (q, with_data) = event_filters(&mut params)?;
+    params.finish()?;
+    let page = st.store.list_events(&p.id, &q).await?;
+    render_events(&st, v, &p.id, &q, page, with_data).await
+}
+
+async fn get(st: &AppState, project_id: &str, id: &str) -> ApiResult<Event> {
+    st.store
+        .event(project_id, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("event"))
+}
+
+pub async fn retrieve(
+    State(st): State<AppState>,
+    Extension(v): Extension<ApiVersion>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<EventOut>> {
+    let e = get(&st, &p.id, &id).await?;
+    let r = st.store.request(&p.id, &e.request_id).await?;
+    Ok(Json(output::event(v, &e, r.as_ref())))
+}
+
+pub async fn raw_body(
+    State(st): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<RawBody>> {
+    let e = get(&st, &p.id, &id).await?;
+    let r = st
+        .store
+        .request(&p.id, &e.request_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("event data"))?;
+    Ok(Json(RawBody {
+        body: String::from_utf8_lossy(r.body.as_deref().unwrap_or_default()).into_owned(),
+    }))
+}

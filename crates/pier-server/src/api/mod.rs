@@ -1,0 +1,128 @@
+//! The management API, mounted once per version (`/2023-07-01`, `/2024-03-01`, …). Handlers
+//! read the version from a request extension and shape their answers for it.
+
+mod auth;
+mod connections;
+mod destinations;
+mod events;
+mod json;
+mod params;
+mod requests;
+mod sources;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+use axum::routing::{get, put};
+use axum::{Extension, Router};
+use pier_api_types::output::{Paginated, Pagination};
+use pier_api_types::ApiVersion;
+use pier_store::{ListQuery, Page};
+
+pub use auth::Auth;
+
+/// The routes of one API version.
+pub fn router(version: ApiVersion) -> Router<AppState> {
+    let lifecycle = |path: &str| format!("{path}/{{id}}/{{action}}");
+    Router::new()
+        .route(
+            "/sources",
+            get(sources::list)
+                .post(sources::create)
+                .put(sources::upsert),
+        )
+        .route(
+            "/sources/{id}",
+            get(sources::retrieve)
+                .put(sources::update)
+                .delete(sources::delete),
+        )
+        .route(
+            &lifecycle("/sources"),
+            put(sources::lifecycle).post(sources::lifecycle),
+        )
+        .route(
+            "/destinations",
+            get(destinations::list)
+                .post(destinations::create)
+                .put(destinations::upsert),
+        )
+        .route(
+            "/destinations/{id}",
+            get(destinations::retrieve)
+                .put(destinations::update)
+                .delete(destinations::delete),
+        )
+        .route(
+            &lifecycle("/destinations"),
+            put(destinations::lifecycle).post(destinations::lifecycle),
+        )
+        .route(
+            "/connections",
+            get(connections::list)
+                .post(connections::create)
+                .put(connections::upsert),
+        )
+        .route("/connections/count", get(connections::count))
+        .route(
+            "/connections/{id}",
+            get(connections::retrieve)
+                .put(connections::update)
+                .delete(connections::delete),
+        )
+        .route(
+            &lifecycle("/connections"),
+            put(connections::lifecycle).post(connections::lifecycle),
+        )
+        .route("/requests", get(requests::list))
+        .route("/requests/{id}", get(requests::retrieve))
+        .route("/requests/{id}/raw_body", get(requests::raw_body))
+        .route("/requests/{id}/events", get(requests::events))
+        .route(
+            "/requests/{id}/ignored_events",
+            get(requests::ignored_events),
+        )
+        .route("/events", get(events::list))
+        .route("/events/{id}", get(events::retrieve))
+        .route("/events/{id}/raw_body", get(events::raw_body))
+        .fallback(|| async { ApiError::not_found("endpoint") })
+        .layer(Extension(version))
+}
+
+/// Wrap a page in Hookdeck's `{pagination, count, models}`.
+pub(crate) fn paginated<T, O>(
+    q: &ListQuery,
+    page: Page<T>,
+    f: impl Fn(&T) -> O,
+) -> axum::Json<Paginated<O>> {
+    let models: Vec<O> = page.models.iter().map(f).collect();
+    axum::Json(Paginated {
+        pagination: Pagination {
+            order_by: q.order_by.as_str().to_string(),
+            dir: if q.desc { "desc" } else { "asc" }.to_string(),
+            limit: q.limit,
+            next: page.next.map(|c| c.encode()),
+            prev: page.prev.map(|c| c.encode()),
+        },
+        count: models.len(),
+        models,
+    })
+}
+
+/// Lifecycle actions shared by sources, destinations and connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Action {
+    Disable,
+    Enable,
+    Pause,
+    Unpause,
+}
+
+pub(crate) fn parse_action(s: &str, pausable: bool) -> Result<Action, ApiError> {
+    match s {
+        "disable" | "archive" => Ok(Action::Disable),
+        "enable" | "unarchive" => Ok(Action::Enable),
+        "pause" if pausable => Ok(Action::Pause),
+        "unpause" if pausable => Ok(Action::Unpause),
+        _ => Err(ApiError::not_found("endpoint")),
+    }
+}

@@ -1,0 +1,117 @@
+//! `/requests`: inbound requests as received, their raw bodies, events and ignored events.
+
+use super::events::{event_filters, render_events};
+use super::params::Params;
+use super::{paginated, Auth};
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+use axum::extract::{Path, RawQuery, State};
+use axum::{Extension, Json};
+use pier_api_types::output::{self, EventOut, IgnoredEventOut, Paginated, RawBody, RequestOut};
+use pier_api_types::ApiVersion;
+use pier_core::Request;
+use pier_store::{Col, Cond, Val};
+
+pub(crate) async fn get(st: &AppState, project_id: &str, id: &str) -> ApiResult<Request> {
+    st.store
+        .request(project_id, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("request"))
+}
+
+/// `include=data`: whether to inline request data in list answers.
+pub(crate) fn include_data(params: &mut Params) -> ApiResult<bool> {
+    Ok(params.choice("include", &["data"])?.is_some())
+}
+
+pub async fn list(
+    State(st): State<AppState>,
+    Extension(v): Extension<ApiVersion>,
+    Auth(p): Auth,
+    RawQuery(query): RawQuery,
+) -> ApiResult<Json<Paginated<RequestOut>>> {
+    let mut params = Params::parse(query.as_deref())?;
+    let mut conds = Vec::new();
+    params.one_of("id", Col::Id, &mut conds)?;
+    params.one_of("source_id", Col::SourceId, &mut conds)?;
+    if let Some(status) = params.choice("status", &["accepted", "rejected"])? {
+        conds.push(Cond::IsNull(Col::RejectionCause, status == "accepted"));
+    }
+    params.one_of_checked("rejection_cause", Col::RejectionCause, &mut conds, |s| {
+        output::parse_rejection_cause(s)
+            .map(|c| c.as_str().to_string())
+            .ok_or_else(|| format!("'{s}' is not a rejection cause"))
+    })?;
+    if let Some(verified) = params.flag("verified")? {
+        conds.push(Cond::Eq(Col::Verified, Val::Bool(verified)));
+    }
+    params.int("events_count", Col::EventsCount, &mut conds)?;
+    params.int("ignored_count", Col::IgnoredCount, &mut conds)?;
+    params.date("ingested_at", Col::IngestedAt, &mut conds)?;
+    params.date("created_at", Col::CreatedAt, &mut conds)?;
+    let with_data = include_data(&mut params)?;
+    let q = params.page(
+        &[
+            ("created_at", Col::CreatedAt),
+            ("ingested_at", Col::IngestedAt),
+        ],
+        conds,
+    )?;
+    params.finish()?;
+    let page = st.store.list_requests(&p.id, &q, with_data).await?;
+    Ok(paginated(&q, page, |r| output::request(v, r, with_data)))
+}
+
+pub async fn retrieve(
+    State(st): State<AppState>,
+    Extension(v): Extension<ApiVersion>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<RequestOut>> {
+    Ok(Json(output::request(v, &get(&st, &p.id, &id).await?, true)))
+}
+
+pub async fn raw_body(
+    State(st): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<RawBody>> {
+    let r = get(&st, &p.id, &id).await?;
+    Ok(Json(RawBody {
+        body: String::from_utf8_lossy(r.body.as_deref().unwrap_or_default()).into_owned(),
+    }))
+}
+
+pub async fn events(
+    State(st): State<AppState>,
+    Extension(v): Extension<ApiVersion>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> ApiResult<Json<Paginated<EventOut>>> {
+    let request = get(&st, &p.id, &id).await?;
+    let mut params = Params::parse(query.as_deref())?;
+    let (mut q, with_data) = event_filters(&mut params)?;
+    params.finish()?;
+    q.conds
+        .push(Cond::Eq(Col::RequestId, Val::Text(request.id.clone())));
+    let page = st.store.list_events(&p.id, &q).await?;
+    render_events(&st, v, &p.id, &q, page, with_data).await
+}
+
+pub async fn ignored_events(
+    State(st): State<AppState>,
+    Extension(v): Extension<ApiVersion>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> ApiResult<Json<Paginated<IgnoredEventOut>>> {
+    let request = get(&st, &p.id, &id).await?;
+    let mut params = Params::parse(query.as_deref())?;
+    let mut conds = vec![Cond::Eq(Col::RequestId, Val::Text(request.id))];
+    params.one_of("id", Col::Id, &mut conds)?;
+    let q = params.page(&[("created_at", Col::CreatedAt)], conds)?;
+    params.finish()?;
+    let page = st.store.list_ignored_events(&p.id, &q).await?;
+    Ok(paginated(&q, page, |i| output::ignored_event(v, i)))
+}

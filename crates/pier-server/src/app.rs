@@ -1,0 +1,136 @@
+//! The axum application and the server's life: bind, start the workers, serve, and on
+//! shutdown stop accepting, finish in-flight requests and routing, then return.
+
+use crate::config::Config;
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::{api, ingest, routing};
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::{any, get};
+use axum::{Json, Router};
+use pier_api_types::ApiVersion;
+use pier_store::Store;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{watch, Notify};
+
+/// Every route of one Pier node.
+pub fn router(st: AppState) -> Router {
+    let mut r = Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/e/{*rest}", any(ingest::handle));
+    for v in ApiVersion::ALL {
+        r = r.nest(&format!("/{}", v.as_str()), api::router(v));
+    }
+    r.fallback(|| async { ApiError::not_found("endpoint") })
+        .with_state(st)
+}
+
+async fn healthz() -> impl IntoResponse {
+    Json(serde_json::json!({"status": "ok"}))
+}
+
+async fn readyz(State(st): State<AppState>) -> impl IntoResponse {
+    match st.store.ping().await {
+        Ok(()) => (StatusCode::OK, Json(serde_json::json!({"status": "ok"}))),
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness check failed");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(serde_json::json!({"status": "unavailable"})),
+            )
+        }
+    }
+}
+
+/// A server running in this process (tests, embedding).
+pub struct Server {
+    pub addr: SocketAddr,
+    pub store: Arc<dyn Store>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl Server {
+    /// Bind `config.listen` and serve in the background.
+    pub async fn start(mut config: Config, store: Arc<dyn Store>) -> anyhow::Result<Server> {
+        let listener = tokio::net::TcpListener::bind(config.listen).await?;
+        let addr = listener.local_addr()?;
+        if config.public_url.ends_with(":0") {
+            config.public_url = format!("http://{addr}");
+        }
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(serve(listener, config, store.clone(), async move {
+            let _ = stopped.await;
+        }));
+        Ok(Server {
+            addr,
+            store,
+            stop: Some(stop),
+            task,
+        })
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Graceful shutdown; waits for it to finish.
+    pub async fn shutdown(mut self) -> anyhow::Result<()> {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        self.task.await?
+    }
+}
+
+/// Serve on `listener` until `shutdown` resolves, then drain gracefully.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    config: Config,
+    store: Arc<dyn Store>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let grace = Duration::from_secs(config.shutdown_grace_secs);
+    let st = AppState {
+        store,
+        config: Arc::new(config),
+        routing_wake: Arc::new(Notify::new()),
+    };
+    let (stop_workers, workers_stop) = watch::channel(false);
+    let router_task = tokio::spawn(routing::run(st.clone(), workers_stop));
+
+    let app = router(st).into_make_service_with_connect_info::<SocketAddr>();
+    let (drained_tx, drained_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+        shutdown.await;
+        tracing::info!("shutting down: no new connections; finishing in-flight requests");
+        let _ = drained_tx.send(());
+    });
+    let server = tokio::spawn(async move { server.await });
+    // The server future ends once in-flight requests finish; bound that by the grace period.
+    let served = async {
+        let _ = drained_rx.await;
+        tokio::time::timeout(grace, server).await
+    };
+    match served.await {
+        Ok(Ok(Ok(()))) => {}
+        Ok(Ok(Err(e))) => tracing::error!(error = %e, "server error"),
+        Ok(Err(e)) => tracing::error!(error = %e, "server task failed"),
+        Err(_) => tracing::warn!(
+            grace_secs = grace.as_secs(),
+            "in-flight requests did not finish in time"
+        ),
+    }
+    let _ = stop_workers.send(true);
+    if tokio::time::timeout(grace, router_task).await.is_err() {
+        tracing::warn!("routing did not finish in time; it resumes at the next start");
+    }
+    tracing::info!("stopped");
+    Ok(())
+}

@@ -1,0 +1,207 @@
+//! Server configuration: defaults, an optional commented TOML file, `PIER_*` environment
+//! variables and command-line flags (later ones win). The CLI crate defines the flags.
+
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8484";
+pub const DEFAULT_DATA_DIR: &str = "./pier-data";
+pub const DEFAULT_BODY_LIMIT: usize = 10 * 1024 * 1024;
+pub const DEFAULT_BODY_TIMEOUT_SECS: u64 = 30;
+pub const DEFAULT_SHUTDOWN_GRACE_SECS: u64 = 30;
+
+/// Everything `pier serve` needs, fully resolved.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub database_url: Option<String>,
+    /// Base of source URLs (`{public_url}/e/{key}`); defaults to `http://{listen}`.
+    pub public_url: String,
+    /// The default project's API key (created on first start if absent).
+    pub api_key: Option<String>,
+    /// The default project's delivery signing secret.
+    pub signing_secret: Option<String>,
+    /// Largest accepted inbound body, bytes.
+    pub body_limit: usize,
+    /// Longest time an upload may take before it is cut off (slow senders).
+    pub body_timeout_secs: u64,
+    /// Longest time shutdown waits for in-flight work.
+    pub shutdown_grace_secs: u64,
+}
+
+/// The TOML file: every key optional, same names as the flags (with `_`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub listen: Option<String>,
+    pub data_dir: Option<PathBuf>,
+    pub database_url: Option<String>,
+    pub public_url: Option<String>,
+    pub api_key: Option<String>,
+    pub signing_secret: Option<String>,
+    pub body_limit: Option<usize>,
+    pub body_timeout_secs: Option<u64>,
+    pub shutdown_grace_secs: Option<u64>,
+}
+
+/// Values given by flags or environment (None = not given).
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub listen: Option<String>,
+    pub data_dir: Option<PathBuf>,
+    pub database_url: Option<String>,
+    pub public_url: Option<String>,
+    pub api_key: Option<String>,
+    pub signing_secret: Option<String>,
+    pub body_limit: Option<usize>,
+    pub body_timeout_secs: Option<u64>,
+    pub shutdown_grace_secs: Option<u64>,
+}
+
+/// A commented example of the TOML file (`pier serve --print-config`).
+pub const EXAMPLE_TOML: &str = r#"# pier serve configuration. Every key is optional; flags and PIER_* variables win.
+
+# Address to listen on (ingest, API, dashboard, CLI tunnel).
+listen = "127.0.0.1:8484"
+
+# Where the embedded SQLite database lives.
+data_dir = "./pier-data"
+
+# Use another database instead: sqlite://PATH
+# database_url = "sqlite:///var/lib/pier/pier.db"
+
+# Base URL that source URLs are built on (what senders can reach).
+# public_url = "https://hooks.example.com"
+
+# The default project's API key and delivery signing secret (generated on first start if unset).
+# api_key = "pier_..."
+# signing_secret = "..."
+
+# Largest inbound body in bytes, and how long an upload may take.
+body_limit = 10485760
+body_timeout_secs = 30
+
+# How long shutdown waits for in-flight work.
+shutdown_grace_secs = 30
+"#;
+
+impl Config {
+    /// Resolve: overrides, then the file, then defaults.
+    pub fn resolve(file: FileConfig, o: Overrides) -> anyhow::Result<Config> {
+        use anyhow::Context;
+        let listen_s = o
+            .listen
+            .or(file.listen)
+            .unwrap_or_else(|| DEFAULT_LISTEN.to_string());
+        let listen: SocketAddr = listen_s.parse().with_context(|| {
+            format!("invalid listen address '{listen_s}': use HOST:PORT, e.g. 127.0.0.1:8484")
+        })?;
+        let public_url = o
+            .public_url
+            .or(file.public_url)
+            .unwrap_or_else(|| format!("http://{listen}"))
+            .trim_end_matches('/')
+            .to_string();
+        if !(public_url.starts_with("http://") || public_url.starts_with("https://")) {
+            anyhow::bail!(
+                "invalid public url '{public_url}': it must start with http:// or https://"
+            );
+        }
+        Ok(Config {
+            listen,
+            data_dir: o
+                .data_dir
+                .or(file.data_dir)
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
+            database_url: o
+                .database_url
+                .or(file.database_url)
+                .filter(|s| !s.is_empty()),
+            public_url,
+            api_key: o.api_key.or(file.api_key).filter(|s| !s.is_empty()),
+            signing_secret: o
+                .signing_secret
+                .or(file.signing_secret)
+                .filter(|s| !s.is_empty()),
+            body_limit: o
+                .body_limit
+                .or(file.body_limit)
+                .unwrap_or(DEFAULT_BODY_LIMIT),
+            body_timeout_secs: o
+                .body_timeout_secs
+                .or(file.body_timeout_secs)
+                .unwrap_or(DEFAULT_BODY_TIMEOUT_SECS),
+            shutdown_grace_secs: o
+                .shutdown_grace_secs
+                .or(file.shutdown_grace_secs)
+                .unwrap_or(DEFAULT_SHUTDOWN_GRACE_SECS),
+        })
+    }
+
+    /// Read a TOML file.
+    pub fn read_file(path: &std::path::Path) -> anyhow::Result<FileConfig> {
+        use anyhow::Context;
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read config file {}", path.display()))?;
+        toml::from_str(&text).with_context(|| format!("invalid config file {}", path.display()))
+    }
+
+    /// A configuration for tests: port 0 on loopback, everything else default.
+    pub fn for_tests(data_dir: PathBuf) -> Config {
+        Config {
+            listen: "127.0.0.1:0"
+                .parse()
+                .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0))),
+            data_dir,
+            database_url: None,
+            public_url: "http://127.0.0.1:0".into(),
+            api_key: None,
+            signing_secret: None,
+            body_limit: DEFAULT_BODY_LIMIT,
+            body_timeout_secs: DEFAULT_BODY_TIMEOUT_SECS,
+            shutdown_grace_secs: 5,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn example_file_parses_and_overrides_win() {
+        let file: FileConfig = toml::from_str(EXAMPLE_TOML).unwrap();
+        let c = Config::resolve(file.clone(), Overrides::default()).unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8484");
+        assert_eq!(c.public_url, "http://127.0.0.1:8484");
+        let c = Config::resolve(
+            file,
+            Overrides {
+                listen: Some("0.0.0.0:9000".into()),
+                public_url: Some("https://h.example/".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(c.listen.port(), 9000);
+        assert_eq!(c.public_url, "https://h.example");
+    }
+
+    #[test]
+    fn bad_values_are_explained() {
+        let e = Config::resolve(
+            FileConfig::default(),
+            Overrides {
+                listen: Some("nope".into()),
+                ..Default::default()
+            },
+        );
+        assert!(e
+            .unwrap_err()
+            .to_string()
+            .contains("invalid listen address"));
+        assert!(toml::from_str::<FileConfig>("colour = 1").is_err());
+    }
+}

@@ -1,0 +1,145 @@
+//! The routing worker: reads committed, unrouted requests and writes their events and ignored
+//! events (idempotently, so a crash between the ingest commit and routing only delays it).
+
+use crate::clock::now_ms;
+use crate::state::AppState;
+use pier_core::routing::{route, Outcome};
+use pier_core::{Connection, Event, Id, IdKind, IgnoredEvent, RejectionCause, Request};
+use pier_store::Routing;
+use std::collections::HashMap;
+use std::time::Duration;
+use tokio::sync::watch;
+
+const BATCH: u32 = 512;
+/// Even without a wake-up, look for work this often (e.g. requests stored by another process).
+const IDLE_POLL: Duration = Duration::from_secs(2);
+
+/// Run until `shutdown` turns true; finishes the batch in hand first.
+pub async fn run(st: AppState, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        match route_pending(&st).await {
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "routing failed; will retry");
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    _ = shutdown.changed() => return,
+                }
+                continue;
+            }
+        }
+        if *shutdown.borrow() {
+            return;
+        }
+        tokio::select! {
+            _ = st.routing_wake.notified() => {}
+            _ = tokio::time::sleep(IDLE_POLL) => {}
+            _ = shutdown.changed() => {
+                // One last pass so requests acknowledged just before shutdown get routed.
+                let _ = route_pending(&st).await;
+                return;
+            }
+        }
+    }
+}
+
+/// Route everything pending now; returns how many requests were routed.
+pub async fn route_pending(st: &AppState) -> Result<usize, pier_store::StoreError> {
+    let mut total = 0;
+    loop {
+        let batch = st.store.unrouted_requests(BATCH).await?;
+        if batch.is_empty() {
+            return Ok(total);
+        }
+        let n = batch.len();
+        let mut connections: HashMap<String, Vec<Connection>> = HashMap::new();
+        let mut routings = Vec::with_capacity(n);
+        for request in &batch {
+            if !connections.contains_key(&request.source_id) {
+                let mut cs = st.store.connections_of_source(&request.source_id).await?;
+                // A disabled destination disables every connection to it.
+                for c in cs.iter_mut().filter(|c| c.disabled_at.is_none()) {
+                    if let Some(d) = st
+                        .store
+                        .destination(&c.project_id, &c.destination_id)
+                        .await?
+                    {
+                        c.disabled_at = d.disabled_at;
+                    }
+                }
+                connections.insert(request.source_id.clone(), cs);
+            }
+            let cs = connections
+                .get(&request.source_id)
+                .map(Vec::as_slice)
+                .unwrap_or_default();
+            routings.push(plan(request, cs, now_ms()));
+        }
+        // Written concurrently so the store commits them together.
+        let results =
+            futures::future::join_all(routings.into_iter().map(|r| st.store.complete_routing(r)))
+                .await;
+        for r in results {
+            r?;
+        }
+        total += n;
+        if n < BATCH as usize {
+            return Ok(total);
+        }
+    }
+}
+
+fn plan(request: &Request, connections: &[Connection], now: i64) -> Routing {
+    let mut routing = Routing {
+        request_id: request.id.clone(),
+        now,
+        ..Routing::default()
+    };
+    let mut rng = rand::rng();
+    match route(connections, now) {
+        None => routing.rejection = Some(RejectionCause::NoConnection),
+        Some(outcomes) => {
+            for o in outcomes {
+                match o {
+                    Outcome::Deliver {
+                        connection_id,
+                        destination_id,
+                        status,
+                        next_attempt_at,
+                    } => routing.events.push(Event {
+                        id: Id::new(IdKind::Event, now, &mut rng),
+                        project_id: request.project_id.clone(),
+                        request_id: request.id.clone(),
+                        connection_id,
+                        source_id: request.source_id.clone(),
+                        destination_id,
+                        status,
+                        attempts: 0,
+                        last_attempt_at: None,
+                        next_attempt_at: Some(next_attempt_at),
+                        response_status: None,
+                        error_code: None,
+                        successful_at: None,
+                        cli_id: None,
+                        created_at: now,
+                        updated_at: now,
+                    }),
+                    Outcome::Ignore {
+                        connection_id,
+                        cause,
+                    } => routing.ignored.push(IgnoredEvent {
+                        id: Id::new(IdKind::IgnoredEvent, now, &mut rng),
+                        project_id: request.project_id.clone(),
+                        request_id: request.id.clone(),
+                        connection_id,
+                        cause,
+                        meta: None,
+                        created_at: now,
+                        updated_at: now,
+                    }),
+                }
+            }
+        }
+    }
+    routing
+}
