@@ -5,7 +5,7 @@ use crate::Output;
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use pier_core::keys::{hash_api_key, new_api_key, new_signing_secret};
-use pier_core::{Id, IdKind, Project};
+use pier_core::{IdKind, Project};
 use pier_server::config::{Config, FileConfig, Overrides};
 use std::path::PathBuf;
 
@@ -54,7 +54,7 @@ pub async fn run(args: ProjectsArgs) -> anyhow::Result<()> {
             let mut rng = rand::rng();
             let key = new_api_key(&mut rng);
             let project = Project {
-                id: Id::new(IdKind::Project, now_ms(), &mut rng),
+                id: pier_server::clock::new_id(IdKind::Project, now_ms()),
                 name,
                 signing_secret: new_signing_secret(&mut rng),
                 created_at: now_ms(),

@@ -4,7 +4,7 @@
 use crate::clock::now_ms;
 use crate::config::Config;
 use pier_core::keys::{hash_api_key, new_api_key, new_signing_secret};
-use pier_core::{Id, IdKind, Project};
+use pier_core::{IdKind, Project};
 use pier_store::Store;
 
 /// What start-up did about the default project.
@@ -30,7 +30,7 @@ pub async fn ensure_default_project(
                 .or(generated.clone())
                 .unwrap_or_default();
             let project = Project {
-                id: Id::new(IdKind::Project, now, &mut rng),
+                id: crate::clock::new_id(IdKind::Project, now),
                 name: "default".into(),
                 signing_secret: config
                     .signing_secret

@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use http_body_util::BodyExt;
 use pier_core::verification::verify;
-use pier_core::{Id, IdKind, RejectionCause, Request, Source};
+use pier_core::{IdKind, RejectionCause, Request, Source};
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -75,7 +75,7 @@ async fn ingest(st: AppState, peer: SocketAddr, req: HttpRequest) -> Result<Resp
     let method = parts.method.as_str().to_ascii_uppercase();
     let headers = header_pairs(&parts.headers);
     let mut request = Request {
-        id: Id::new(IdKind::Request, now, &mut rand::rng()),
+        id: crate::clock::new_id(IdKind::Request, now),
         project_id: source.project_id.clone(),
         source_id: source.id.clone(),
         method: method.clone(),

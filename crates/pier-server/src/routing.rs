@@ -4,7 +4,7 @@
 use crate::clock::now_ms;
 use crate::state::AppState;
 use pier_core::routing::{route, Outcome};
-use pier_core::{Connection, Event, Id, IdKind, IgnoredEvent, RejectionCause, Request};
+use pier_core::{Connection, Event, IdKind, IgnoredEvent, RejectionCause, Request};
 use pier_store::Routing;
 use std::collections::HashMap;
 use std::time::Duration;
@@ -95,7 +95,6 @@ fn plan(request: &Request, connections: &[Connection], now: i64) -> Routing {
         now,
         ..Routing::default()
     };
-    let mut rng = rand::rng();
     match route(connections, now) {
         None => routing.rejection = Some(RejectionCause::NoConnection),
         Some(outcomes) => {
@@ -107,7 +106,7 @@ fn plan(request: &Request, connections: &[Connection], now: i64) -> Routing {
                         status,
                         next_attempt_at,
                     } => routing.events.push(Event {
-                        id: Id::new(IdKind::Event, now, &mut rng),
+                        id: crate::clock::new_id(IdKind::Event, now),
                         project_id: request.project_id.clone(),
                         request_id: request.id.clone(),
                         connection_id,
@@ -128,7 +127,7 @@ fn plan(request: &Request, connections: &[Connection], now: i64) -> Routing {
                         connection_id,
                         cause,
                     } => routing.ignored.push(IgnoredEvent {
-                        id: Id::new(IdKind::IgnoredEvent, now, &mut rng),
+                        id: crate::clock::new_id(IdKind::IgnoredEvent, now),
                         project_id: request.project_id.clone(),
                         request_id: request.id.clone(),
                         connection_id,

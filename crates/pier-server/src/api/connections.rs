@@ -15,7 +15,7 @@ use pier_api_types::input::{check_name, parse_rules, ConnectionInput, Connection
 use pier_api_types::output::{self, ConnectionOut, Count, Deleted};
 use pier_api_types::ApiVersion;
 use pier_core::rules::Rule;
-use pier_core::{Connection, Destination, Id, IdKind, Source};
+use pier_core::{Connection, Destination, IdKind, Source};
 use pier_store::{Change, Col, Table};
 use serde_json::Value;
 use std::collections::HashMap;
@@ -209,7 +209,7 @@ async fn save(
 
     let now = now_ms();
     let mut c = existing.unwrap_or_else(|| Connection {
-        id: Id::new(IdKind::Connection, now, &mut rand::rng()),
+        id: crate::clock::new_id(IdKind::Connection, now),
         project_id: project_id.to_string(),
         name: name.clone(),
         description: None,

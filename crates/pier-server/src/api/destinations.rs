@@ -12,12 +12,12 @@ use axum::{Extension, Json};
 use pier_api_types::input::DestinationInput;
 use pier_api_types::output::{self, Deleted, DestinationOut};
 use pier_api_types::ApiVersion;
-use pier_core::{AuthMethod, Destination, Id, IdKind, RateLimitPeriod};
+use pier_core::{AuthMethod, Destination, IdKind, RateLimitPeriod};
 use pier_store::{Change, Col};
 
 pub(crate) fn blank(project_id: &str, now: i64) -> Destination {
     Destination {
-        id: Id::new(IdKind::Destination, now, &mut rand::rng()),
+        id: crate::clock::new_id(IdKind::Destination, now),
         project_id: project_id.to_string(),
         name: String::new(),
         description: None,

@@ -152,6 +152,7 @@ impl Params {
                 conds.push(Cond::IsNull(col, !parse_bool(name, &v)?));
                 continue;
             }
+            compare(name, col, op.as_deref(), Val::Int(0))?;
             let ms = time::parse(&v).ok_or_else(|| {
                 ApiError::unprocessable(format!(
                     "{name}: '{v}' is not a date-time (use ISO 8601, e.g. 2024-01-15T16:35:30Z)"
@@ -170,6 +171,7 @@ impl Params {
                 conds.push(Cond::IsNull(col, !parse_bool(name, &v)?));
                 continue;
             }
+            compare(name, col, op.as_deref(), Val::Int(0))?;
             let n: i64 = v
                 .trim()
                 .parse()

@@ -11,14 +11,14 @@ use axum::{Extension, Json};
 use pier_api_types::input::SourceInput;
 use pier_api_types::output::{self, Deleted, SourceOut};
 use pier_api_types::ApiVersion;
-use pier_core::{Id, IdKind, Source, DEFAULT_ALLOWED_METHODS};
+use pier_core::{IdKind, Source, DEFAULT_ALLOWED_METHODS};
 use pier_store::{Change, Col, Cond};
 
 /// A new source with Pier's defaults (a fresh URL key, the default methods).
 pub(crate) fn blank(project_id: &str, now: i64) -> Source {
     let mut rng = rand::rng();
     Source {
-        id: Id::new(IdKind::Source, now, &mut rng),
+        id: crate::clock::new_id(IdKind::Source, now),
         project_id: project_id.to_string(),
         name: String::new(),
         key: pier_core::id::random_token(20, &mut rng),
