@@ -34,6 +34,9 @@ pub struct ServeArgs {
     /// Seconds shutdown waits for in-flight work [default: 30]
     #[arg(long, env = "PIER_SHUTDOWN_GRACE_SECS")]
     pub shutdown_grace_secs: Option<u64>,
+    /// Management API requests per second per project, 0 for no limit [default: 200]
+    #[arg(long, env = "PIER_API_RATE_LIMIT")]
+    pub api_rate_limit: Option<u32>,
     /// A TOML configuration file (see --print-config for a commented example)
     #[arg(long, short = 'c', env = "PIER_CONFIG")]
     pub config: Option<PathBuf>,
@@ -59,6 +62,7 @@ pub fn resolve(args: &ServeArgs) -> anyhow::Result<Config> {
             body_limit: args.body_limit,
             body_timeout_secs: args.body_timeout_secs,
             shutdown_grace_secs: args.shutdown_grace_secs,
+            api_rate_limit: args.api_rate_limit,
         },
     )
 }

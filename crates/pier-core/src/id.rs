@@ -44,7 +44,7 @@ pub struct Id;
 
 impl Id {
     /// A new id of `kind` made at `now_ms` with randomness from `rng`.
-    pub fn new(kind: IdKind, now_ms: i64, rng: &mut impl RngCore) -> String {
+    pub fn make(kind: IdKind, now_ms: i64, rng: &mut impl RngCore) -> String {
         let time = (now_ms.max(0) as u128) & ((1u128 << 48) - 1);
         let value = (time << 64) | rng.next_u64() as u128;
         let mut out = String::with_capacity(kind.prefix().len() + SUFFIX_LEN);
@@ -124,7 +124,7 @@ mod tests {
     #[test]
     fn ids_have_prefix_and_fixed_length() {
         let mut rng = StdRng::seed_from_u64(1);
-        let id = Id::new(IdKind::Source, 1_700_000_000_000, &mut rng);
+        let id = Id::make(IdKind::Source, 1_700_000_000_000, &mut rng);
         assert!(id.starts_with("src_"));
         assert_eq!(id.len(), 4 + SUFFIX_LEN);
         assert!(Id::is_valid(IdKind::Source, &id));
@@ -139,7 +139,7 @@ mod tests {
     #[test]
     fn ids_sort_by_time() {
         let mut rng = StdRng::seed_from_u64(2);
-        let mut prev = Id::new(IdKind::Event, 0, &mut rng);
+        let mut prev = Id::make(IdKind::Event, 0, &mut rng);
         for t in [
             1,
             2,
@@ -149,7 +149,7 @@ mod tests {
             1_700_000_000_001,
             4_000_000_000_000,
         ] {
-            let next = Id::new(IdKind::Event, t, &mut rng);
+            let next = Id::make(IdKind::Event, t, &mut rng);
             assert!(next > prev, "{next} should sort after {prev}");
             prev = next;
         }
@@ -159,7 +159,7 @@ mod tests {
     fn ids_are_unique_within_a_millisecond() {
         let mut rng = StdRng::seed_from_u64(3);
         let set: std::collections::HashSet<_> = (0..10_000)
-            .map(|_| Id::new(IdKind::Request, 42, &mut rng))
+            .map(|_| Id::make(IdKind::Request, 42, &mut rng))
             .collect();
         assert_eq!(set.len(), 10_000);
     }

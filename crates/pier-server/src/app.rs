@@ -16,7 +16,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{watch, Notify};
+use tokio::sync::watch;
 
 /// Every route of one Pier node.
 pub fn router(st: AppState) -> Router {
@@ -97,11 +97,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let grace = Duration::from_secs(config.shutdown_grace_secs);
-    let st = AppState {
-        store,
-        config: Arc::new(config),
-        routing_wake: Arc::new(Notify::new()),
-    };
+    let st = AppState::new(store, config);
     let (stop_workers, workers_stop) = watch::channel(false);
     let router_task = tokio::spawn(routing::run(st.clone(), workers_stop));
 

@@ -10,6 +10,7 @@ pub const DEFAULT_DATA_DIR: &str = "./pier-data";
 pub const DEFAULT_BODY_LIMIT: usize = 10 * 1024 * 1024;
 pub const DEFAULT_BODY_TIMEOUT_SECS: u64 = 30;
 pub const DEFAULT_SHUTDOWN_GRACE_SECS: u64 = 30;
+pub const DEFAULT_API_RATE_LIMIT: u32 = 200;
 
 /// Everything `pier serve` needs, fully resolved.
 #[derive(Debug, Clone)]
@@ -29,6 +30,8 @@ pub struct Config {
     pub body_timeout_secs: u64,
     /// Longest time shutdown waits for in-flight work.
     pub shutdown_grace_secs: u64,
+    /// Management API requests per second allowed to each project (0: no limit).
+    pub api_rate_limit: u32,
 }
 
 /// The TOML file: every key optional, same names as the flags (with `_`).
@@ -44,6 +47,7 @@ pub struct FileConfig {
     pub body_limit: Option<usize>,
     pub body_timeout_secs: Option<u64>,
     pub shutdown_grace_secs: Option<u64>,
+    pub api_rate_limit: Option<u32>,
 }
 
 /// Values given by flags or environment (None = not given).
@@ -58,6 +62,7 @@ pub struct Overrides {
     pub body_limit: Option<usize>,
     pub body_timeout_secs: Option<u64>,
     pub shutdown_grace_secs: Option<u64>,
+    pub api_rate_limit: Option<u32>,
 }
 
 /// A commented example of the TOML file (`pier serve --print-config`).
@@ -85,6 +90,9 @@ body_timeout_secs = 30
 
 # How long shutdown waits for in-flight work.
 shutdown_grace_secs = 30
+
+# Management API requests per second per project (0 turns the limit off).
+api_rate_limit = 200
 "#;
 
 impl Config {
@@ -137,6 +145,10 @@ impl Config {
                 .shutdown_grace_secs
                 .or(file.shutdown_grace_secs)
                 .unwrap_or(DEFAULT_SHUTDOWN_GRACE_SECS),
+            api_rate_limit: o
+                .api_rate_limit
+                .or(file.api_rate_limit)
+                .unwrap_or(DEFAULT_API_RATE_LIMIT),
         })
     }
 
@@ -162,6 +174,7 @@ impl Config {
             body_limit: DEFAULT_BODY_LIMIT,
             body_timeout_secs: DEFAULT_BODY_TIMEOUT_SECS,
             shutdown_grace_secs: 5,
+            api_rate_limit: 0,
         }
     }
 }

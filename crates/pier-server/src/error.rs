@@ -41,6 +41,10 @@ impl ApiError {
             message,
         )
     }
+    /// 422 naming the offending field (`data.field`).
+    pub fn field(field: impl Into<String>, message: impl Into<String>) -> ApiError {
+        FieldError::new(field, message).into()
+    }
     pub fn unauthorized(message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", message)
     }

@@ -5,10 +5,28 @@ use pier_store::Store;
 use std::sync::Arc;
 use tokio::sync::Notify;
 
+/// Per-project limiter of management API calls.
+pub type ApiLimiter = governor::DefaultKeyedRateLimiter<String>;
+
 #[derive(Clone)]
 pub struct AppState {
     pub store: Arc<dyn Store>,
     pub config: Arc<Config>,
     /// Woken when a request is stored, so the routing worker picks it up at once.
     pub routing_wake: Arc<Notify>,
+    /// None when the API is not rate limited.
+    pub api_limiter: Option<Arc<ApiLimiter>>,
+}
+
+impl AppState {
+    pub fn new(store: Arc<dyn Store>, config: Config) -> AppState {
+        let api_limiter = std::num::NonZeroU32::new(config.api_rate_limit)
+            .map(|n| Arc::new(governor::RateLimiter::keyed(governor::Quota::per_second(n))));
+        AppState {
+            store,
+            config: Arc::new(config),
+            routing_wake: Arc::new(Notify::new()),
+            api_limiter,
+        }
+    }
 }

@@ -57,12 +57,8 @@ impl Fixture {
     }
 }
 
-fn run<F: std::future::Future<Output = ()>>(f: F) -> impl std::future::Future<Output = ()> {
-    async move {
-        tokio::time::timeout(LIMIT, f)
-            .await
-            .expect("test timed out")
-    }
+async fn run<F: std::future::Future<Output = ()>>(f: F) {
+    tokio::time::timeout(LIMIT, f).await.expect("test timed out")
 }
 
 #[tokio::test]

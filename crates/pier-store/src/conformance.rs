@@ -17,7 +17,7 @@ struct Ids {
 impl Ids {
     fn next(&mut self, kind: IdKind) -> String {
         self.now += 1;
-        pier_core::Id::new(kind, self.now, &mut self.rng)
+        pier_core::Id::make(kind, self.now, &mut self.rng)
     }
 }
 

@@ -54,6 +54,18 @@ impl FromRequestParts<AppState> for Auth {
             .project_by_key_hash(&hash_api_key(&key))
             .await?
             .ok_or_else(|| ApiError::unauthorized("invalid API key"))?;
+        if let Some(limiter) = &st.api_limiter {
+            if limiter.check_key(&project.id).is_err() {
+                return Err(ApiError::new(
+                    axum::http::StatusCode::TOO_MANY_REQUESTS,
+                    "TOO_MANY_REQUESTS",
+                    format!(
+                        "over {} API requests per second for this project; slow down and retry",
+                        st.config.api_rate_limit
+                    ),
+                ));
+            }
+        }
         Ok(Auth(project))
     }
 }

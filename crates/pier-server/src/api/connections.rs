@@ -150,7 +150,7 @@ async fn save(
 ) -> ApiResult<ConnectionOut> {
     let name = match &input.name {
         Some(Some(n)) => n.clone(),
-        _ => return Err(ApiError::unprocessable("name: is required")),
+        _ => return Err(ApiError::field("name", "is required")),
     };
     check_name("name", &name)?;
     let mut changes = Vec::new();
@@ -167,10 +167,11 @@ async fn save(
             .store
             .source(project_id, id)
             .await?
-            .ok_or_else(|| ApiError::unprocessable("source_id: no source with this id"))?,
+            .ok_or_else(|| ApiError::field("source_id", "no source with this id"))?,
         _ => {
-            return Err(ApiError::unprocessable(
-                "source: give a source object or a source_id",
+            return Err(ApiError::field(
+                "source",
+                "give a source object or a source_id",
             ))
         }
     };
@@ -194,14 +195,17 @@ async fn save(
             }
             d
         }
-        (None, Some(Some(id))) => st.store.destination(project_id, id).await?.ok_or_else(|| {
-            ApiError::unprocessable("destination_id: no destination with this id")
-        })?,
+        (None, Some(Some(id))) => st
+            .store
+            .destination(project_id, id)
+            .await?
+            .ok_or_else(|| ApiError::field("destination_id", "no destination with this id"))?,
         _ => match &existing {
             Some(c) => destinations::get(st, project_id, &c.destination_id).await?,
             None => {
-                return Err(ApiError::unprocessable(
-                    "destination: give a destination object or a destination_id",
+                return Err(ApiError::field(
+                    "destination",
+                    "give a destination object or a destination_id",
                 ))
             }
         },
@@ -266,7 +270,7 @@ pub async fn update(
 ) -> ApiResult<Json<ConnectionOut>> {
     let mut c = get(&st, &p.id, &id).await?;
     if let Some(name) = input.name {
-        let name = name.ok_or_else(|| ApiError::unprocessable("name: cannot be null"))?;
+        let name = name.ok_or_else(|| ApiError::field("name", "cannot be null"))?;
         check_name("name", &name)?;
         c.name = name;
     }

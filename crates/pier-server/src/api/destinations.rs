@@ -45,7 +45,7 @@ pub(crate) async fn resolve_by_name(
     let name = input
         .name
         .as_deref()
-        .ok_or_else(|| ApiError::unprocessable(format!("{prefix}name: is required")))?;
+        .ok_or_else(|| ApiError::field(format!("{prefix}name"), "is required"))?;
     let now = now_ms();
     let (d, changed) = match st.store.destination_by_name(project_id, name).await? {
         Some(existing) if input.is_name_only() => (existing, false),
@@ -98,7 +98,7 @@ pub async fn create(
     let name = input
         .name
         .as_deref()
-        .ok_or_else(|| ApiError::unprocessable("name: is required"))?;
+        .ok_or_else(|| ApiError::field("name", "is required"))?;
     if st.store.destination_by_name(&p.id, name).await?.is_some() {
         return Err(ApiError::conflict(format!(
             "a destination named '{name}' already exists; use PUT /destinations to update it"

@@ -46,7 +46,7 @@ pub(crate) async fn resolve_by_name(
     let name = input
         .name
         .as_deref()
-        .ok_or_else(|| ApiError::unprocessable(format!("{prefix}name: is required")))?;
+        .ok_or_else(|| ApiError::field(format!("{prefix}name"), "is required"))?;
     let now = now_ms();
     match st.store.source_by_name(project_id, name).await? {
         Some(existing) if input.is_name_only() => Ok((existing, false)),
@@ -114,7 +114,7 @@ pub async fn create(
     let name = input
         .name
         .as_deref()
-        .ok_or_else(|| ApiError::unprocessable("name: is required"))?;
+        .ok_or_else(|| ApiError::field("name", "is required"))?;
     if st.store.source_by_name(&p.id, name).await?.is_some() {
         return Err(ApiError::conflict(format!(
             "a source named '{name}' already exists; use PUT /sources to update it"
