@@ -1,0 +1,1 @@
+//! The filter engine (SPEC §5): being written.
