@@ -91,23 +91,15 @@ pub fn check_name(field: &str, name: &str) -> Result<(), FieldError> {
     if name.is_empty() || name.len() > 155 {
         return Err(FieldError::new(field, "must be 1 to 155 characters"));
     }
-    if !name
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-    {
-        return Err(FieldError::new(
-            field,
-            "may contain only letters, digits, '-' and '_'",
-        ));
+    if !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+        return Err(FieldError::new(field, "may contain only letters, digits, '-' and '_'"));
     }
     Ok(())
 }
 
 fn check_description(field: &str, d: &Option<String>) -> Result<(), FieldError> {
     match d {
-        Some(d) if d.chars().count() > 500 => {
-            Err(FieldError::new(field, "must be at most 500 characters"))
-        }
+        Some(d) if d.chars().count() > 500 => Err(FieldError::new(field, "must be at most 500 characters")),
         _ => Ok(()),
     }
 }
@@ -136,15 +128,9 @@ pub fn parse_verification(field: &str, v: &Value) -> Result<Option<Verification>
         .ok_or_else(|| FieldError::new(format!("{field}.type"), "is required"))?
         .to_ascii_lowercase();
     if !matches!(kind.as_str(), "api_key" | "basic_auth" | "hmac") {
-        return Err(FieldError::new(
-            format!("{field}.type"),
-            format!("'{kind}': {UNSUPPORTED_VERIFICATION_MESSAGE}"),
-        ));
+        return Err(FieldError::new(format!("{field}.type"), format!("'{kind}': {UNSUPPORTED_VERIFICATION_MESSAGE}")));
     }
-    let configs = obj
-        .get("configs")
-        .cloned()
-        .unwrap_or(Value::Object(Map::new()));
+    let configs = obj.get("configs").cloned().unwrap_or(Value::Object(Map::new()));
     let tagged = serde_json::json!({"type": kind, "configs": configs});
     serde_json::from_value::<Verification>(tagged)
         .map(Some)
@@ -156,10 +142,7 @@ fn check_methods(field: &str, methods: &[String]) -> Result<Vec<String>, FieldEr
     for (i, m) in methods.iter().enumerate() {
         let up = m.to_ascii_uppercase();
         if !KNOWN_METHODS.contains(&up.as_str()) {
-            return Err(FieldError::new(
-                format!("{field}[{i}]"),
-                "must be one of GET, POST, PUT, PATCH, DELETE",
-            ));
+            return Err(FieldError::new(format!("{field}[{i}]"), "must be one of GET, POST, PUT, PATCH, DELETE"));
         }
         if !out.contains(&up) {
             out.push(up);
@@ -182,10 +165,7 @@ impl SourceInput {
         if let Some(m) = &self.allowed_http_methods {
             s.allowed_http_methods = match m {
                 Some(m) => check_methods(&format!("{prefix}allowed_http_methods"), m)?,
-                None => pier_core::DEFAULT_ALLOWED_METHODS
-                    .iter()
-                    .map(|m| m.to_string())
-                    .collect(),
+                None => pier_core::DEFAULT_ALLOWED_METHODS.iter().map(|m| m.to_string()).collect(),
             };
         }
         if let Some(c) = &self.custom_response {
@@ -233,9 +213,7 @@ fn auth_required_fields(kind: &str) -> Option<&'static [&'static str]> {
 
 /// Parse a destination's `auth_method` `{type, config}`.
 pub fn parse_auth_method(field: &str, v: &Value) -> Result<AuthMethod, FieldError> {
-    let obj = v
-        .as_object()
-        .ok_or_else(|| FieldError::new(field, "must be an object {type, config}"))?;
+    let obj = v.as_object().ok_or_else(|| FieldError::new(field, "must be an object {type, config}"))?;
     for k in obj.keys() {
         if k != "type" && k != "config" {
             return Err(FieldError::new(format!("{field}.{k}"), "unknown field"));
@@ -256,31 +234,18 @@ pub fn parse_auth_method(field: &str, v: &Value) -> Result<AuthMethod, FieldErro
     let config = match obj.get("config") {
         None | Some(Value::Null) => Map::new(),
         Some(Value::Object(c)) => c.clone(),
-        Some(_) => {
-            return Err(FieldError::new(
-                format!("{field}.config"),
-                "must be an object",
-            ))
-        }
+        Some(_) => return Err(FieldError::new(format!("{field}.config"), "must be an object")),
     };
     for r in required {
         match config.get(*r) {
             Some(Value::String(s)) if !s.is_empty() => {}
-            _ => {
-                return Err(FieldError::new(
-                    format!("{field}.config.{r}"),
-                    "is required and must be a string",
-                ))
-            }
+            _ => return Err(FieldError::new(format!("{field}.config.{r}"), "is required and must be a string")),
         }
     }
     if kind == "API_KEY" {
         if let Some(to) = config.get("to") {
             if to != "header" && to != "query" {
-                return Err(FieldError::new(
-                    format!("{field}.config.to"),
-                    "must be header or query",
-                ));
+                return Err(FieldError::new(format!("{field}.config.to"), "must be header or query"));
             }
         }
     }
@@ -288,26 +253,15 @@ pub fn parse_auth_method(field: &str, v: &Value) -> Result<AuthMethod, FieldErro
 }
 
 fn check_url(field: &str, url: &str) -> Result<(), FieldError> {
-    let rest = url
-        .strip_prefix("https://")
-        .or_else(|| url.strip_prefix("http://"));
+    let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"));
     match rest {
-        Some(r)
-            if !r.is_empty() && !r.starts_with('/') && !url.chars().any(char::is_whitespace) =>
-        {
-            Ok(())
-        }
+        Some(r) if !r.is_empty() && !r.starts_with('/') && !url.chars().any(char::is_whitespace) => Ok(()),
         _ => Err(FieldError::new(field, "must be an http:// or https:// URL")),
     }
 }
 
 impl DestinationInput {
-    pub fn apply(
-        &self,
-        v: ApiVersion,
-        prefix: &str,
-        d: &mut Destination,
-    ) -> Result<(), FieldError> {
+    pub fn apply(&self, v: ApiVersion, prefix: &str, d: &mut Destination) -> Result<(), FieldError> {
         let f = |name: &str| format!("{prefix}{name}");
         if let Some(name) = &self.name {
             check_name(&f("name"), name)?;
@@ -326,10 +280,7 @@ impl DestinationInput {
         if let Some(p) = &self.cli_path {
             if let Some(p) = p {
                 if !p.starts_with('/') || p.len() > 2000 {
-                    return Err(FieldError::new(
-                        f("cli_path"),
-                        "must be a path starting with '/'",
-                    ));
+                    return Err(FieldError::new(f("cli_path"), "must be a path starting with '/'"));
                 }
             }
             d.cli_path = p.clone();
@@ -338,10 +289,7 @@ impl DestinationInput {
             d.rate_limit_period = match p {
                 Some(p) => match RateLimitPeriod::parse(p) {
                     Some(RateLimitPeriod::Concurrent) if v.archived_names() => {
-                        return Err(FieldError::new(
-                            f("rate_limit_period"),
-                            "must be second, minute or hour",
-                        ))
+                        return Err(FieldError::new(f("rate_limit_period"), "must be second, minute or hour"))
                     }
                     Some(p) => p,
                     None => {
@@ -357,10 +305,7 @@ impl DestinationInput {
         if let Some(r) = &self.rate_limit {
             if let Some(r) = r {
                 if *r < 1 {
-                    return Err(FieldError::new(
-                        f("rate_limit"),
-                        "must be a positive integer",
-                    ));
+                    return Err(FieldError::new(f("rate_limit"), "must be a positive integer"));
                 }
             }
             d.rate_limit = *r;
@@ -370,10 +315,7 @@ impl DestinationInput {
                 Some(m) => {
                     let up = m.to_ascii_uppercase();
                     if !KNOWN_METHODS.contains(&up.as_str()) {
-                        return Err(FieldError::new(
-                            f("http_method"),
-                            "must be one of GET, POST, PUT, PATCH, DELETE",
-                        ));
+                        return Err(FieldError::new(f("http_method"), "must be one of GET, POST, PUT, PATCH, DELETE"));
                     }
                     Some(up)
                 }
@@ -395,10 +337,7 @@ impl DestinationInput {
     /// A complete destination needs somewhere to deliver.
     pub fn check_complete(prefix: &str, d: &Destination) -> Result<(), FieldError> {
         if d.url.is_none() && d.cli_path.is_none() {
-            return Err(FieldError::new(
-                format!("{prefix}url"),
-                "a destination needs a url or a cli_path",
-            ));
+            return Err(FieldError::new(format!("{prefix}url"), "a destination needs a url or a cli_path"));
         }
         Ok(())
     }
@@ -419,8 +358,8 @@ impl DestinationInput {
 pub fn parse_rules(values: &[Value]) -> Result<Vec<Rule>, FieldError> {
     let mut out = Vec::with_capacity(values.len());
     for (i, v) in values.iter().enumerate() {
-        let rule: Rule = serde_json::from_value(v.clone())
-            .map_err(|e| FieldError::new(format!("rules[{i}]"), e.to_string()))?;
+        let rule: Rule =
+            serde_json::from_value(v.clone()).map_err(|e| FieldError::new(format!("rules[{i}]"), e.to_string()))?;
         out.push(rule);
     }
     rules::validate(&out).map_err(|e| FieldError::new(e.path, e.message))?;
@@ -463,84 +402,37 @@ mod tests {
 
     #[test]
     fn verification_types_in_upper_case_and_errors_name_fields() {
-        assert!(parse_verification(
-            "v",
-            &json!({"type": "BASIC_AUTH", "configs": {"username": "u", "password": "p"}})
-        )
-        .is_ok());
+        assert!(parse_verification("v", &json!({"type": "BASIC_AUTH", "configs": {"username": "u", "password": "p"}}))
+            .is_ok());
         assert_eq!(parse_verification("v", &json!({})).unwrap(), None);
-        assert_eq!(
-            parse_verification("v", &json!({"type": "stripe"}))
-                .unwrap_err()
-                .field,
-            "v.type"
-        );
-        assert_eq!(
-            parse_verification("v", &json!({"type": "api_key", "configs": {}}))
-                .unwrap_err()
-                .field,
-            "v.configs"
-        );
-        assert_eq!(
-            parse_verification("v", &json!({"type": "hmac", "x": 1}))
-                .unwrap_err()
-                .field,
-            "v.x"
-        );
+        assert_eq!(parse_verification("v", &json!({"type": "stripe"})).unwrap_err().field, "v.type");
+        assert_eq!(parse_verification("v", &json!({"type": "api_key", "configs": {}})).unwrap_err().field, "v.configs");
+        assert_eq!(parse_verification("v", &json!({"type": "hmac", "x": 1})).unwrap_err().field, "v.x");
         assert_eq!(parse_verification("v", &json!(3)).unwrap_err().field, "v");
     }
 
     #[test]
     fn unknown_fields_and_bad_values_are_refused() {
-        assert!(
-            serde_json::from_value::<SourceInput>(json!({"name": "a", "colour": "red"})).is_err()
-        );
+        assert!(serde_json::from_value::<SourceInput>(json!({"name": "a", "colour": "red"})).is_err());
         let mut s = blank_source();
-        let bad = SourceInput {
-            name: Some("has space".into()),
-            ..Default::default()
-        };
+        let bad = SourceInput { name: Some("has space".into()), ..Default::default() };
         assert_eq!(bad.apply("", &mut s).unwrap_err().field, "name");
-        let bad = SourceInput {
-            allowed_http_methods: Some(Some(vec!["TRACE".into()])),
-            ..Default::default()
-        };
-        assert_eq!(
-            bad.apply("", &mut s).unwrap_err().field,
-            "allowed_http_methods[0]"
-        );
+        let bad = SourceInput { allowed_http_methods: Some(Some(vec!["TRACE".into()])), ..Default::default() };
+        assert_eq!(bad.apply("", &mut s).unwrap_err().field, "allowed_http_methods[0]");
     }
 
     #[test]
     fn auth_methods_validate_required_config() {
+        assert_eq!(parse_auth_method("a", &json!({"type": "hookdeck_signature"})).unwrap().kind, "HOOKDECK_SIGNATURE");
         assert_eq!(
-            parse_auth_method("a", &json!({"type": "hookdeck_signature"}))
-                .unwrap()
-                .kind,
-            "HOOKDECK_SIGNATURE"
-        );
-        assert_eq!(
-            parse_auth_method(
-                "a",
-                &json!({"type": "BASIC_AUTH", "config": {"username": "u"}})
-            )
-            .unwrap_err()
-            .field,
+            parse_auth_method("a", &json!({"type": "BASIC_AUTH", "config": {"username": "u"}})).unwrap_err().field,
             "a.config.password"
         );
+        assert_eq!(parse_auth_method("a", &json!({"type": "MAGIC"})).unwrap_err().field, "a.type");
         assert_eq!(
-            parse_auth_method("a", &json!({"type": "MAGIC"}))
+            parse_auth_method("a", &json!({"type": "API_KEY", "config": {"key": "k", "api_key": "v", "to": "body"}}))
                 .unwrap_err()
                 .field,
-            "a.type"
-        );
-        assert_eq!(
-            parse_auth_method(
-                "a",
-                &json!({"type": "API_KEY", "config": {"key": "k", "api_key": "v", "to": "body"}})
-            )
-            .unwrap_err()
-            .field,
             "a.config.to"
         );
     }
@@ -549,34 +441,15 @@ mod tests {
     fn urls_must_be_http() {
         assert!(check_url("u", "https://mock.hookdeck.com").is_ok());
         assert!(check_url("u", "http://127.0.0.1:3030/x").is_ok());
-        for bad in [
-            "ftp://x",
-            "http://",
-            "mock.hookdeck.com",
-            "http:// x",
-            "https:///path",
-        ] {
+        for bad in ["ftp://x", "http://", "mock.hookdeck.com", "http:// x", "https:///path"] {
             assert!(check_url("u", bad).is_err(), "{bad}");
         }
     }
 
     #[test]
     fn rules_parse_with_paths() {
-        assert_eq!(
-            parse_rules(&[json!({"type": "delay", "delay": 10})])
-                .unwrap()
-                .len(),
-            1
-        );
-        assert_eq!(
-            parse_rules(&[json!({"type": "bogus"})]).unwrap_err().field,
-            "rules[0]"
-        );
-        assert_eq!(
-            parse_rules(&[json!({"type": "delay", "delay": -1})])
-                .unwrap_err()
-                .field,
-            "rules[0].delay"
-        );
+        assert_eq!(parse_rules(&[json!({"type": "delay", "delay": 10})]).unwrap().len(), 1);
+        assert_eq!(parse_rules(&[json!({"type": "bogus"})]).unwrap_err().field, "rules[0]");
+        assert_eq!(parse_rules(&[json!({"type": "delay", "delay": -1})]).unwrap_err().field, "rules[0].delay");
     }
 }

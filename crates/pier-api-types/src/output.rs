@@ -4,8 +4,7 @@
 use crate::time::{format, format_opt};
 use crate::version::ApiVersion;
 use pier_core::{
-    Connection, CustomResponse, Destination, Event, IgnoredCause, IgnoredEvent, RejectionCause,
-    Request, Source,
+    Connection, CustomResponse, Destination, Event, IgnoredCause, IgnoredEvent, RejectionCause, Request, Source,
 };
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -15,23 +14,15 @@ use serde_json::{Map, Value};
 #[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(untagged)]
 pub enum DisabledAt {
-    Archived {
-        disabled_at: Option<String>,
-        archived_at: Option<String>,
-    },
-    Disabled {
-        disabled_at: Option<String>,
-    },
+    Archived { disabled_at: Option<String>, archived_at: Option<String> },
+    Disabled { disabled_at: Option<String> },
 }
 
 impl DisabledAt {
     fn new(v: ApiVersion, at: Option<i64>) -> DisabledAt {
         let at = format_opt(at);
         if v.archived_names() {
-            DisabledAt::Archived {
-                disabled_at: at.clone(),
-                archived_at: at,
-            }
+            DisabledAt::Archived { disabled_at: at.clone(), archived_at: at }
         } else {
             DisabledAt::Disabled { disabled_at: at }
         }
@@ -77,9 +68,7 @@ pub fn source(v: ApiVersion, s: &Source, public_url: &str) -> SourceOut {
         custom_response: s.custom_response.clone(),
         description: s.description.clone(),
         url: source_url(public_url, &s.key),
-        verification: s.verification.as_ref().map(|v| VerificationOut {
-            kind: v.type_name().to_string(),
-        }),
+        verification: s.verification.as_ref().map(|v| VerificationOut { kind: v.type_name().to_string() }),
     }
 }
 
@@ -91,15 +80,8 @@ pub struct AuthMethodOut {
 }
 
 /// Auth method settings that are not secrets, and so may be shown.
-const PUBLIC_AUTH_KEYS: [&str; 7] = [
-    "username",
-    "key",
-    "to",
-    "client_id",
-    "scope",
-    "auth_server",
-    "authentication_type",
-];
+const PUBLIC_AUTH_KEYS: [&str; 7] =
+    ["username", "key", "to", "client_id", "scope", "auth_server", "authentication_type"];
 
 pub fn auth_method(a: &pier_core::AuthMethod) -> AuthMethodOut {
     let config = a
@@ -108,10 +90,7 @@ pub fn auth_method(a: &pier_core::AuthMethod) -> AuthMethodOut {
         .filter(|(k, _)| PUBLIC_AUTH_KEYS.contains(&k.as_str()))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    AuthMethodOut {
-        kind: a.kind.clone(),
-        config,
-    }
+    AuthMethodOut { kind: a.kind.clone(), config }
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -169,13 +148,7 @@ pub struct ConnectionOut {
     pub full_name: String,
 }
 
-pub fn connection(
-    v: ApiVersion,
-    c: &Connection,
-    s: &Source,
-    d: &Destination,
-    public_url: &str,
-) -> ConnectionOut {
+pub fn connection(v: ApiVersion, c: &Connection, s: &Source, d: &Destination, public_url: &str) -> ConnectionOut {
     ConnectionOut {
         id: c.id.clone(),
         team_id: c.project_id.clone(),
@@ -481,10 +454,7 @@ mod tests {
             description: None,
             allowed_http_methods: vec!["POST".into()],
             custom_response: None,
-            verification: Some(Verification::ApiKey {
-                header_key: "X-API-KEY".into(),
-                api_key: "secret".into(),
-            }),
+            verification: Some(Verification::ApiKey { header_key: "X-API-KEY".into(), api_key: "secret".into() }),
             disabled_at: None,
             created_at: 0,
             updated_at: 0,
@@ -493,14 +463,12 @@ mod tests {
 
     #[test]
     fn source_hides_secrets_and_names_disabled_per_version() {
-        let v23 =
-            serde_json::to_value(source(ApiVersion::V2023_07_01, &src(), "http://h:1/")).unwrap();
+        let v23 = serde_json::to_value(source(ApiVersion::V2023_07_01, &src(), "http://h:1/")).unwrap();
         assert_eq!(v23["verification"], json!({"type": "api_key"}));
         assert_eq!(v23["url"], "http://h:1/e/abc");
         assert!(v23.get("archived_at").is_some() && v23.get("disabled_at").is_some());
         assert!(!v23.to_string().contains("secret"));
-        let v24 =
-            serde_json::to_value(source(ApiVersion::V2024_03_01, &src(), "http://h:1")).unwrap();
+        let v24 = serde_json::to_value(source(ApiVersion::V2024_03_01, &src(), "http://h:1")).unwrap();
         assert!(v24.get("disabled_at").is_some() && v24.get("archived_at").is_none());
     }
 
@@ -509,46 +477,22 @@ mod tests {
         let mut config = Map::new();
         config.insert("username".into(), json!("u"));
         config.insert("password".into(), json!("p"));
-        let out = auth_method(&pier_core::AuthMethod {
-            kind: "BASIC_AUTH".into(),
-            config,
-        });
-        assert_eq!(
-            serde_json::to_value(out).unwrap(),
-            json!({"type": "BASIC_AUTH", "config": {"username": "u"}})
-        );
+        let out = auth_method(&pier_core::AuthMethod { kind: "BASIC_AUTH".into(), config });
+        assert_eq!(serde_json::to_value(out).unwrap(), json!({"type": "BASIC_AUTH", "config": {"username": "u"}}));
     }
 
     #[test]
     fn enum_names_per_version() {
-        assert_eq!(
-            rejection_cause(ApiVersion::V2023_07_01, RejectionCause::NoConnection),
-            "NO_WEBHOOK"
-        );
-        assert_eq!(
-            rejection_cause(ApiVersion::V2024_03_01, RejectionCause::NoConnection),
-            "NO_CONNECTION"
-        );
-        assert_eq!(
-            rejection_cause(ApiVersion::V2023_07_01, RejectionCause::SourceDisabled),
-            "SOURCE_ARCHIVED"
-        );
-        assert_eq!(
-            ignored_cause(ApiVersion::V2023_07_01, IgnoredCause::Disabled),
-            "ARCHIVED"
-        );
-        assert_eq!(
-            parse_rejection_cause("NO_WEBHOOK"),
-            Some(RejectionCause::NoConnection)
-        );
+        assert_eq!(rejection_cause(ApiVersion::V2023_07_01, RejectionCause::NoConnection), "NO_WEBHOOK");
+        assert_eq!(rejection_cause(ApiVersion::V2024_03_01, RejectionCause::NoConnection), "NO_CONNECTION");
+        assert_eq!(rejection_cause(ApiVersion::V2023_07_01, RejectionCause::SourceDisabled), "SOURCE_ARCHIVED");
+        assert_eq!(ignored_cause(ApiVersion::V2023_07_01, IgnoredCause::Disabled), "ARCHIVED");
+        assert_eq!(parse_rejection_cause("NO_WEBHOOK"), Some(RejectionCause::NoConnection));
     }
 
     #[test]
     fn query_strings_parse() {
-        assert_eq!(
-            parse_query("a=1&b=x&b=y&c&d=%20%zz+"),
-            json!({"a": "1", "b": ["x", "y"], "c": "", "d": " %zz "})
-        );
+        assert_eq!(parse_query("a=1&b=x&b=y&c&d=%20%zz+"), json!({"a": "1", "b": ["x", "y"], "c": "", "d": " %zz "}));
         assert_eq!(parse_query(""), json!({}));
         assert_eq!(parse_query("x=%"), json!({"x": "%"}));
         assert_eq!(parse_query("x=%\u{e9}1"), json!({"x": "%\u{e9}1"}));

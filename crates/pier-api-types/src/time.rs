@@ -20,9 +20,7 @@ pub fn parse(s: &str) -> Option<Millis> {
         return Some(t.timestamp_millis());
     }
     if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-        return d
-            .and_hms_opt(0, 0, 0)
-            .map(|t| t.and_utc().timestamp_millis());
+        return d.and_hms_opt(0, 0, 0).map(|t| t.and_utc().timestamp_millis());
     }
     None
 }
@@ -35,10 +33,7 @@ mod tests {
     fn formats_like_hookdeck() {
         assert_eq!(format(1_705_336_530_667), "2024-01-15T16:35:30.667Z");
         assert_eq!(parse("2024-01-15T16:35:30.667Z"), Some(1_705_336_530_667));
-        assert_eq!(
-            parse("2024-01-15T17:35:30.667+01:00"),
-            Some(1_705_336_530_667)
-        );
+        assert_eq!(parse("2024-01-15T17:35:30.667+01:00"), Some(1_705_336_530_667));
         assert_eq!(parse("2024-01-15"), Some(1_705_276_800_000));
         assert_eq!(parse("yesterday"), None);
     }

@@ -9,12 +9,8 @@ pub enum ApiVersion {
 }
 
 impl ApiVersion {
-    pub const ALL: [ApiVersion; 4] = [
-        ApiVersion::V2023_07_01,
-        ApiVersion::V2024_03_01,
-        ApiVersion::V2024_09_01,
-        ApiVersion::V2025_07_01,
-    ];
+    pub const ALL: [ApiVersion; 4] =
+        [ApiVersion::V2023_07_01, ApiVersion::V2024_03_01, ApiVersion::V2024_09_01, ApiVersion::V2025_07_01];
 
     pub fn parse(s: &str) -> Option<ApiVersion> {
         Self::ALL.into_iter().find(|v| v.as_str() == s)

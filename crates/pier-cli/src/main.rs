@@ -7,11 +7,7 @@ mod serve;
 use clap::{Parser, Subcommand, ValueEnum};
 
 #[derive(Parser)]
-#[command(
-    name = "pier",
-    version,
-    about = "Pier: a self-hosted event gateway for webhooks and asynchronous APIs"
-)]
+#[command(name = "pier", version, about = "Pier: a self-hosted event gateway for webhooks and asynchronous APIs")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -35,19 +31,12 @@ fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("PIER_LOG")
         .or_else(|_| tracing_subscriber::EnvFilter::try_from_default_env())
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .init();
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
 }
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");

@@ -41,11 +41,7 @@ fn now_ms() -> i64 {
 pub async fn run(args: ProjectsArgs) -> anyhow::Result<()> {
     let config = Config::resolve(
         FileConfig::default(),
-        Overrides {
-            data_dir: args.data_dir.clone(),
-            database_url: args.database_url.clone(),
-            ..Default::default()
-        },
+        Overrides { data_dir: args.data_dir.clone(), database_url: args.database_url.clone(), ..Default::default() },
     )?;
     let store = pier_server::open_store(&config)?;
     match args.command {
@@ -53,29 +49,23 @@ pub async fn run(args: ProjectsArgs) -> anyhow::Result<()> {
             check_name(&name)?;
             let mut rng = rand::rng();
             let key = new_api_key(&mut rng);
-            let project = Project {
-                id: pier_server::clock::new_id(IdKind::Project, now_ms()),
+            let project = Project::new(
+                pier_server::clock::new_id(IdKind::Project, now_ms()),
                 name,
-                signing_secret: new_signing_secret(&mut rng),
-                created_at: now_ms(),
-            };
-            store
-                .create_project(&project, &hash_api_key(&key))
-                .await
-                .map_err(|e| match e {
-                    pier_store::StoreError::Conflict(_) => anyhow::anyhow!(
-                        "a project named '{}' already exists; pick another name",
-                        project.name
-                    ),
-                    other => anyhow::Error::new(other).context("cannot create the project"),
-                })?;
+                new_signing_secret(&mut rng),
+                now_ms(),
+            );
+
+            store.create_project(&project, &hash_api_key(&key)).await.map_err(|e| match e {
+                pier_store::StoreError::Conflict(_) => {
+                    anyhow::anyhow!("a project named '{}' already exists; pick another name", project.name)
+                }
+                other => anyhow::Error::new(other).context("cannot create the project"),
+            })?;
             print_key(args.output, &project, &key, "created project");
         }
         ProjectsCommand::List => {
-            let projects = store
-                .list_projects()
-                .await
-                .context("cannot list projects")?;
+            let projects = store.list_projects().await.context("cannot list projects")?;
             match args.output {
                 Output::Json => {
                     let v: Vec<_> = projects
@@ -87,47 +77,34 @@ pub async fn run(args: ProjectsArgs) -> anyhow::Result<()> {
                 Output::Human => {
                     eprintln!("{:<26} {:<24} CREATED", "ID", "NAME");
                     for p in &projects {
-                        eprintln!(
-                            "{:<26} {:<24} {}",
-                            p.id,
-                            p.name,
-                            pier_api_types::time::format(p.created_at)
-                        );
+                        eprintln!("{:<26} {:<24} {}", p.id, p.name, pier_api_types::time::format(p.created_at));
                     }
                 }
             }
         }
         ProjectsCommand::RotateKey { id } => {
-            let project = store.project(&id).await?.ok_or_else(|| {
-                anyhow::anyhow!("no project with id '{id}'; see `pier projects list`")
-            })?;
+            let project = store
+                .project(&id)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("no project with id '{id}'; see `pier projects list`"))?;
             let key = new_api_key(&mut rand::rng());
             store
                 .replace_api_keys(&project.id, &hash_api_key(&key), now_ms())
                 .await
                 .context("cannot rotate the key")?;
-            print_key(
-                args.output,
-                &project,
-                &key,
-                "new API key for project (the old keys no longer work)",
-            );
+            print_key(args.output, &project, &key, "new API key for project (the old keys no longer work)");
         }
     }
     Ok(())
 }
 
 fn check_name(name: &str) -> anyhow::Result<()> {
-    pier_api_types::input::check_name("name", name)
-        .map_err(|e| anyhow::anyhow!("invalid project name: {}", e.message))
+    pier_api_types::input::check_name("name", name).map_err(|e| anyhow::anyhow!("invalid project name: {}", e.message))
 }
 
 fn print_key(output: Output, p: &Project, key: &str, what: &str) {
     match output {
-        Output::Json => println!(
-            "{}",
-            serde_json::json!({"id": p.id, "name": p.name, "api_key": key})
-        ),
+        Output::Json => println!("{}", serde_json::json!({"id": p.id, "name": p.name, "api_key": key})),
         Output::Human => {
             eprintln!("{what} {} ({})", p.name, p.id);
             eprintln!("API key (shown once, keep it safe):");

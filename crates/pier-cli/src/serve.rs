@@ -77,14 +77,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let boot = pier_server::bootstrap::ensure_default_project(store.as_ref(), &config)
         .await
         .context("cannot prepare the default project")?;
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
-        .with_context(|| {
-            format!(
-                "cannot listen on {}: is another process using it? try --listen 127.0.0.1:PORT",
-                config.listen
-            )
-        })?;
+    let listener = tokio::net::TcpListener::bind(config.listen).await.with_context(|| {
+        format!("cannot listen on {}: is another process using it? try --listen 127.0.0.1:PORT", config.listen)
+    })?;
     let addr = listener.local_addr()?;
     let mut config = config;
     if config.public_url.ends_with(":0") {
@@ -99,14 +94,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         eprintln!();
         eprintln!("    {key}");
         eprintln!();
-        eprintln!(
-            "  Use it as:  curl -H 'Authorization: Bearer {key}' {}/2024-03-01/connections",
-            config.public_url
-        );
-        eprintln!(
-            "  Lost it? Make a new one with:  pier projects rotate-key {}",
-            boot.project.id
-        );
+        eprintln!("  Use it as:  curl -H 'Authorization: Bearer {key}' {}/2024-03-01/connections", config.public_url);
+        eprintln!("  Lost it? Make a new one with:  pier projects rotate-key {}", boot.project.id);
         eprintln!();
     }
     tracing::info!(listen = %addr, public_url = %config.public_url, "pier is ready");

@@ -9,7 +9,11 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 fn pier(args: &[&str]) -> (bool, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_pier")).args(args).output().expect("run pier");
-    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 #[tokio::test]
@@ -68,9 +72,12 @@ async fn sigterm_finishes_in_flight_requests() {
 
         // Half an upload, then SIGTERM, then the rest: the request completes and is stored.
         let mut sock = tokio::net::TcpStream::connect(("127.0.0.1", server.port)).await.unwrap();
-        sock.write_all(format!("POST {path} HTTP/1.1\r\nhost: x\r\ncontent-length: 10\r\nconnection: close\r\n\r\n01234").as_bytes())
-            .await
-            .unwrap();
+        sock.write_all(
+            format!("POST {path} HTTP/1.1\r\nhost: x\r\ncontent-length: 10\r\nconnection: close\r\n\r\n01234")
+                .as_bytes(),
+        )
+        .await
+        .unwrap();
         tokio::time::sleep(Duration::from_millis(100)).await;
         let exit = {
             let stop = server.terminate(Duration::from_secs(20));

@@ -31,10 +31,7 @@ async fn all(api: &Api, path: &str) -> anyhow::Result<Vec<serde_json::Value>> {
 
 #[tokio::test]
 async fn acknowledged_requests_survive_sigkill() {
-    tokio::time::timeout(Duration::from_secs(120), scenario())
-        .await
-        .expect("timed out")
-        .expect("scenario");
+    tokio::time::timeout(Duration::from_secs(120), scenario()).await.expect("timed out").expect("scenario");
 }
 
 async fn scenario() -> anyhow::Result<()> {
@@ -52,25 +49,13 @@ async fn scenario() -> anyhow::Result<()> {
     for t in 0..SENDERS {
         let (acked, stop, url) = (acked.clone(), stop.clone(), url.clone());
         tasks.push(tokio::spawn(async move {
-            let http = reqwest::Client::builder()
-                .timeout(Duration::from_secs(5))
-                .build()
-                .unwrap_or_default();
+            let http = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().unwrap_or_default();
             for n in 0..100_000 {
                 if stop.load(Ordering::Relaxed) {
                     return;
                 }
-                let body = format!(
-                    "{{\"sender\":{t},\"n\":{n},\"pad\":\"{}\"}}",
-                    "x".repeat(200)
-                );
-                match http
-                    .post(&url)
-                    .header("content-type", "application/json")
-                    .body(body)
-                    .send()
-                    .await
-                {
+                let body = format!("{{\"sender\":{t},\"n\":{n},\"pad\":\"{}\"}}", "x".repeat(200));
+                match http.post(&url).header("content-type", "application/json").body(body).send().await {
                     Ok(r) if r.status() == 200 => {
                         if let Ok(v) = r.json::<serde_json::Value>().await {
                             if let Some(id) = v["request_id"].as_str() {
@@ -104,56 +89,36 @@ async fn scenario() -> anyhow::Result<()> {
     let wanted: HashSet<String> = acked.iter().cloned().collect();
     // Routing resumes by itself after the restart: wait until every acknowledged request has
     // exactly one event.
-    let (requests, events) = eventually(
-        Duration::from_secs(60),
-        "every acknowledged request to be routed",
-        || {
-            let api = api.clone();
-            let wanted = wanted.clone();
-            async move {
-                let requests = all(&api, "/requests").await.ok()?;
-                let routed: HashSet<String> = requests
-                    .iter()
-                    .filter(|r| r["events_count"] == 1)
-                    .filter_map(|r| r["id"].as_str().map(String::from))
-                    .collect();
-                if !wanted.is_subset(&routed) {
-                    return None;
-                }
-                let events = all(&api, "/events").await.ok()?;
-                Some((requests, events))
+    let (requests, events) = eventually(Duration::from_secs(60), "every acknowledged request to be routed", || {
+        let api = api.clone();
+        let wanted = wanted.clone();
+        async move {
+            let requests = all(&api, "/requests").await.ok()?;
+            let routed: HashSet<String> = requests
+                .iter()
+                .filter(|r| r["events_count"] == 1)
+                .filter_map(|r| r["id"].as_str().map(String::from))
+                .collect();
+            if !wanted.is_subset(&routed) {
+                return None;
             }
-        },
-    )
+            let events = all(&api, "/events").await.ok()?;
+            Some((requests, events))
+        }
+    })
     .await?;
-    let stored: HashSet<String> = requests
-        .iter()
-        .filter_map(|r| r["id"].as_str().map(String::from))
-        .collect();
+    let stored: HashSet<String> = requests.iter().filter_map(|r| r["id"].as_str().map(String::from)).collect();
     let missing: Vec<&String> = acked.iter().filter(|id| !stored.contains(*id)).collect();
     assert!(missing.is_empty(), "acknowledged but lost: {missing:?}");
     let mut per_request: HashMap<String, usize> = HashMap::new();
     for e in &events {
-        *per_request
-            .entry(e["request_id"].as_str().unwrap_or_default().to_string())
-            .or_default() += 1;
+        *per_request.entry(e["request_id"].as_str().unwrap_or_default().to_string()).or_default() += 1;
     }
     for id in &acked {
-        assert_eq!(
-            per_request.get(id),
-            Some(&1),
-            "request {id} must have exactly one event"
-        );
+        assert_eq!(per_request.get(id), Some(&1), "request {id} must have exactly one event");
     }
-    assert!(
-        per_request.values().all(|n| *n == 1),
-        "no request was routed twice"
-    );
-    assert_eq!(
-        events.len(),
-        requests.len(),
-        "every stored request routed once through the one connection"
-    );
+    assert!(per_request.values().all(|n| *n == 1), "no request was routed twice");
+    assert_eq!(events.len(), requests.len(), "every stored request routed once through the one connection");
     for r in &requests {
         assert_eq!(r["rejection_cause"], serde_json::Value::Null);
     }

@@ -8,10 +8,7 @@ use std::time::Duration;
 const LIMIT: Duration = Duration::from_secs(90);
 
 fn keys(v: &Value) -> Vec<String> {
-    let mut k: Vec<String> = v
-        .as_object()
-        .map(|o| o.keys().cloned().collect())
-        .unwrap_or_default();
+    let mut k: Vec<String> = v.as_object().map(|o| o.keys().cloned().collect()).unwrap_or_default();
     k.sort();
     k
 }
@@ -24,10 +21,7 @@ fn sorted(k: &[&str]) -> Vec<String> {
 
 #[tokio::test]
 async fn seed_quickstart_works_against_pier() {
-    tokio::time::timeout(LIMIT, quickstart())
-        .await
-        .expect("quickstart timed out")
-        .expect("quickstart");
+    tokio::time::timeout(LIMIT, quickstart()).await.expect("quickstart timed out").expect("quickstart");
 }
 
 async fn quickstart() -> anyhow::Result<()> {
@@ -71,10 +65,7 @@ async fn quickstart() -> anyhow::Result<()> {
     assert!(conn["id"].as_str().unwrap().starts_with("web_"));
     assert!(conn["team_id"].as_str().unwrap().starts_with("tm_"));
     assert_eq!(conn["name"], "asynchronous-api-quickstart");
-    assert_eq!(
-        conn["full_name"],
-        "inbound-api -> asynchronous-api-quickstart"
-    );
+    assert_eq!(conn["full_name"], "inbound-api -> asynchronous-api-quickstart");
     assert_eq!(conn["rules"], json!([]));
     assert_eq!(conn["paused_at"], Value::Null);
     assert_eq!(conn["disabled_at"], Value::Null);
@@ -104,10 +95,7 @@ async fn quickstart() -> anyhow::Result<()> {
     assert_eq!(dest["rate_limit"], Value::Null);
     assert_eq!(dest["rate_limit_period"], "second");
     assert_eq!(dest["path_forwarding_disabled"], false);
-    assert_eq!(
-        dest["auth_method"],
-        json!({"type": "HOOKDECK_SIGNATURE", "config": {}})
-    );
+    assert_eq!(dest["auth_method"], json!({"type": "HOOKDECK_SIGNATURE", "config": {}}));
     let src = &conn["source"];
     assert_eq!(
         keys(src),
@@ -127,19 +115,13 @@ async fn quickstart() -> anyhow::Result<()> {
         ])
     );
     assert!(src["id"].as_str().unwrap().starts_with("src_"));
-    assert_eq!(
-        src["allowed_http_methods"],
-        json!(["POST", "PUT", "PATCH", "DELETE"])
-    );
+    assert_eq!(src["allowed_http_methods"], json!(["POST", "PUT", "PATCH", "DELETE"]));
     assert_eq!(src["custom_response"], Value::Null);
     // "the credentials are not shown in the response"
     assert_eq!(src["verification"], json!({"type": "api_key"}));
     assert!(!conn.to_string().contains("client-key-1"));
     let source_url = src["url"].as_str().unwrap().to_string();
-    assert!(
-        source_url.starts_with(&format!("{}/e/", pier.url())),
-        "{source_url}"
-    );
+    assert!(source_url.starts_with(&format!("{}/e/", pier.url())), "{source_url}");
 
     // "Make an asynchronous API request to your Hookdeck Source"
     let body = r#"{
@@ -148,9 +130,7 @@ async fn quickstart() -> anyhow::Result<()> {
 "click_y": "318",
 "timestamp": "2024-01-15T22:39:29.964Z"
 }"#;
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()?;
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build()?;
     let r = http
         .post(format!("{source_url}/track"))
         .header("Content-Type", "application/json")
@@ -163,10 +143,7 @@ async fn quickstart() -> anyhow::Result<()> {
     let request_id = ack["request_id"].as_str().expect("request_id").to_string();
     assert!(request_id.starts_with("req_"));
     assert_eq!(ack["status"], "SUCCESS");
-    assert_eq!(
-        ack["message"],
-        format!("Request successfully handled. Request ID: {request_id}")
-    );
+    assert_eq!(ack["message"], format!("Request successfully handled. Request ID: {request_id}"));
     assert_eq!(keys(&ack), sorted(&["status", "message", "request_id"]));
 
     // The request in the API: path preserved, body bytes unchanged, one event.
@@ -202,9 +179,7 @@ async fn quickstart() -> anyhow::Result<()> {
         let err: Value = r.json().await?;
         assert_eq!(err["status"], 401);
     }
-    let rejected = api
-        .ok("/requests?rejection_cause=VERIFICATION_FAILED")
-        .await?;
+    let rejected = api.ok("/requests?rejection_cause=VERIFICATION_FAILED").await?;
     assert_eq!(rejected["count"], 2);
     assert_eq!(rejected["models"][0]["verified"], false);
     assert_eq!(rejected["models"][0]["events_count"], 0);
@@ -224,27 +199,12 @@ async fn quickstart() -> anyhow::Result<()> {
     assert_eq!(updated["id"], conn["id"], "the same connection is updated");
     assert_eq!(updated["destination"]["id"], dest["id"]);
     assert_eq!(updated["destination"]["url"], "https://api.example.com/");
-    assert_eq!(
-        updated["source"]["url"],
-        source_url.as_str(),
-        "the source keeps its URL"
-    );
-    assert_eq!(
-        updated["source"]["verification"],
-        json!({"type": "api_key"}),
-        "the source keeps its verification"
-    );
-    let again = api
-        .ok(&format!("/connections/{}", conn["id"].as_str().unwrap()))
-        .await?;
+    assert_eq!(updated["source"]["url"], source_url.as_str(), "the source keeps its URL");
+    assert_eq!(updated["source"]["verification"], json!({"type": "api_key"}), "the source keeps its verification");
+    let again = api.ok(&format!("/connections/{}", conn["id"].as_str().unwrap())).await?;
     assert_eq!(again["destination"]["url"], "https://api.example.com/");
     // The verification still holds after the update.
-    let r = http
-        .post(format!("{source_url}/track"))
-        .header("X-API-KEY", "client-key-1")
-        .body(body)
-        .send()
-        .await?;
+    let r = http.post(format!("{source_url}/track")).header("X-API-KEY", "client-key-1").body(body).send().await?;
     assert_eq!(r.status(), 200);
     Ok(())
 }

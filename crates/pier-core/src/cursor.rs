@@ -46,9 +46,7 @@ impl Cursor {
     }
 
     pub fn decode(s: &str) -> Result<Cursor, CursorError> {
-        let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(s.trim())
-            .map_err(|_| CursorError)?;
+        let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s.trim()).map_err(|_| CursorError)?;
         serde_json::from_slice(&raw).map_err(|_| CursorError)
     }
 }
@@ -59,21 +57,11 @@ mod tests {
 
     #[test]
     fn cursors_round_trip() {
-        for value in [
-            SortValue::Int(1_700_000_000_000),
-            SortValue::Text("abc".into()),
-            SortValue::Null,
-        ] {
+        for value in [SortValue::Int(1_700_000_000_000), SortValue::Text("abc".into()), SortValue::Null] {
             for direction in [Direction::Next, Direction::Prev] {
-                let c = Cursor {
-                    direction,
-                    value: value.clone(),
-                    id: "evt_0123".into(),
-                };
+                let c = Cursor { direction, value: value.clone(), id: "evt_0123".into() };
                 let s = c.encode();
-                assert!(s
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+                assert!(s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
                 assert_eq!(Cursor::decode(&s), Ok(c));
             }
         }

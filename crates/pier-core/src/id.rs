@@ -56,9 +56,7 @@ impl Id {
     /// True when `s` is a well-formed id of `kind` (prefix, length, alphabet).
     pub fn is_valid(kind: IdKind, s: &str) -> bool {
         match s.strip_prefix(kind.prefix()) {
-            Some(rest) => {
-                rest.len() == SUFFIX_LEN && rest.bytes().all(|b| b.is_ascii_alphanumeric())
-            }
+            Some(rest) => rest.len() == SUFFIX_LEN && rest.bytes().all(|b| b.is_ascii_alphanumeric()),
             None => false,
         }
     }
@@ -90,11 +88,7 @@ impl IdGen {
         let time = (now_ms.max(0) as u128) & ((1u128 << 48) - 1);
         // Leave headroom in the random half so increments stay within the millisecond.
         let candidate = (time << 64) | (rng.next_u64() >> 1) as u128;
-        let value = if candidate <= self.last {
-            self.last + 1
-        } else {
-            candidate
-        };
+        let value = if candidate <= self.last { self.last + 1 } else { candidate };
         self.last = value;
         let mut out = String::with_capacity(kind.prefix().len() + SUFFIX_LEN);
         out.push_str(kind.prefix());
@@ -130,25 +124,14 @@ mod tests {
         assert!(Id::is_valid(IdKind::Source, &id));
         assert!(!Id::is_valid(IdKind::Destination, &id));
         assert!(!Id::is_valid(IdKind::Source, "src_short"));
-        assert!(!Id::is_valid(
-            IdKind::Source,
-            &format!("{}!", &id[..id.len() - 1])
-        ));
+        assert!(!Id::is_valid(IdKind::Source, &format!("{}!", &id[..id.len() - 1])));
     }
 
     #[test]
     fn ids_sort_by_time() {
         let mut rng = StdRng::seed_from_u64(2);
         let mut prev = Id::make(IdKind::Event, 0, &mut rng);
-        for t in [
-            1,
-            2,
-            999,
-            1_000,
-            1_700_000_000_000,
-            1_700_000_000_001,
-            4_000_000_000_000,
-        ] {
+        for t in [1, 2, 999, 1_000, 1_700_000_000_000, 1_700_000_000_001, 4_000_000_000_000] {
             let next = Id::make(IdKind::Event, t, &mut rng);
             assert!(next > prev, "{next} should sort after {prev}");
             prev = next;
@@ -158,9 +141,7 @@ mod tests {
     #[test]
     fn ids_are_unique_within_a_millisecond() {
         let mut rng = StdRng::seed_from_u64(3);
-        let set: std::collections::HashSet<_> = (0..10_000)
-            .map(|_| Id::make(IdKind::Request, 42, &mut rng))
-            .collect();
+        let set: std::collections::HashSet<_> = (0..10_000).map(|_| Id::make(IdKind::Request, 42, &mut rng)).collect();
         assert_eq!(set.len(), 10_000);
     }
 

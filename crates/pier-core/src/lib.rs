@@ -9,8 +9,10 @@ pub mod filter;
 pub mod id;
 pub mod keys;
 pub mod model;
+pub mod retry;
 pub mod routing;
 pub mod rules;
+pub mod signing;
 pub mod verification;
 
 /// Milliseconds since the Unix epoch, UTC. Every timestamp in Pier's domain.

@@ -12,10 +12,29 @@ pub struct Project {
     pub name: String,
     /// Secret that signs deliveries (`x-hookdeck-signature`). Never shown by the API.
     pub signing_secret: String,
+    /// The secret before the last rotation, still sent as `x-hookdeck-signature-2` until
+    /// `previous_signing_secret_expires_at`.
+    pub previous_signing_secret: Option<String>,
+    pub previous_signing_secret_expires_at: Option<Millis>,
     pub created_at: Millis,
 }
 
+impl Project {
+    /// A project with no previous signing secret.
+    pub fn new(id: String, name: String, signing_secret: String, created_at: Millis) -> Project {
+        Project {
+            id,
+            name,
+            signing_secret,
+            previous_signing_secret: None,
+            previous_signing_secret_expires_at: None,
+            created_at,
+        }
+    }
+}
+
 /// HTTP methods a source may accept.
+
 pub const DEFAULT_ALLOWED_METHODS: [&str; 4] = ["POST", "PUT", "PATCH", "DELETE"];
 /// Every method a source may list in `allowed_http_methods`.
 pub const KNOWN_METHODS: [&str; 5] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
@@ -103,10 +122,7 @@ pub struct AuthMethod {
 
 impl Default for AuthMethod {
     fn default() -> Self {
-        AuthMethod {
-            kind: "HOOKDECK_SIGNATURE".into(),
-            config: Default::default(),
-        }
+        AuthMethod { kind: "HOOKDECK_SIGNATURE".into(), config: Default::default() }
     }
 }
 
@@ -329,10 +345,7 @@ mod tests {
     fn enums_round_trip_through_their_names() {
         for c in RejectionCause::ALL {
             assert_eq!(RejectionCause::parse(c.as_str()), Some(c));
-            assert_eq!(
-                serde_json::to_value(c).unwrap(),
-                serde_json::json!(c.as_str())
-            );
+            assert_eq!(serde_json::to_value(c).unwrap(), serde_json::json!(c.as_str()));
         }
         for s in EventStatus::ALL {
             assert_eq!(EventStatus::parse(s.as_str()), Some(s));
@@ -340,10 +353,66 @@ mod tests {
         for c in IgnoredCause::ALL {
             assert_eq!(IgnoredCause::parse(c.as_str()), Some(c));
         }
-        assert_eq!(
-            RateLimitPeriod::parse("minute"),
-            Some(RateLimitPeriod::Minute)
-        );
+        assert_eq!(RateLimitPeriod::parse("minute"), Some(RateLimitPeriod::Minute));
         assert_eq!(RateLimitPeriod::parse("day"), None);
     }
+}
+
+/// What started an attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum AttemptTrigger {
+    Initial,
+    Automatic,
+    Manual,
+    BulkRetry,
+    Unpause,
+}
+
+impl AttemptTrigger {
+    pub const ALL: [AttemptTrigger; 5] = [
+        AttemptTrigger::Initial,
+        AttemptTrigger::Automatic,
+        AttemptTrigger::Manual,
+        AttemptTrigger::BulkRetry,
+        AttemptTrigger::Unpause,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AttemptTrigger::Initial => "INITIAL",
+            AttemptTrigger::Automatic => "AUTOMATIC",
+            AttemptTrigger::Manual => "MANUAL",
+            AttemptTrigger::BulkRetry => "BULK_RETRY",
+            AttemptTrigger::Unpause => "UNPAUSE",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+}
+
+/// One delivery try of an event, with the destination's answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Attempt {
+    pub id: String,
+    pub project_id: String,
+    pub event_id: String,
+    pub destination_id: String,
+    /// 1-based position among the event's attempts.
+    pub attempt_number: i64,
+    pub trigger: AttemptTrigger,
+    /// `SUCCESSFUL` or `FAILED`.
+    pub successful: bool,
+    pub response_status: Option<i64>,
+    pub error_code: Option<String>,
+    /// The response body, capped; bytes that are not UTF-8 are replaced.
+    pub body: Option<String>,
+    pub requested_url: Option<String>,
+    pub http_method: Option<String>,
+    pub delivered_at: Option<Millis>,
+    pub responded_at: Option<Millis>,
+    pub delivery_latency: Option<i64>,
+    pub response_latency: Option<i64>,
+    pub created_at: Millis,
+    pub updated_at: Millis,
 }

@@ -8,17 +8,9 @@ use crate::{Connection, EventStatus, IgnoredCause, Millis};
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
     /// An event to deliver (`HOLD` while the connection is paused, `SCHEDULED` when delayed).
-    Deliver {
-        connection_id: String,
-        destination_id: String,
-        status: EventStatus,
-        next_attempt_at: Millis,
-    },
+    Deliver { connection_id: String, destination_id: String, status: EventStatus, next_attempt_at: Option<Millis> },
     /// Nothing to deliver, and why.
-    Ignore {
-        connection_id: String,
-        cause: IgnoredCause,
-    },
+    Ignore { connection_id: String, cause: IgnoredCause },
 }
 
 /// Route a request through every connection of its source. `None` when the source has no
@@ -32,10 +24,7 @@ pub fn route(connections: &[Connection], now: Millis) -> Option<Vec<Outcome>> {
 
 fn route_one(c: &Connection, now: Millis) -> Outcome {
     if c.disabled_at.is_some() {
-        return Outcome::Ignore {
-            connection_id: c.id.clone(),
-            cause: IgnoredCause::Disabled,
-        };
+        return Outcome::Ignore { connection_id: c.id.clone(), cause: IgnoredCause::Disabled };
     }
     let mut due = now;
     for rule in &c.rules {
@@ -43,25 +32,18 @@ fn route_one(c: &Connection, now: Millis) -> Outcome {
             Rule::Delay { delay } => due = now.saturating_add(*delay),
             // Retry applies at delivery. Filter, transform and deduplicate rules are refused when
             // a connection is saved until the rules engine evaluates them.
-            Rule::Retry { .. }
-            | Rule::Filter { .. }
-            | Rule::Transform { .. }
-            | Rule::Deduplicate { .. } => {}
+            Rule::Retry { .. } | Rule::Filter { .. } | Rule::Transform { .. } | Rule::Deduplicate { .. } => {}
         }
     }
-    let status = if c.paused_at.is_some() {
-        EventStatus::Hold
+    // A held event has no due time until its connection is unpaused.
+    let (status, next_attempt_at) = if c.paused_at.is_some() {
+        (EventStatus::Hold, None)
     } else if due > now {
-        EventStatus::Scheduled
+        (EventStatus::Scheduled, Some(due))
     } else {
-        EventStatus::Queued
+        (EventStatus::Queued, Some(due))
     };
-    Outcome::Deliver {
-        connection_id: c.id.clone(),
-        destination_id: c.destination_id.clone(),
-        status,
-        next_attempt_at: due,
-    }
+    Outcome::Deliver { connection_id: c.id.clone(), destination_id: c.destination_id.clone(), status, next_attempt_at }
 }
 
 #[cfg(test)]
@@ -92,18 +74,9 @@ mod tests {
     #[test]
     fn one_outcome_per_connection_by_state() {
         let plain = conn("a");
-        let paused = Connection {
-            paused_at: Some(1),
-            ..conn("b")
-        };
-        let disabled = Connection {
-            disabled_at: Some(1),
-            ..conn("c")
-        };
-        let delayed = Connection {
-            rules: vec![Rule::Delay { delay: 1000 }],
-            ..conn("d")
-        };
+        let paused = Connection { paused_at: Some(1), ..conn("b") };
+        let disabled = Connection { disabled_at: Some(1), ..conn("c") };
+        let delayed = Connection { rules: vec![Rule::Delay { delay: 1000 }], ..conn("d") };
         let out = route(&[plain, paused, disabled, delayed], 10).unwrap();
         assert_eq!(
             out,
@@ -112,23 +85,20 @@ mod tests {
                     connection_id: "a".into(),
                     destination_id: "des_a".into(),
                     status: EventStatus::Queued,
-                    next_attempt_at: 10
+                    next_attempt_at: Some(10)
                 },
                 Outcome::Deliver {
                     connection_id: "b".into(),
                     destination_id: "des_b".into(),
                     status: EventStatus::Hold,
-                    next_attempt_at: 10
+                    next_attempt_at: None
                 },
-                Outcome::Ignore {
-                    connection_id: "c".into(),
-                    cause: IgnoredCause::Disabled
-                },
+                Outcome::Ignore { connection_id: "c".into(), cause: IgnoredCause::Disabled },
                 Outcome::Deliver {
                     connection_id: "d".into(),
                     destination_id: "des_d".into(),
                     status: EventStatus::Scheduled,
-                    next_attempt_at: 1010
+                    next_attempt_at: Some(1010)
                 },
             ]
         );

@@ -70,10 +70,7 @@ pub struct RuleError {
 }
 
 fn err(index: usize, field: &str, message: impl Into<String>) -> RuleError {
-    RuleError {
-        path: format!("rules[{index}].{field}"),
-        message: message.into(),
-    }
+    RuleError { path: format!("rules[{index}].{field}"), message: message.into() }
 }
 
 /// Check the values of parsed rules (ranges, at most one rule of each kind but filters).
@@ -82,12 +79,7 @@ pub fn validate(rules: &[Rule]) -> Result<(), RuleError> {
     let mut seen_delay = false;
     for (i, rule) in rules.iter().enumerate() {
         match rule {
-            Rule::Retry {
-                count,
-                interval,
-                response_status_codes,
-                ..
-            } => {
+            Rule::Retry { count, interval, response_status_codes, .. } => {
                 if std::mem::replace(&mut seen_retry, true) {
                     return Err(err(i, "type", "only one retry rule is allowed"));
                 }
@@ -98,11 +90,7 @@ pub fn validate(rules: &[Rule]) -> Result<(), RuleError> {
                 }
                 if let Some(iv) = interval {
                     if *iv < 1 {
-                        return Err(err(
-                            i,
-                            "interval",
-                            "must be a positive number of milliseconds",
-                        ));
+                        return Err(err(i, "interval", "must be a positive number of milliseconds"));
                     }
                 }
                 for (j, code) in response_status_codes.iter().flatten().enumerate() {
@@ -110,7 +98,9 @@ pub fn validate(rules: &[Rule]) -> Result<(), RuleError> {
                         return Err(err(
                             i,
                             &format!("response_status_codes[{j}]"),
-                            format!("'{code}' is not a status code, range (500-599), comparison (>400) or negation (!401)"),
+                            format!(
+                                "'{code}' is not a status code, range (500-599), comparison (>400) or negation (!401)"
+                            ),
                         ));
                     }
                 }
@@ -120,26 +110,15 @@ pub fn validate(rules: &[Rule]) -> Result<(), RuleError> {
                     return Err(err(i, "type", "only one delay rule is allowed"));
                 }
                 if !(1..=86_400_000).contains(delay) {
-                    return Err(err(
-                        i,
-                        "delay",
-                        "must be between 1 and 86400000 milliseconds",
-                    ));
+                    return Err(err(i, "delay", "must be between 1 and 86400000 milliseconds"));
                 }
             }
             Rule::Deduplicate { window, .. } => {
                 if !(1_000..=3_600_000).contains(window) {
-                    return Err(err(
-                        i,
-                        "window",
-                        "must be between 1000 and 3600000 milliseconds",
-                    ));
+                    return Err(err(i, "window", "must be between 1000 and 3600000 milliseconds"));
                 }
             }
-            Rule::Transform {
-                transformation_id,
-                transformation,
-            } => {
+            Rule::Transform { transformation_id, transformation } => {
                 if transformation_id.is_none() && transformation.is_none() {
                     return Err(err(
                         i,
@@ -148,18 +127,9 @@ pub fn validate(rules: &[Rule]) -> Result<(), RuleError> {
                     ));
                 }
             }
-            Rule::Filter {
-                headers,
-                body,
-                query,
-                path,
-            } => {
+            Rule::Filter { headers, body, query, path } => {
                 if headers.is_none() && body.is_none() && query.is_none() && path.is_none() {
-                    return Err(err(
-                        i,
-                        "body",
-                        "a filter rule needs at least one of headers, body, query, path",
-                    ));
+                    return Err(err(i, "body", "a filter rule needs at least one of headers, body, query, path"));
                 }
             }
         }
@@ -207,25 +177,16 @@ mod tests {
     #[test]
     fn invalid_rules_name_the_field() {
         let cases = [
-            (
-                json!([{"type": "retry", "strategy": "linear", "count": 51}]),
-                "rules[0].count",
-            ),
+            (json!([{"type": "retry", "strategy": "linear", "count": 51}]), "rules[0].count"),
             (json!([{"type": "delay", "delay": 0}]), "rules[0].delay"),
-            (
-                json!([{"type": "deduplicate", "window": 10}]),
-                "rules[0].window",
-            ),
+            (json!([{"type": "deduplicate", "window": 10}]), "rules[0].window"),
             (json!([{"type": "filter"}]), "rules[0].body"),
             (json!([{"type": "transform"}]), "rules[0].transformation_id"),
             (
                 json!([{"type": "retry", "strategy": "linear", "response_status_codes": ["5xx"]}]),
                 "rules[0].response_status_codes[0]",
             ),
-            (
-                json!([{"type": "delay", "delay": 5}, {"type": "delay", "delay": 6}]),
-                "rules[1].type",
-            ),
+            (json!([{"type": "delay", "delay": 5}, {"type": "delay", "delay": 6}]), "rules[1].type"),
         ];
         for (input, path) in cases {
             let rules: Vec<Rule> = serde_json::from_value(input.clone()).unwrap();
@@ -237,9 +198,7 @@ mod tests {
     #[test]
     fn unknown_rule_types_do_not_parse() {
         assert!(serde_json::from_value::<Rule>(json!({"type": "teleport"})).is_err());
-        assert!(
-            serde_json::from_value::<Rule>(json!({"type": "delay", "delay": 1, "x": 1})).is_err()
-        );
+        assert!(serde_json::from_value::<Rule>(json!({"type": "delay", "delay": 1, "x": 1})).is_err());
     }
 
     #[test]

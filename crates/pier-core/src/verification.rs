@@ -86,60 +86,36 @@ pub fn secure_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    headers
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.as_str())
+    headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
 }
 
 /// Check `headers` (name, value pairs) and the raw `body` against `v`.
-pub fn verify(
-    v: &Verification,
-    headers: &[(String, String)],
-    body: &[u8],
-) -> Result<(), VerifyError> {
+pub fn verify(v: &Verification, headers: &[(String, String)], body: &[u8]) -> Result<(), VerifyError> {
     match v {
-        Verification::ApiKey {
-            header_key,
-            api_key,
-        } => {
-            let got = header(headers, header_key)
-                .ok_or_else(|| VerifyError::MissingHeader(header_key.clone()))?;
+        Verification::ApiKey { header_key, api_key } => {
+            let got = header(headers, header_key).ok_or_else(|| VerifyError::MissingHeader(header_key.clone()))?;
             ok_if(secure_eq(got.trim().as_bytes(), api_key.as_bytes()))
         }
         Verification::BasicAuth { username, password } => {
-            let got = header(headers, "authorization")
-                .ok_or_else(|| VerifyError::MissingHeader("authorization".into()))?;
-            let (scheme, rest) = got
-                .trim()
-                .split_once(' ')
-                .ok_or(VerifyError::MalformedBasicAuth)?;
+            let got =
+                header(headers, "authorization").ok_or_else(|| VerifyError::MissingHeader("authorization".into()))?;
+            let (scheme, rest) = got.trim().split_once(' ').ok_or(VerifyError::MalformedBasicAuth)?;
             if !scheme.eq_ignore_ascii_case("basic") {
                 return Err(VerifyError::MalformedBasicAuth);
             }
             let decoded = base64::engine::general_purpose::STANDARD
                 .decode(rest.trim())
                 .map_err(|_| VerifyError::MalformedBasicAuth)?;
-            let split = decoded
-                .iter()
-                .position(|b| *b == b':')
-                .ok_or(VerifyError::MalformedBasicAuth)?;
+            let split = decoded.iter().position(|b| *b == b':').ok_or(VerifyError::MalformedBasicAuth)?;
             let (u, p) = (&decoded[..split], &decoded[split + 1..]);
             // Evaluate both comparisons so timing does not reveal which part was wrong.
             let user_ok = secure_eq(u, username.as_bytes());
             let pass_ok = secure_eq(p, password.as_bytes());
             ok_if(user_ok & pass_ok)
         }
-        Verification::Hmac {
-            webhook_secret_key,
-            algorithm,
-            header_key,
-            encoding,
-        } => {
-            let got = header(headers, header_key)
-                .ok_or_else(|| VerifyError::MissingHeader(header_key.clone()))?;
-            let expected =
-                hmac_signature(*algorithm, *encoding, webhook_secret_key.as_bytes(), body);
+        Verification::Hmac { webhook_secret_key, algorithm, header_key, encoding } => {
+            let got = header(headers, header_key).ok_or_else(|| VerifyError::MissingHeader(header_key.clone()))?;
+            let expected = hmac_signature(*algorithm, *encoding, webhook_secret_key.as_bytes(), body);
             ok_if(secure_eq(got.trim().as_bytes(), expected.as_bytes()))
         }
     }
@@ -185,65 +161,30 @@ mod tests {
     use serde_json::json;
 
     fn h(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
     #[test]
     fn api_key_matches_case_insensitive_header() {
-        let v: Verification = serde_json::from_value(
-            json!({"type": "api_key", "configs": {"header_key": "X-API-KEY", "api_key": "k1"}}),
-        )
-        .unwrap();
+        let v: Verification =
+            serde_json::from_value(json!({"type": "api_key", "configs": {"header_key": "X-API-KEY", "api_key": "k1"}}))
+                .unwrap();
         assert_eq!(verify(&v, &h(&[("x-api-key", "k1")]), b""), Ok(()));
-        assert_eq!(
-            verify(&v, &h(&[("x-api-key", "k2")]), b""),
-            Err(VerifyError::Mismatch)
-        );
-        assert_eq!(
-            verify(&v, &h(&[("x-api-key", "k")]), b""),
-            Err(VerifyError::Mismatch)
-        );
-        assert_eq!(
-            verify(&v, &h(&[]), b""),
-            Err(VerifyError::MissingHeader("X-API-KEY".into()))
-        );
+        assert_eq!(verify(&v, &h(&[("x-api-key", "k2")]), b""), Err(VerifyError::Mismatch));
+        assert_eq!(verify(&v, &h(&[("x-api-key", "k")]), b""), Err(VerifyError::Mismatch));
+        assert_eq!(verify(&v, &h(&[]), b""), Err(VerifyError::MissingHeader("X-API-KEY".into())));
     }
 
     #[test]
     fn basic_auth_accepts_name_alias_and_checks_both_parts() {
-        let v: Verification = serde_json::from_value(
-            json!({"type": "basic_auth", "configs": {"name": "u", "password": "p:w"}}),
-        )
-        .unwrap();
-        let enc = |s: &str| {
-            format!(
-                "Basic {}",
-                base64::engine::general_purpose::STANDARD.encode(s)
-            )
-        };
-        assert_eq!(
-            verify(&v, &h(&[("authorization", &enc("u:p:w"))]), b""),
-            Ok(())
-        );
-        assert_eq!(
-            verify(&v, &h(&[("authorization", &enc("u:p"))]), b""),
-            Err(VerifyError::Mismatch)
-        );
-        assert_eq!(
-            verify(&v, &h(&[("authorization", &enc("x:p:w"))]), b""),
-            Err(VerifyError::Mismatch)
-        );
-        assert_eq!(
-            verify(&v, &h(&[("authorization", "Bearer x")]), b""),
-            Err(VerifyError::MalformedBasicAuth)
-        );
-        assert_eq!(
-            verify(&v, &h(&[("authorization", "Basic !!!")]), b""),
-            Err(VerifyError::MalformedBasicAuth)
-        );
+        let v: Verification =
+            serde_json::from_value(json!({"type": "basic_auth", "configs": {"name": "u", "password": "p:w"}})).unwrap();
+        let enc = |s: &str| format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(s));
+        assert_eq!(verify(&v, &h(&[("authorization", &enc("u:p:w"))]), b""), Ok(()));
+        assert_eq!(verify(&v, &h(&[("authorization", &enc("u:p"))]), b""), Err(VerifyError::Mismatch));
+        assert_eq!(verify(&v, &h(&[("authorization", &enc("x:p:w"))]), b""), Err(VerifyError::Mismatch));
+        assert_eq!(verify(&v, &h(&[("authorization", "Bearer x")]), b""), Err(VerifyError::MalformedBasicAuth));
+        assert_eq!(verify(&v, &h(&[("authorization", "Basic !!!")]), b""), Err(VerifyError::MalformedBasicAuth));
     }
 
     #[test]
@@ -262,19 +203,12 @@ mod tests {
             hmac_signature(HmacAlgorithm::Sha1, HmacEncoding::Hex, b"Jefe", body),
             "effcdf6ae5eb2fa2d27416d5f184df9c259a7c79"
         );
-        assert!(
-            hmac_signature(HmacAlgorithm::Sha512, HmacEncoding::Hex, b"Jefe", body)
-                .starts_with("164b7a7bfcf819e2")
-        );
+        assert!(hmac_signature(HmacAlgorithm::Sha512, HmacEncoding::Hex, b"Jefe", body).starts_with("164b7a7bfcf819e2"));
     }
 
     #[test]
     fn hmac_verification_per_encoding() {
-        for enc in [
-            HmacEncoding::Base64,
-            HmacEncoding::Base64url,
-            HmacEncoding::Hex,
-        ] {
+        for enc in [HmacEncoding::Base64, HmacEncoding::Base64url, HmacEncoding::Hex] {
             let v = Verification::Hmac {
                 webhook_secret_key: "s3cret".into(),
                 algorithm: HmacAlgorithm::Sha256,
@@ -283,10 +217,7 @@ mod tests {
             };
             let sig = hmac_signature(HmacAlgorithm::Sha256, enc, b"s3cret", b"{\"a\":1}");
             assert_eq!(verify(&v, &h(&[("X-Sig", &sig)]), b"{\"a\":1}"), Ok(()));
-            assert_eq!(
-                verify(&v, &h(&[("X-Sig", &sig)]), b"{\"a\":2}"),
-                Err(VerifyError::Mismatch)
-            );
+            assert_eq!(verify(&v, &h(&[("X-Sig", &sig)]), b"{\"a\":2}"), Err(VerifyError::Mismatch));
         }
     }
 

@@ -27,8 +27,7 @@ pub fn router(st: AppState) -> Router {
     for v in ApiVersion::ALL {
         r = r.nest(&format!("/{}", v.as_str()), api::router(v));
     }
-    r.fallback(|| async { ApiError::not_found("endpoint") })
-        .with_state(st)
+    r.fallback(|| async { ApiError::not_found("endpoint") }).with_state(st)
 }
 
 async fn healthz() -> impl IntoResponse {
@@ -40,10 +39,7 @@ async fn readyz(State(st): State<AppState>) -> impl IntoResponse {
         Ok(()) => (StatusCode::OK, Json(serde_json::json!({"status": "ok"}))),
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Json(serde_json::json!({"status": "unavailable"})),
-            )
+            (StatusCode::SERVICE_UNAVAILABLE, Json(serde_json::json!({"status": "unavailable"})))
         }
     }
 }
@@ -68,12 +64,7 @@ impl Server {
         let task = tokio::spawn(serve(listener, config, store.clone(), async move {
             let _ = stopped.await;
         }));
-        Ok(Server {
-            addr,
-            store,
-            stop: Some(stop),
-            task,
-        })
+        Ok(Server { addr, store, stop: Some(stop), task })
     }
 
     pub fn url(&self) -> String {
@@ -118,10 +109,7 @@ pub async fn serve(
         Ok(Ok(Ok(()))) => {}
         Ok(Ok(Err(e))) => tracing::error!(error = %e, "server error"),
         Ok(Err(e)) => tracing::error!(error = %e, "server task failed"),
-        Err(_) => tracing::warn!(
-            grace_secs = grace.as_secs(),
-            "in-flight requests did not finish in time"
-        ),
+        Err(_) => tracing::warn!(grace_secs = grace.as_secs(), "in-flight requests did not finish in time"),
     }
     let _ = stop_workers.send(true);
     if tokio::time::timeout(grace, router_task).await.is_err() {

@@ -14,45 +14,29 @@ pub struct Bootstrap {
     pub new_api_key: Option<String>,
 }
 
-pub async fn ensure_default_project(
-    store: &dyn Store,
-    config: &Config,
-) -> anyhow::Result<Bootstrap> {
+pub async fn ensure_default_project(store: &dyn Store, config: &Config) -> anyhow::Result<Bootstrap> {
     let projects = store.list_projects().await?;
     let now = now_ms();
     match projects.into_iter().next() {
         None => {
             let mut rng = rand::rng();
             let generated = config.api_key.is_none().then(|| new_api_key(&mut rng));
-            let key = config
-                .api_key
-                .clone()
-                .or(generated.clone())
-                .unwrap_or_default();
-            let project = Project {
-                id: crate::clock::new_id(IdKind::Project, now),
-                name: "default".into(),
-                signing_secret: config
-                    .signing_secret
-                    .clone()
-                    .unwrap_or_else(|| new_signing_secret(&mut rng)),
-                created_at: now,
-            };
+            let key = config.api_key.clone().or(generated.clone()).unwrap_or_default();
+            let project = Project::new(
+                crate::clock::new_id(IdKind::Project, now),
+                "default".into(),
+                config.signing_secret.clone().unwrap_or_else(|| new_signing_secret(&mut rng)),
+                now,
+            );
+
             store.create_project(&project, &hash_api_key(&key)).await?;
-            Ok(Bootstrap {
-                project,
-                new_api_key: generated,
-            })
+            Ok(Bootstrap { project, new_api_key: generated })
         }
         Some(mut project) => {
             if let Some(key) = &config.api_key {
                 match store.project_by_key_hash(&hash_api_key(key)).await? {
                     Some(_) => {}
-                    None => {
-                        store
-                            .add_api_key(&project.id, &hash_api_key(key), now)
-                            .await?
-                    }
+                    None => store.add_api_key(&project.id, &hash_api_key(key), now).await?,
                 }
             }
             if let Some(secret) = &config.signing_secret {
@@ -61,10 +45,7 @@ pub async fn ensure_default_project(
                     project.signing_secret = secret.clone();
                 }
             }
-            Ok(Bootstrap {
-                project,
-                new_api_key: None,
-            })
+            Ok(Bootstrap { project, new_api_key: None })
         }
     }
 }

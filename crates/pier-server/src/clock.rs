@@ -5,10 +5,7 @@ use pier_core::IdKind;
 use std::sync::Mutex;
 
 pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
 static IDS: Mutex<IdGen> = Mutex::new(IdGen::new());

@@ -99,13 +99,10 @@ impl Config {
     /// Resolve: overrides, then the file, then defaults.
     pub fn resolve(file: FileConfig, o: Overrides) -> anyhow::Result<Config> {
         use anyhow::Context;
-        let listen_s = o
-            .listen
-            .or(file.listen)
-            .unwrap_or_else(|| DEFAULT_LISTEN.to_string());
-        let listen: SocketAddr = listen_s.parse().with_context(|| {
-            format!("invalid listen address '{listen_s}': use HOST:PORT, e.g. 127.0.0.1:8484")
-        })?;
+        let listen_s = o.listen.or(file.listen).unwrap_or_else(|| DEFAULT_LISTEN.to_string());
+        let listen: SocketAddr = listen_s
+            .parse()
+            .with_context(|| format!("invalid listen address '{listen_s}': use HOST:PORT, e.g. 127.0.0.1:8484"))?;
         let public_url = o
             .public_url
             .or(file.public_url)
@@ -113,59 +110,37 @@ impl Config {
             .trim_end_matches('/')
             .to_string();
         if !(public_url.starts_with("http://") || public_url.starts_with("https://")) {
-            anyhow::bail!(
-                "invalid public url '{public_url}': it must start with http:// or https://"
-            );
+            anyhow::bail!("invalid public url '{public_url}': it must start with http:// or https://");
         }
         Ok(Config {
             listen,
-            data_dir: o
-                .data_dir
-                .or(file.data_dir)
-                .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
-            database_url: o
-                .database_url
-                .or(file.database_url)
-                .filter(|s| !s.is_empty()),
+            data_dir: o.data_dir.or(file.data_dir).unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
+            database_url: o.database_url.or(file.database_url).filter(|s| !s.is_empty()),
             public_url,
             api_key: o.api_key.or(file.api_key).filter(|s| !s.is_empty()),
-            signing_secret: o
-                .signing_secret
-                .or(file.signing_secret)
-                .filter(|s| !s.is_empty()),
-            body_limit: o
-                .body_limit
-                .or(file.body_limit)
-                .unwrap_or(DEFAULT_BODY_LIMIT),
-            body_timeout_secs: o
-                .body_timeout_secs
-                .or(file.body_timeout_secs)
-                .unwrap_or(DEFAULT_BODY_TIMEOUT_SECS),
+            signing_secret: o.signing_secret.or(file.signing_secret).filter(|s| !s.is_empty()),
+            body_limit: o.body_limit.or(file.body_limit).unwrap_or(DEFAULT_BODY_LIMIT),
+            body_timeout_secs: o.body_timeout_secs.or(file.body_timeout_secs).unwrap_or(DEFAULT_BODY_TIMEOUT_SECS),
             shutdown_grace_secs: o
                 .shutdown_grace_secs
                 .or(file.shutdown_grace_secs)
                 .unwrap_or(DEFAULT_SHUTDOWN_GRACE_SECS),
-            api_rate_limit: o
-                .api_rate_limit
-                .or(file.api_rate_limit)
-                .unwrap_or(DEFAULT_API_RATE_LIMIT),
+            api_rate_limit: o.api_rate_limit.or(file.api_rate_limit).unwrap_or(DEFAULT_API_RATE_LIMIT),
         })
     }
 
     /// Read a TOML file.
     pub fn read_file(path: &std::path::Path) -> anyhow::Result<FileConfig> {
         use anyhow::Context;
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read config file {}", path.display()))?;
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("cannot read config file {}", path.display()))?;
         toml::from_str(&text).with_context(|| format!("invalid config file {}", path.display()))
     }
 
     /// A configuration for tests: port 0 on loopback, everything else default.
     pub fn for_tests(data_dir: PathBuf) -> Config {
         Config {
-            listen: "127.0.0.1:0"
-                .parse()
-                .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0))),
+            listen: "127.0.0.1:0".parse().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0))),
             data_dir,
             database_url: None,
             public_url: "http://127.0.0.1:0".into(),
@@ -204,17 +179,8 @@ mod tests {
 
     #[test]
     fn bad_values_are_explained() {
-        let e = Config::resolve(
-            FileConfig::default(),
-            Overrides {
-                listen: Some("nope".into()),
-                ..Default::default()
-            },
-        );
-        assert!(e
-            .unwrap_err()
-            .to_string()
-            .contains("invalid listen address"));
+        let e = Config::resolve(FileConfig::default(), Overrides { listen: Some("nope".into()), ..Default::default() });
+        assert!(e.unwrap_err().to_string().contains("invalid listen address"));
         assert!(toml::from_str::<FileConfig>("colour = 1").is_err());
     }
 }

@@ -17,29 +17,16 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
-        ApiError {
-            status,
-            code,
-            message: message.into(),
-            data: None,
-        }
+        ApiError { status, code, message: message.into(), data: None }
     }
     pub fn not_found(what: &str) -> ApiError {
-        ApiError::new(
-            StatusCode::NOT_FOUND,
-            "NOT_FOUND",
-            format!("{what} not found"),
-        )
+        ApiError::new(StatusCode::NOT_FOUND, "NOT_FOUND", format!("{what} not found"))
     }
     pub fn bad_request(message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, "BAD_REQUEST", message)
     }
     pub fn unprocessable(message: impl Into<String>) -> ApiError {
-        ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "UNPROCESSABLE_ENTITY",
-            message,
-        )
+        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "UNPROCESSABLE_ENTITY", message)
     }
     /// 422 naming the offending field (`data.field`).
     pub fn field(field: impl Into<String>, message: impl Into<String>) -> ApiError {
@@ -52,18 +39,10 @@ impl ApiError {
         ApiError::new(StatusCode::CONFLICT, "CONFLICT", message)
     }
     pub fn unavailable() -> ApiError {
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "SERVICE_UNAVAILABLE",
-            "storage is unavailable; retry shortly",
-        )
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE", "storage is unavailable; retry shortly")
     }
     pub fn internal() -> ApiError {
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "INTERNAL_ERROR",
-            "internal error; see the server log",
-        )
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR", "internal error; see the server log")
     }
     pub fn with_data(mut self, data: serde_json::Value) -> ApiError {
         self.data = Some(data);
@@ -73,8 +52,7 @@ impl ApiError {
 
 impl From<FieldError> for ApiError {
     fn from(e: FieldError) -> ApiError {
-        ApiError::unprocessable(e.to_string())
-            .with_data(serde_json::json!({"field": e.field, "message": e.message}))
+        ApiError::unprocessable(e.to_string()).with_data(serde_json::json!({"field": e.field, "message": e.message}))
     }
 }
 

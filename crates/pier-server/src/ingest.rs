@@ -66,11 +66,7 @@ async fn ingest(st: AppState, peer: SocketAddr, req: HttpRequest) -> Result<Resp
     if key.is_empty() {
         return Err(ApiError::not_found("source"));
     }
-    let source = st
-        .store
-        .source_by_key(key)
-        .await?
-        .ok_or_else(|| ApiError::not_found("source"))?;
+    let source = st.store.source_by_key(key).await?.ok_or_else(|| ApiError::not_found("source"))?;
     let now = now_ms();
     let method = parts.method.as_str().to_ascii_uppercase();
     let headers = header_pairs(&parts.headers);
@@ -102,31 +98,19 @@ async fn ingest(st: AppState, peer: SocketAddr, req: HttpRequest) -> Result<Resp
         return Err(ApiError::new(
             StatusCode::METHOD_NOT_ALLOWED,
             "METHOD_NOT_ALLOWED",
-            format!(
-                "this source accepts {}",
-                source.allowed_http_methods.join(", ")
-            ),
+            format!("this source accepts {}", source.allowed_http_methods.join(", ")),
         ));
     }
 
     // 3. Size, and a deadline for slow uploads.
     let limit = st.config.body_limit;
-    let declared = parts
-        .headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
+    let declared =
+        parts.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit as u64) {
         request.body_size = declared.unwrap_or(0) as i64;
         return Err(too_large(&st, request, limit).await);
     }
-    let body = match read_body(
-        body,
-        limit,
-        Duration::from_secs(st.config.body_timeout_secs),
-    )
-    .await
-    {
+    let body = match read_body(body, limit, Duration::from_secs(st.config.body_timeout_secs)).await {
         Ok(b) => b,
         Err(BodyError::TooLarge) => {
             request.body_size = limit as i64 + 1;
@@ -139,9 +123,7 @@ async fn ingest(st: AppState, peer: SocketAddr, req: HttpRequest) -> Result<Resp
                 "the request body took too long to arrive",
             ))
         }
-        Err(BodyError::Aborted) => {
-            return Err(ApiError::bad_request("the request body could not be read"))
-        }
+        Err(BodyError::Aborted) => return Err(ApiError::bad_request("the request body could not be read")),
     };
     request.body_size = body.len() as i64;
     request.body = Some(body);
@@ -154,9 +136,7 @@ async fn ingest(st: AppState, peer: SocketAddr, req: HttpRequest) -> Result<Resp
             Err(e) => {
                 tracing::info!(source_id = %source.id, reason = %e, "request failed verification");
                 reject(&st, request, RejectionCause::VerificationFailed).await?;
-                return Err(ApiError::unauthorized(
-                    "the request failed source verification",
-                ));
+                return Err(ApiError::unauthorized("the request failed source verification"));
             }
         }
     }
@@ -164,11 +144,7 @@ async fn ingest(st: AppState, peer: SocketAddr, req: HttpRequest) -> Result<Resp
     // 5. Disabled source.
     if source.disabled_at.is_some() {
         reject(&st, request, RejectionCause::SourceDisabled).await?;
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "SOURCE_DISABLED",
-            "this source is disabled",
-        ));
+        return Err(ApiError::new(StatusCode::FORBIDDEN, "SOURCE_DISABLED", "this source is disabled"));
     }
 
     // 6. Durable commit, then the answer.
@@ -186,26 +162,15 @@ fn success(source: &Source, request_id: &str) -> Response {
     match &source.custom_response {
         Some(c) => {
             let mut r = (StatusCode::OK, c.body.clone()).into_response();
-            r.headers_mut().insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static(c.content_type.mime()),
-            );
+            r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(c.content_type.mime()));
             r
         }
-        None => (
-            StatusCode::OK,
-            axum::Json(pier_api_types::output::ingest_success(request_id)),
-        )
-            .into_response(),
+        None => (StatusCode::OK, axum::Json(pier_api_types::output::ingest_success(request_id))).into_response(),
     }
 }
 
 /// Store a rejected request (metadata, and the body when it was read), already routed.
-async fn reject(
-    st: &AppState,
-    mut request: Request,
-    cause: RejectionCause,
-) -> Result<(), ApiError> {
+async fn reject(st: &AppState, mut request: Request, cause: RejectionCause) -> Result<(), ApiError> {
     request.rejection_cause = Some(cause);
     request.routed = true;
     st.store.ingest(request).await.map_err(|e| {
@@ -218,11 +183,7 @@ async fn too_large(st: &AppState, request: Request, limit: usize) -> ApiError {
     if let Err(e) = reject(st, request, RejectionCause::PayloadTooLarge).await {
         return e;
     }
-    ApiError::new(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "PAYLOAD_TOO_LARGE",
-        format!("the body is larger than {limit} bytes"),
-    )
+    ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE", format!("the body is larger than {limit} bytes"))
 }
 
 enum BodyError {
@@ -238,9 +199,7 @@ async fn read_body(body: Body, limit: usize, timeout: Duration) -> Result<Bytes,
         Err(_) => Err(BodyError::Timeout),
         Ok(Ok(c)) => Ok(c.to_bytes()),
         Ok(Err(e)) => {
-            if e.downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some()
-            {
+            if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() {
                 Err(BodyError::TooLarge)
             } else {
                 Err(BodyError::Aborted)
@@ -258,10 +217,7 @@ mod tests {
         assert_eq!(split_path("/e/abc"), ("abc", "/".to_string()));
         assert_eq!(split_path("/e/abc/"), ("abc", "/".to_string()));
         assert_eq!(split_path("/e/abc/track"), ("abc", "/track".to_string()));
-        assert_eq!(
-            split_path("/e/abc/a/b%20c"),
-            ("abc", "/a/b%20c".to_string())
-        );
+        assert_eq!(split_path("/e/abc/a/b%20c"), ("abc", "/a/b%20c".to_string()));
         assert_eq!(split_path("/e/"), ("", "/".to_string()));
     }
 

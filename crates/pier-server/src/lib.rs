@@ -32,9 +32,7 @@ pub fn open_store(config: &Config) -> anyhow::Result<Arc<dyn pier_store::Store>>
             Ok(Arc::new(store))
         }
         Some(u) if u.starts_with("sqlite:") => {
-            let path = u
-                .trim_start_matches("sqlite://")
-                .trim_start_matches("sqlite:");
+            let path = u.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
             let store = pier_store_sqlite::SqliteStore::open(path)
                 .with_context(|| format!("cannot open the database at {path}"))?;
             Ok(Arc::new(store))

@@ -59,26 +59,17 @@ pub async fn route_pending(st: &AppState) -> Result<usize, pier_store::StoreErro
                 let mut cs = st.store.connections_of_source(&request.source_id).await?;
                 // A disabled destination disables every connection to it.
                 for c in cs.iter_mut().filter(|c| c.disabled_at.is_none()) {
-                    if let Some(d) = st
-                        .store
-                        .destination(&c.project_id, &c.destination_id)
-                        .await?
-                    {
+                    if let Some(d) = st.store.destination(&c.project_id, &c.destination_id).await? {
                         c.disabled_at = d.disabled_at;
                     }
                 }
                 connections.insert(request.source_id.clone(), cs);
             }
-            let cs = connections
-                .get(&request.source_id)
-                .map(Vec::as_slice)
-                .unwrap_or_default();
+            let cs = connections.get(&request.source_id).map(Vec::as_slice).unwrap_or_default();
             routings.push(plan(request, cs, now_ms()));
         }
         // Written concurrently so the store commits them together.
-        let results =
-            futures::future::join_all(routings.into_iter().map(|r| st.store.complete_routing(r)))
-                .await;
+        let results = futures::future::join_all(routings.into_iter().map(|r| st.store.complete_routing(r))).await;
         for r in results {
             r?;
         }
@@ -90,43 +81,33 @@ pub async fn route_pending(st: &AppState) -> Result<usize, pier_store::StoreErro
 }
 
 fn plan(request: &Request, connections: &[Connection], now: i64) -> Routing {
-    let mut routing = Routing {
-        request_id: request.id.clone(),
-        now,
-        ..Routing::default()
-    };
+    let mut routing = Routing { request_id: request.id.clone(), now, ..Routing::default() };
     match route(connections, now) {
         None => routing.rejection = Some(RejectionCause::NoConnection),
         Some(outcomes) => {
             for o in outcomes {
                 match o {
-                    Outcome::Deliver {
-                        connection_id,
-                        destination_id,
-                        status,
-                        next_attempt_at,
-                    } => routing.events.push(Event {
-                        id: crate::clock::new_id(IdKind::Event, now),
-                        project_id: request.project_id.clone(),
-                        request_id: request.id.clone(),
-                        connection_id,
-                        source_id: request.source_id.clone(),
-                        destination_id,
-                        status,
-                        attempts: 0,
-                        last_attempt_at: None,
-                        next_attempt_at: Some(next_attempt_at),
-                        response_status: None,
-                        error_code: None,
-                        successful_at: None,
-                        cli_id: None,
-                        created_at: now,
-                        updated_at: now,
-                    }),
-                    Outcome::Ignore {
-                        connection_id,
-                        cause,
-                    } => routing.ignored.push(IgnoredEvent {
+                    Outcome::Deliver { connection_id, destination_id, status, next_attempt_at } => {
+                        routing.events.push(Event {
+                            id: crate::clock::new_id(IdKind::Event, now),
+                            project_id: request.project_id.clone(),
+                            request_id: request.id.clone(),
+                            connection_id,
+                            source_id: request.source_id.clone(),
+                            destination_id,
+                            status,
+                            attempts: 0,
+                            last_attempt_at: None,
+                            next_attempt_at,
+                            response_status: None,
+                            error_code: None,
+                            successful_at: None,
+                            cli_id: None,
+                            created_at: now,
+                            updated_at: now,
+                        })
+                    }
+                    Outcome::Ignore { connection_id, cause } => routing.ignored.push(IgnoredEvent {
                         id: crate::clock::new_id(IdKind::IgnoredEvent, now),
                         project_id: request.project_id.clone(),
                         request_id: request.id.clone(),

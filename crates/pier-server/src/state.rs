@@ -22,11 +22,6 @@ impl AppState {
     pub fn new(store: Arc<dyn Store>, config: Config) -> AppState {
         let api_limiter = std::num::NonZeroU32::new(config.api_rate_limit)
             .map(|n| Arc::new(governor::RateLimiter::keyed(governor::Quota::per_second(n))));
-        AppState {
-            store,
-            config: Arc::new(config),
-            routing_wake: Arc::new(Notify::new()),
-            api_limiter,
-        }
+        AppState { store, config: Arc::new(config), routing_wake: Arc::new(Notify::new()), api_limiter }
     }
 }

@@ -13,17 +13,12 @@ async fn run<F: std::future::Future<Output = ()>>(f: F) {
 }
 
 fn id(v: &Value) -> String {
-    v["id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no id in {v}"))
-        .to_string()
+    v["id"].as_str().unwrap_or_else(|| panic!("no id in {v}")).to_string()
 }
 
 async fn connection(api: &Api, name: &str, extra: Value) -> Value {
     let mut body = json!({"name": name, "source": {"name": format!("{name}-src")}, "destination": {"name": format!("{name}-dst"), "url": "http://127.0.0.1:9/"}});
-    body.as_object_mut()
-        .unwrap()
-        .extend(extra.as_object().cloned().unwrap_or_default());
+    body.as_object_mut().unwrap().extend(extra.as_object().cloned().unwrap_or_default());
     let (s, c) = api.post("/connections", &body).await.unwrap();
     assert_eq!(s, 200, "{c}");
     c
@@ -31,17 +26,9 @@ async fn connection(api: &Api, name: &str, extra: Value) -> Value {
 
 /// Send one request to a source URL and return its request id.
 async fn send(url: &str) -> String {
-    let r = reqwest::Client::new()
-        .post(url)
-        .body(r#"{"a":1}"#)
-        .send()
-        .await
-        .unwrap();
+    let r = reqwest::Client::new().post(url).body(r#"{"a":1}"#).send().await.unwrap();
     assert_eq!(r.status(), 200);
-    r.json::<Value>().await.unwrap()["request_id"]
-        .as_str()
-        .unwrap()
-        .to_string()
+    r.json::<Value>().await.unwrap()["request_id"].as_str().unwrap().to_string()
 }
 
 /// Wait until a request is routed; returns its events.
@@ -50,17 +37,13 @@ async fn events_of(api: &Api, request_id: &str) -> Value {
         let (api, path) = (api.clone(), format!("/requests/{request_id}"));
         async move {
             let r = api.ok(&path).await.ok()?;
-            let total = r["events_count"].as_i64()?
-                + r["ignored_count"].as_i64()?
-                + r["cli_events_count"].as_i64()?;
+            let total = r["events_count"].as_i64()? + r["ignored_count"].as_i64()? + r["cli_events_count"].as_i64()?;
             (total > 0 || !r["rejection_cause"].is_null()).then_some(())
         }
     })
     .await
     .unwrap();
-    api.ok(&format!("/requests/{request_id}/events"))
-        .await
-        .unwrap()
+    api.ok(&format!("/requests/{request_id}/events")).await.unwrap()
 }
 
 #[tokio::test]
@@ -75,42 +58,15 @@ async fn authentication_errors_are_401_and_basic_auth_works() {
         assert_eq!(body["code"], "UNAUTHORIZED");
         assert_eq!(body["status"], 401);
         assert!(body["message"].as_str().unwrap().contains("Authorization"));
-        assert_eq!(
-            api.with_key("pier_wrong").get("/sources").await.unwrap().0,
-            401
-        );
-        let r = http
-            .get(api.url("/sources"))
-            .header("authorization", "Token x")
-            .send()
-            .await
-            .unwrap();
+        assert_eq!(api.with_key("pier_wrong").get("/sources").await.unwrap().0, 401);
+        let r = http.get(api.url("/sources")).header("authorization", "Token x").send().await.unwrap();
         assert_eq!(r.status(), 401);
         let basic = base64::engine::general_purpose::STANDARD.encode(format!("{TEST_API_KEY}:"));
-        let r = http
-            .get(api.url("/sources"))
-            .header("authorization", format!("Basic {basic}"))
-            .send()
-            .await
-            .unwrap();
+        let r = http.get(api.url("/sources")).header("authorization", format!("Basic {basic}")).send().await.unwrap();
         assert_eq!(r.status(), 200);
         // Health endpoints need no key.
-        assert_eq!(
-            http.get(format!("{}/healthz", srv.url()))
-                .send()
-                .await
-                .unwrap()
-                .status(),
-            200
-        );
-        assert_eq!(
-            http.get(format!("{}/readyz", srv.url()))
-                .send()
-                .await
-                .unwrap()
-                .status(),
-            200
-        );
+        assert_eq!(http.get(format!("{}/healthz", srv.url())).send().await.unwrap().status(), 200);
+        assert_eq!(http.get(format!("{}/readyz", srv.url())).send().await.unwrap().status(), 200);
     })
     .await
 }
@@ -193,9 +149,7 @@ async fn not_found_bad_request_unprocessable_and_conflict() {
 #[tokio::test]
 async fn too_many_api_requests_get_429() {
     run(async {
-        let srv = TestServer::start_with(|c| c.api_rate_limit = 5)
-            .await
-            .unwrap();
+        let srv = TestServer::start_with(|c| c.api_rate_limit = 5).await.unwrap();
         let api = srv.api("2024-03-01");
         let mut statuses = Vec::new();
         for _ in 0..20 {
@@ -219,7 +173,7 @@ async fn a_key_sees_only_its_own_project() {
         let events = events_of(&api, &request_id).await;
         let event_id = id(&events["models"][0]);
 
-        let other = pier_core::Project { id: "tm_other0000000000000".into(), name: "other".into(), signing_secret: "s".into(), created_at: 0 };
+        let other = pier_core::Project::new("tm_other0000000000000".into(), "other".into(), "s".into(), 0);
         srv.server.store.create_project(&other, &pier_core::keys::hash_api_key("pier_other_key")).await.unwrap();
         let them = api.with_key("pier_other_key");
         for path in [
@@ -241,9 +195,18 @@ async fn a_key_sees_only_its_own_project() {
         assert_eq!(them.put(&format!("/connections/{}/pause", id(&c)), &json!({})).await.unwrap().0, 404);
         // Names are per project: the other project may reuse them without touching ours.
         connection(&them, "mine", json!({})).await;
-        assert_eq!(api.ok(&format!("/connections/{}", id(&c))).await.unwrap()["destination"]["url"], "http://127.0.0.1:9/");
+        assert_eq!(
+            api.ok(&format!("/connections/{}", id(&c))).await.unwrap()["destination"]["url"],
+            "http://127.0.0.1:9/"
+        );
         // And cannot bind our objects by id.
-        let (s, _) = them.post("/connections", &json!({"name": "x", "source_id": id(&c["source"]), "destination": {"name": "d", "url": "http://x/"}})).await.unwrap();
+        let (s, _) = them
+            .post(
+                "/connections",
+                &json!({"name": "x", "source_id": id(&c["source"]), "destination": {"name": "d", "url": "http://x/"}}),
+            )
+            .await
+            .unwrap();
         assert_eq!(s, 422);
     })
     .await
@@ -255,62 +218,30 @@ async fn pagination_walks_forward_and_back() {
         let srv = TestServer::start().await.unwrap();
         let api = srv.api("2024-03-01");
         for i in 0..7 {
-            assert_eq!(
-                api.post("/sources", &json!({"name": format!("s{i}")}))
-                    .await
-                    .unwrap()
-                    .0,
-                200
-            );
+            assert_eq!(api.post("/sources", &json!({"name": format!("s{i}")})).await.unwrap().0, 200);
         }
         let p1 = api.ok("/sources?limit=3").await.unwrap();
         let names = |p: &Value| {
-            p["models"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|m| m["name"].as_str().unwrap().to_string())
-                .collect::<Vec<_>>()
+            p["models"].as_array().unwrap().iter().map(|m| m["name"].as_str().unwrap().to_string()).collect::<Vec<_>>()
         };
         assert_eq!(names(&p1), ["s6", "s5", "s4"]);
         assert_eq!(p1["count"], 3);
         assert_eq!(p1["pagination"]["limit"], 3);
         assert!(p1["pagination"].get("prev").is_none());
-        let p2 = api
-            .ok(&format!(
-                "/sources?limit=3&next={}",
-                p1["pagination"]["next"].as_str().unwrap()
-            ))
-            .await
-            .unwrap();
+        let p2 =
+            api.ok(&format!("/sources?limit=3&next={}", p1["pagination"]["next"].as_str().unwrap())).await.unwrap();
         assert_eq!(names(&p2), ["s3", "s2", "s1"]);
-        let p3 = api
-            .ok(&format!(
-                "/sources?limit=3&next={}",
-                p2["pagination"]["next"].as_str().unwrap()
-            ))
-            .await
-            .unwrap();
+        let p3 =
+            api.ok(&format!("/sources?limit=3&next={}", p2["pagination"]["next"].as_str().unwrap())).await.unwrap();
         assert_eq!(names(&p3), ["s0"]);
         assert!(p3["pagination"].get("next").is_none());
-        let back = api
-            .ok(&format!(
-                "/sources?limit=3&prev={}",
-                p3["pagination"]["prev"].as_str().unwrap()
-            ))
-            .await
-            .unwrap();
+        let back =
+            api.ok(&format!("/sources?limit=3&prev={}", p3["pagination"]["prev"].as_str().unwrap())).await.unwrap();
         assert_eq!(names(&back), ["s3", "s2", "s1"]);
         let asc = api.ok("/sources?limit=2&dir=asc").await.unwrap();
         assert_eq!(names(&asc), ["s0", "s1"]);
-        assert_eq!(
-            names(&api.ok("/sources?name[contains]=5").await.unwrap()),
-            ["s5"]
-        );
-        assert_eq!(
-            names(&api.ok("/sources?name=s2&name=s3").await.unwrap()),
-            ["s3", "s2"]
-        );
+        assert_eq!(names(&api.ok("/sources?name[contains]=5").await.unwrap()), ["s5"]);
+        assert_eq!(names(&api.ok("/sources?name=s2&name=s3").await.unwrap()), ["s3", "s2"]);
     })
     .await
 }
@@ -321,113 +252,49 @@ async fn event_and_request_filters() {
         let srv = TestServer::start().await.unwrap();
         let api = srv.api("2024-03-01");
         let a = connection(&api, "a", json!({})).await;
-        let b = connection(
-            &api,
-            "b",
-            json!({"rules": [{"type": "delay", "delay": 60000}]}),
-        )
-        .await;
+        let b = connection(&api, "b", json!({"rules": [{"type": "delay", "delay": 60000}]})).await;
         let ra = send(a["source"]["url"].as_str().unwrap()).await;
         let rb = send(b["source"]["url"].as_str().unwrap()).await;
         events_of(&api, &ra).await;
         let eb = events_of(&api, &rb).await;
         let delayed = &eb["models"][0];
         assert_eq!(delayed["status"], "SCHEDULED");
-        let due =
-            pier_api_types::time::parse(delayed["next_attempt_at"].as_str().unwrap()).unwrap();
+        let due = pier_api_types::time::parse(delayed["next_attempt_at"].as_str().unwrap()).unwrap();
         let created = pier_api_types::time::parse(delayed["created_at"].as_str().unwrap()).unwrap();
         assert_eq!(due - created, 60000);
 
         assert_eq!(api.ok("/events?status=QUEUED").await.unwrap()["count"], 1);
+        assert_eq!(api.ok("/events?status=QUEUED&status=SCHEDULED").await.unwrap()["count"], 2);
+        assert_eq!(api.ok(&format!("/events?webhook_id={}", id(&b))).await.unwrap()["count"], 1);
         assert_eq!(
-            api.ok("/events?status=QUEUED&status=SCHEDULED")
-                .await
-                .unwrap()["count"],
-            2
-        );
-        assert_eq!(
-            api.ok(&format!("/events?webhook_id={}", id(&b)))
-                .await
-                .unwrap()["count"],
+            api.ok(&format!("/events?source_id={}", a["source"]["id"].as_str().unwrap())).await.unwrap()["count"],
             1
         );
         assert_eq!(
-            api.ok(&format!(
-                "/events?source_id={}",
-                a["source"]["id"].as_str().unwrap()
-            ))
-            .await
-            .unwrap()["count"],
+            api.ok(&format!("/events?destination_id={}", b["destination"]["id"].as_str().unwrap())).await.unwrap()
+                ["count"],
             1
         );
-        assert_eq!(
-            api.ok(&format!(
-                "/events?destination_id={}",
-                b["destination"]["id"].as_str().unwrap()
-            ))
-            .await
-            .unwrap()["count"],
-            1
-        );
-        assert_eq!(
-            api.ok("/events?created_at[gte]=2000-01-01T00:00:00Z")
-                .await
-                .unwrap()["count"],
-            2
-        );
-        assert_eq!(
-            api.ok("/events?created_at[gte]=2999-01-01T00:00:00Z")
-                .await
-                .unwrap()["count"],
-            0
-        );
+        assert_eq!(api.ok("/events?created_at[gte]=2000-01-01T00:00:00Z").await.unwrap()["count"], 2);
+        assert_eq!(api.ok("/events?created_at[gte]=2999-01-01T00:00:00Z").await.unwrap()["count"], 0);
         assert_eq!(api.ok("/events?attempts=0").await.unwrap()["count"], 2);
-        assert_eq!(
-            api.ok("/events?successful_at[any]=true").await.unwrap()["count"],
-            0
-        );
+        assert_eq!(api.ok("/events?successful_at[any]=true").await.unwrap()["count"], 0);
         let with_data = api.ok("/events?include=data&limit=1").await.unwrap();
         assert_eq!(with_data["models"][0]["data"]["body"], json!({"a": 1}));
-        assert!(api.ok("/events").await.unwrap()["models"][0]
-            .get("data")
-            .is_none());
+        assert!(api.ok("/events").await.unwrap()["models"][0].get("data").is_none());
         let one = api.ok(&format!("/events/{}", id(delayed))).await.unwrap();
         assert_eq!(one["data"]["path"], "/");
-        assert_eq!(
-            api.ok(&format!("/events/{}/raw_body", id(delayed)))
-                .await
-                .unwrap()["body"],
-            r#"{"a":1}"#
-        );
+        assert_eq!(api.ok(&format!("/events/{}/raw_body", id(delayed))).await.unwrap()["body"], r#"{"a":1}"#);
 
+        assert_eq!(api.ok("/requests?status=accepted").await.unwrap()["count"], 2);
+        assert_eq!(api.ok("/requests?status=rejected").await.unwrap()["count"], 0);
         assert_eq!(
-            api.ok("/requests?status=accepted").await.unwrap()["count"],
-            2
-        );
-        assert_eq!(
-            api.ok("/requests?status=rejected").await.unwrap()["count"],
-            0
-        );
-        assert_eq!(
-            api.ok(&format!(
-                "/requests?source_id={}",
-                a["source"]["id"].as_str().unwrap()
-            ))
-            .await
-            .unwrap()["count"],
+            api.ok(&format!("/requests?source_id={}", a["source"]["id"].as_str().unwrap())).await.unwrap()["count"],
             1
         );
-        assert_eq!(
-            api.ok("/requests?events_count[gte]=1").await.unwrap()["count"],
-            2
-        );
+        assert_eq!(api.ok("/requests?events_count[gte]=1").await.unwrap()["count"], 2);
         assert_eq!(api.ok("/requests?verified=true").await.unwrap()["count"], 0);
-        assert_eq!(
-            api.ok("/requests?order_by=ingested_at&dir=asc")
-                .await
-                .unwrap()["models"][0]["id"],
-            ra.as_str()
-        );
+        assert_eq!(api.ok("/requests?order_by=ingested_at&dir=asc").await.unwrap()["models"][0]["id"], ra.as_str());
     })
     .await
 }
@@ -441,86 +308,43 @@ async fn lifecycle_actions_and_their_effect_on_routing() {
         let cid = id(&c);
         let url = c["source"]["url"].as_str().unwrap().to_string();
 
-        let (s, paused) = api
-            .put(&format!("/connections/{cid}/pause"), &json!({}))
-            .await
-            .unwrap();
+        let (s, paused) = api.put(&format!("/connections/{cid}/pause"), &json!({})).await.unwrap();
         assert_eq!(s, 200);
         assert!(paused["paused_at"].is_string());
-        assert_eq!(
-            api.ok("/connections/count?paused_at[any]=true")
-                .await
-                .unwrap()["count"],
-            1
-        );
+        assert_eq!(api.ok("/connections/count?paused_at[any]=true").await.unwrap()["count"], 1);
         let r = send(&url).await;
         assert_eq!(events_of(&api, &r).await["models"][0]["status"], "HOLD");
-        let (_, unpaused) = api
-            .put(&format!("/connections/{cid}/unpause"), &json!({}))
-            .await
-            .unwrap();
+        let (_, unpaused) = api.put(&format!("/connections/{cid}/unpause"), &json!({})).await.unwrap();
         assert_eq!(unpaused["paused_at"], Value::Null);
 
-        let (_, disabled) = api
-            .put(&format!("/connections/{cid}/disable"), &json!({}))
-            .await
-            .unwrap();
+        let (_, disabled) = api.put(&format!("/connections/{cid}/disable"), &json!({})).await.unwrap();
         assert!(disabled["disabled_at"].is_string());
         // Disabled connections leave lists unless asked for.
         assert_eq!(api.ok("/connections").await.unwrap()["count"], 0);
-        assert_eq!(
-            api.ok("/connections?disabled=true").await.unwrap()["count"],
-            1
-        );
+        assert_eq!(api.ok("/connections?disabled=true").await.unwrap()["count"], 1);
         assert_eq!(api.ok("/connections/count").await.unwrap()["count"], 0);
         let r = send(&url).await;
         events_of(&api, &r).await;
-        let ignored = api
-            .ok(&format!("/requests/{r}/ignored_events"))
-            .await
-            .unwrap();
+        let ignored = api.ok(&format!("/requests/{r}/ignored_events")).await.unwrap();
         assert_eq!(ignored["count"], 1);
         assert_eq!(ignored["models"][0]["cause"], "DISABLED");
         assert_eq!(ignored["models"][0]["webhook_id"], cid.as_str());
         let old = srv.api("2023-07-01");
-        assert_eq!(
-            old.ok(&format!("/requests/{r}/ignored_events"))
-                .await
-                .unwrap()["models"][0]["cause"],
-            "ARCHIVED"
-        );
-        let (_, unarchived) = old
-            .put(&format!("/connections/{cid}/unarchive"), &json!({}))
-            .await
-            .unwrap();
+        assert_eq!(old.ok(&format!("/requests/{r}/ignored_events")).await.unwrap()["models"][0]["cause"], "ARCHIVED");
+        let (_, unarchived) = old.put(&format!("/connections/{cid}/unarchive"), &json!({})).await.unwrap();
         assert_eq!(unarchived["archived_at"], Value::Null);
-        let (_, archived) = old
-            .put(&format!("/connections/{cid}/archive"), &json!({}))
-            .await
-            .unwrap();
+        let (_, archived) = old.put(&format!("/connections/{cid}/archive"), &json!({})).await.unwrap();
         assert!(archived["archived_at"].is_string());
-        old.put(&format!("/connections/{cid}/unarchive"), &json!({}))
-            .await
-            .unwrap();
+        old.put(&format!("/connections/{cid}/unarchive"), &json!({})).await.unwrap();
 
         // A disabled destination disables the connections to it.
         let did = id(&c["destination"]);
-        let (_, d) = api
-            .put(&format!("/destinations/{did}/disable"), &json!({}))
-            .await
-            .unwrap();
+        let (_, d) = api.put(&format!("/destinations/{did}/disable"), &json!({})).await.unwrap();
         assert!(d["disabled_at"].is_string());
         let r = send(&url).await;
         events_of(&api, &r).await;
-        assert_eq!(
-            api.ok(&format!("/requests/{r}/ignored_events"))
-                .await
-                .unwrap()["models"][0]["cause"],
-            "DISABLED"
-        );
-        api.put(&format!("/destinations/{did}/enable"), &json!({}))
-            .await
-            .unwrap();
+        assert_eq!(api.ok(&format!("/requests/{r}/ignored_events")).await.unwrap()["models"][0]["cause"], "DISABLED");
+        api.put(&format!("/destinations/{did}/enable"), &json!({})).await.unwrap();
         let r = send(&url).await;
         assert_eq!(events_of(&api, &r).await["models"][0]["status"], "QUEUED");
     })

@@ -23,19 +23,14 @@ impl Fixture {
     async fn with(f: impl FnOnce(&mut pier_server::Config)) -> Fixture {
         let server = TestServer::start_with(f).await.expect("server");
         let api = server.api("2024-03-01");
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
-            .build()
-            .unwrap();
+        let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
         Fixture { server, api, http }
     }
 
     /// Create a connection whose source has `source` settings; returns the source URL.
     async fn source(&self, name: &str, source: Value) -> String {
         let mut s = json!({"name": name});
-        s.as_object_mut()
-            .unwrap()
-            .extend(source.as_object().cloned().unwrap_or_default());
+        s.as_object_mut().unwrap().extend(source.as_object().cloned().unwrap_or_default());
         let (st, c) = self
             .api
             .post("/connections", &json!({"name": format!("{name}-c"), "source": s, "destination": {"name": format!("{name}-d"), "url": "http://127.0.0.1:9/"}}))
@@ -51,9 +46,7 @@ impl Fixture {
     }
 
     async fn request_count(&self) -> u64 {
-        self.api.ok("/requests").await.unwrap()["count"]
-            .as_u64()
-            .unwrap()
+        self.api.ok("/requests").await.unwrap()["count"].as_u64().unwrap()
     }
 }
 
@@ -65,13 +58,7 @@ async fn run<F: std::future::Future<Output = ()>>(f: F) {
 async fn unknown_source_is_404_and_stores_nothing() {
     run(async {
         let fx = Fixture::new().await;
-        let r = fx
-            .http
-            .post(format!("{}/e/doesnotexist/x", fx.server.url()))
-            .body("{}")
-            .send()
-            .await
-            .unwrap();
+        let r = fx.http.post(format!("{}/e/doesnotexist/x", fx.server.url())).body("{}").send().await.unwrap();
         assert_eq!(r.status(), 404);
         let v: Value = r.json().await.unwrap();
         assert_eq!(v["code"], "NOT_FOUND");
@@ -84,9 +71,7 @@ async fn unknown_source_is_404_and_stores_nothing() {
 async fn unsupported_method_is_405_and_recorded() {
     run(async {
         let fx = Fixture::new().await;
-        let url = fx
-            .source("m", json!({"allowed_http_methods": ["POST"]}))
-            .await;
+        let url = fx.source("m", json!({"allowed_http_methods": ["POST"]})).await;
         let r = fx.http.put(&url).body("{}").send().await.unwrap();
         assert_eq!(r.status(), 405);
         let req = fx.last_request().await;
@@ -103,45 +88,19 @@ async fn oversized_body_is_413_and_recorded_without_body() {
     run(async {
         let fx = Fixture::with(|c| c.body_limit = 1024).await;
         let url = fx.source("big", json!({})).await;
-        let r = fx
-            .http
-            .post(&url)
-            .body(vec![b'a'; 4096])
-            .send()
-            .await
-            .unwrap();
+        let r = fx.http.post(&url).body(vec![b'a'; 4096]).send().await.unwrap();
         assert_eq!(r.status(), 413);
         let req = fx.last_request().await;
         assert_eq!(req["rejection_cause"], "PAYLOAD_TOO_LARGE");
-        let raw = fx
-            .api
-            .ok(&format!(
-                "/requests/{}/raw_body",
-                req["id"].as_str().unwrap()
-            ))
-            .await
-            .unwrap();
+        let raw = fx.api.ok(&format!("/requests/{}/raw_body", req["id"].as_str().unwrap())).await.unwrap();
         assert_eq!(raw["body"], "", "the oversized body is not stored");
         // A chunked body without Content-Length is cut off at the limit as well.
-        let stream = futures::stream::iter(
-            (0..8).map(|_| Ok::<_, std::io::Error>(bytes::Bytes::from(vec![b'b'; 512]))),
-        );
-        let r = fx
-            .http
-            .post(&url)
-            .body(reqwest::Body::wrap_stream(stream))
-            .send()
-            .await
-            .unwrap();
+        let stream =
+            futures::stream::iter((0..8).map(|_| Ok::<_, std::io::Error>(bytes::Bytes::from(vec![b'b'; 512]))));
+        let r = fx.http.post(&url).body(reqwest::Body::wrap_stream(stream)).send().await.unwrap();
         assert_eq!(r.status(), 413);
         // At the limit is fine.
-        let r = fx
-            .http
-            .post(&url)
-            .body(vec![b'a'; 1024])
-            .send()
-            .await
-            .unwrap();
+        let r = fx.http.post(&url).body(vec![b'a'; 1024]).send().await.unwrap();
         assert_eq!(r.status(), 200);
     })
     .await
@@ -193,39 +152,19 @@ async fn disabled_source_is_rejected_with_version_names() {
         let fx = Fixture::new().await;
         let url = fx.source("off", json!({})).await;
         let src = fx.api.ok("/sources?name=off").await.unwrap()["models"][0].clone();
-        let (s, v) = fx
-            .api
-            .put(
-                &format!("/sources/{}/disable", src["id"].as_str().unwrap()),
-                &json!({}),
-            )
-            .await
-            .unwrap();
+        let (s, v) =
+            fx.api.put(&format!("/sources/{}/disable", src["id"].as_str().unwrap()), &json!({})).await.unwrap();
         assert_eq!(s, 200);
         assert!(v["disabled_at"].is_string());
         let r = fx.http.post(&url).body("{}").send().await.unwrap();
         assert_eq!(r.status(), 403);
         let req = fx.last_request().await;
         assert_eq!(req["rejection_cause"], "SOURCE_DISABLED");
-        let old = fx
-            .server
-            .api("2023-07-01")
-            .ok(&format!("/requests/{}", req["id"].as_str().unwrap()))
-            .await
-            .unwrap();
+        let old = fx.server.api("2023-07-01").ok(&format!("/requests/{}", req["id"].as_str().unwrap())).await.unwrap();
         assert_eq!(old["rejection_cause"], "SOURCE_ARCHIVED");
         // Enabled again, it accepts.
-        fx.api
-            .put(
-                &format!("/sources/{}/enable", src["id"].as_str().unwrap()),
-                &json!({}),
-            )
-            .await
-            .unwrap();
-        assert_eq!(
-            fx.http.post(&url).body("{}").send().await.unwrap().status(),
-            200
-        );
+        fx.api.put(&format!("/sources/{}/enable", src["id"].as_str().unwrap()), &json!({})).await.unwrap();
+        assert_eq!(fx.http.post(&url).body("{}").send().await.unwrap().status(), 200);
     })
     .await
 }
@@ -234,24 +173,11 @@ async fn disabled_source_is_rejected_with_version_names() {
 async fn no_connection_is_recorded_with_version_names() {
     run(async {
         let fx = Fixture::new().await;
-        let (s, src) = fx
-            .api
-            .post("/sources", &json!({"name": "lonely"}))
-            .await
-            .unwrap();
+        let (s, src) = fx.api.post("/sources", &json!({"name": "lonely"})).await.unwrap();
         assert_eq!(s, 200);
-        let r = fx
-            .http
-            .post(src["url"].as_str().unwrap())
-            .body("{}")
-            .send()
-            .await
-            .unwrap();
+        let r = fx.http.post(src["url"].as_str().unwrap()).body("{}").send().await.unwrap();
         assert_eq!(r.status(), 200, "accepted: the request is stored");
-        let id = r.json::<Value>().await.unwrap()["request_id"]
-            .as_str()
-            .unwrap()
-            .to_string();
+        let id = r.json::<Value>().await.unwrap()["request_id"].as_str().unwrap().to_string();
         let req = eventually(Duration::from_secs(10), "routing", || {
             let (api, id) = (fx.api.clone(), id.clone());
             async move {
@@ -262,12 +188,7 @@ async fn no_connection_is_recorded_with_version_names() {
         .await
         .unwrap();
         assert_eq!(req["rejection_cause"], "NO_CONNECTION");
-        let old = fx
-            .server
-            .api("2023-07-01")
-            .ok(&format!("/requests/{id}"))
-            .await
-            .unwrap();
+        let old = fx.server.api("2023-07-01").ok(&format!("/requests/{id}")).await.unwrap();
         assert_eq!(old["rejection_cause"], "NO_WEBHOOK");
     })
     .await
@@ -277,36 +198,15 @@ async fn no_connection_is_recorded_with_version_names() {
 async fn custom_response_path_and_query_are_kept() {
     run(async {
         let fx = Fixture::new().await;
-        let url = fx
-            .source(
-                "custom",
-                json!({"custom_response": {"content_type": "xml", "body": "<ok/>"}}),
-            )
-            .await;
-        let r = fx
-            .http
-            .post(format!("{url}/a/b%20c?x=1&y=2&y=3"))
-            .body("not json at all")
-            .send()
-            .await
-            .unwrap();
+        let url = fx.source("custom", json!({"custom_response": {"content_type": "xml", "body": "<ok/>"}})).await;
+        let r = fx.http.post(format!("{url}/a/b%20c?x=1&y=2&y=3")).body("not json at all").send().await.unwrap();
         assert_eq!(r.status(), 200);
         assert_eq!(r.headers()["content-type"], "application/xml");
         assert_eq!(r.text().await.unwrap(), "<ok/>");
-        let req = fx
-            .api
-            .ok(&format!(
-                "/requests/{}",
-                fx.last_request().await["id"].as_str().unwrap()
-            ))
-            .await
-            .unwrap();
+        let req = fx.api.ok(&format!("/requests/{}", fx.last_request().await["id"].as_str().unwrap())).await.unwrap();
         assert_eq!(req["data"]["path"], "/a/b%20c");
         assert_eq!(req["data"]["query"], "x=1&y=2&y=3");
-        assert_eq!(
-            req["data"]["parsed_query"],
-            json!({"x": "1", "y": ["2", "3"]})
-        );
+        assert_eq!(req["data"]["parsed_query"], json!({"x": "1", "y": ["2", "3"]}));
         // Malformed JSON is accepted and stored as bytes.
         assert_eq!(req["data"]["body"], "not json at all");
     })
@@ -321,25 +221,13 @@ async fn invalid_utf8_header_is_stored_escaped() {
         let addr = fx.server.server.addr;
         let path = url.split(&addr.to_string()).nth(1).unwrap().to_string();
         let mut sock = tokio::net::TcpStream::connect(addr).await.unwrap();
-        let mut req = format!("POST {path} HTTP/1.1\r\nhost: x\r\ncontent-length: 2\r\nx-raw: ok")
-            .into_bytes();
+        let mut req = format!("POST {path} HTTP/1.1\r\nhost: x\r\ncontent-length: 2\r\nx-raw: ok").into_bytes();
         req.extend_from_slice(b"\xff\xfe\r\nconnection: close\r\n\r\n{}");
         sock.write_all(&req).await.unwrap();
         let mut answer = Vec::new();
         sock.read_to_end(&mut answer).await.unwrap();
-        assert!(
-            String::from_utf8_lossy(&answer).starts_with("HTTP/1.1 200"),
-            "{}",
-            String::from_utf8_lossy(&answer)
-        );
-        let req = fx
-            .api
-            .ok(&format!(
-                "/requests/{}",
-                fx.last_request().await["id"].as_str().unwrap()
-            ))
-            .await
-            .unwrap();
+        assert!(String::from_utf8_lossy(&answer).starts_with("HTTP/1.1 200"), "{}", String::from_utf8_lossy(&answer));
+        let req = fx.api.ok(&format!("/requests/{}", fx.last_request().await["id"].as_str().unwrap())).await.unwrap();
         assert_eq!(req["data"]["headers"]["x-raw"], "ok\\xff\\xfe");
     })
     .await
@@ -354,27 +242,17 @@ async fn slow_upload_is_cut_off() {
         let path = url.split(&addr.to_string()).nth(1).unwrap().to_string();
         let mut sock = tokio::net::TcpStream::connect(addr).await.unwrap();
         // Promise 1000 bytes, send 10, then stall.
-        sock.write_all(
-            format!("POST {path} HTTP/1.1\r\nhost: x\r\ncontent-length: 1000\r\n\r\n0123456789")
-                .as_bytes(),
-        )
-        .await
-        .unwrap();
-        let mut answer = vec![0u8; 1024];
-        let n = tokio::time::timeout(Duration::from_secs(10), sock.read(&mut answer))
+        sock.write_all(format!("POST {path} HTTP/1.1\r\nhost: x\r\ncontent-length: 1000\r\n\r\n0123456789").as_bytes())
             .await
-            .expect("answered")
             .unwrap();
+        let mut answer = vec![0u8; 1024];
+        let n = tokio::time::timeout(Duration::from_secs(10), sock.read(&mut answer)).await.expect("answered").unwrap();
         assert!(
             String::from_utf8_lossy(&answer[..n]).starts_with("HTTP/1.1 408"),
             "{}",
             String::from_utf8_lossy(&answer[..n])
         );
-        assert_eq!(
-            fx.request_count().await,
-            0,
-            "an incomplete upload was never acknowledged, so nothing is stored"
-        );
+        assert_eq!(fx.request_count().await, 0, "an incomplete upload was never acknowledged, so nothing is stored");
     })
     .await
 }

@@ -3,6 +3,7 @@
 //!
 //! Depends on `pier-core` and `pier-store` only (plus rusqlite); knows nothing of HTTP.
 
+mod delivery;
 mod list;
 mod migrate;
 mod readers;
@@ -10,6 +11,9 @@ mod rows;
 mod writer;
 
 use async_trait::async_trait;
+use pier_core::{Attempt, AttemptTrigger, Millis};
+use pier_store::{AttemptRecord, Claimed};
+
 use pier_core::{Connection as Conn, Destination, Event, IgnoredEvent, Project, Request, Source};
 use pier_store::{Change, Cond, ListQuery, Page, Result, Routing, Store, StoreError, Table};
 use readers::Readers;
@@ -50,10 +54,9 @@ pub(crate) fn map_err(e: rusqlite::Error) -> StoreError {
                     StoreError::Internal(e.to_string())
                 }
             }
-            ErrorCode::DatabaseBusy
-            | ErrorCode::DatabaseLocked
-            | ErrorCode::CannotOpen
-            | ErrorCode::DiskFull => StoreError::Unavailable(e.to_string()),
+            ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked | ErrorCode::CannotOpen | ErrorCode::DiskFull => {
+                StoreError::Unavailable(e.to_string())
+            }
             _ => StoreError::Internal(e.to_string()),
         },
         _ => StoreError::Internal(e.to_string()),
@@ -80,17 +83,40 @@ impl SqliteStore {
         let path: PathBuf = path.into();
         if let Some(dir) = path.parent() {
             if !dir.as_os_str().is_empty() {
-                std::fs::create_dir_all(dir).map_err(|e| {
-                    StoreError::Unavailable(format!("cannot create {}: {e}", dir.display()))
-                })?;
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| StoreError::Unavailable(format!("cannot create {}: {e}", dir.display())))?;
             }
         }
         let mut conn = open_connection(&path, false).map_err(map_err)?;
         migrate::run(&mut conn).map_err(map_err)?;
-        Ok(SqliteStore {
-            writer: Writer::start(conn),
-            readers: Readers::new(path),
-        })
+        Ok(SqliteStore { writer: Writer::start(conn), readers: Readers::new(path) })
+    }
+
+    /// Read the claimed events and their requests (after the claim committed).
+    async fn load_claimed(&self, ids: Vec<(String, AttemptTrigger)>) -> Result<Vec<Claimed>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.readers
+            .read(move |c| {
+                let mut ev = c
+                    .prepare_cached(&format!("SELECT {} FROM events WHERE id = ?1", rows::EVENT_COLUMNS))
+                    .map_err(map_err)?;
+                let mut rq = c
+                    .prepare_cached(&format!("SELECT {} FROM requests WHERE id = ?1", rows::REQUEST_COLUMNS_BODY))
+                    .map_err(map_err)?;
+                let mut out = Vec::with_capacity(ids.len());
+                for (id, trigger) in ids {
+                    let Some(event) = ev.query_row([&id], rows::event).optional().map_err(map_err)? else { continue };
+                    let Some(request) = rq.query_row([&event.request_id], rows::request).optional().map_err(map_err)?
+                    else {
+                        continue;
+                    };
+                    out.push(Claimed { event, request, trigger });
+                }
+                Ok(out)
+            })
+            .await
     }
 
     async fn get<T: Send + 'static>(
@@ -102,9 +128,7 @@ impl SqliteStore {
         self.readers
             .read(move |c| {
                 let mut st = c.prepare_cached(sql).map_err(map_err)?;
-                st.query_row(rusqlite::params_from_iter(args.iter()), map)
-                    .optional()
-                    .map_err(map_err)
+                st.query_row(rusqlite::params_from_iter(args.iter()), map).optional().map_err(map_err)
             })
             .await
     }
@@ -138,9 +162,7 @@ impl SqliteStore {
 #[async_trait]
 impl Store for SqliteStore {
     async fn ping(&self) -> Result<()> {
-        self.readers
-            .read(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(map_err))
-            .await
+        self.readers.read(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(map_err)).await
     }
 
     async fn create_project(&self, project: &Project, key_hash: &str) -> Result<()> {
@@ -166,26 +188,19 @@ impl Store for SqliteStore {
     async fn list_projects(&self) -> Result<Vec<Project>> {
         self.readers
             .read(|c| {
-                let mut st = c
-                    .prepare_cached(rows::PROJECT_SELECT_ALL)
-                    .map_err(map_err)?;
-                let v = st
-                    .query_map([], rows::project)
-                    .map_err(map_err)?
-                    .collect::<rusqlite::Result<Vec<_>>>();
+                let mut st = c.prepare_cached(rows::PROJECT_SELECT_ALL).map_err(map_err)?;
+                let v = st.query_map([], rows::project).map_err(map_err)?.collect::<rusqlite::Result<Vec<_>>>();
                 v.map_err(map_err)
             })
             .await
     }
 
     async fn project(&self, id: &str) -> Result<Option<Project>> {
-        self.get(rows::PROJECT_BY_ID, vec![id.into()], rows::project)
-            .await
+        self.get(rows::PROJECT_BY_ID, vec![id.into()], rows::project).await
     }
 
     async fn project_by_key_hash(&self, key_hash: &str) -> Result<Option<Project>> {
-        self.get(rows::PROJECT_BY_KEY, vec![key_hash.into()], rows::project)
-            .await
+        self.get(rows::PROJECT_BY_KEY, vec![key_hash.into()], rows::project).await
     }
 
     async fn replace_api_keys(&self, project_id: &str, key_hash: &str, now: i64) -> Result<()> {
@@ -199,8 +214,7 @@ impl Store for SqliteStore {
                 if exists.is_none() {
                     return Err(StoreError::NotFound);
                 }
-                tx.execute("DELETE FROM api_keys WHERE project_id = ?1", [&pid])
-                    .map_err(map_err)?;
+                tx.execute("DELETE FROM api_keys WHERE project_id = ?1", [&pid]).map_err(map_err)?;
                 tx.execute(
                     "INSERT INTO api_keys (key_hash, project_id, created_at) VALUES (?1, ?2, ?3)",
                     params![hash, pid, now],
@@ -230,10 +244,7 @@ impl Store for SqliteStore {
         self.writer
             .write(move |tx| {
                 let n = tx
-                    .execute(
-                        "UPDATE projects SET signing_secret = ?1 WHERE id = ?2",
-                        params![secret, pid],
-                    )
+                    .execute("UPDATE projects SET signing_secret = ?1 WHERE id = ?2", params![secret, pid])
                     .map_err(map_err)?;
                 if n == 0 {
                     return Err(StoreError::NotFound);
@@ -245,119 +256,49 @@ impl Store for SqliteStore {
 
     async fn apply(&self, project_id: &str, changes: Vec<Change>) -> Result<()> {
         let pid = project_id.to_string();
-        self.writer
-            .write(move |tx| rows::apply(tx, &pid, changes))
-            .await
+        self.writer.write(move |tx| rows::apply(tx, &pid, changes)).await
     }
 
     async fn source(&self, project_id: &str, id: &str) -> Result<Option<Source>> {
-        self.get(
-            rows::SOURCE_BY_ID,
-            vec![project_id.into(), id.into()],
-            rows::source,
-        )
-        .await
+        self.get(rows::SOURCE_BY_ID, vec![project_id.into(), id.into()], rows::source).await
     }
     async fn source_by_name(&self, project_id: &str, name: &str) -> Result<Option<Source>> {
-        self.get(
-            rows::SOURCE_BY_NAME,
-            vec![project_id.into(), name.into()],
-            rows::source,
-        )
-        .await
+        self.get(rows::SOURCE_BY_NAME, vec![project_id.into(), name.into()], rows::source).await
     }
     async fn source_by_key(&self, key: &str) -> Result<Option<Source>> {
-        self.get(rows::SOURCE_BY_KEY, vec![key.into()], rows::source)
-            .await
+        self.get(rows::SOURCE_BY_KEY, vec![key.into()], rows::source).await
     }
     async fn list_sources(&self, project_id: &str, q: &ListQuery) -> Result<Page<Source>> {
-        self.list(
-            Table::Sources,
-            project_id,
-            q,
-            rows::SOURCE_COLUMNS,
-            rows::source,
-        )
-        .await
+        self.list(Table::Sources, project_id, q, rows::SOURCE_COLUMNS, rows::source).await
     }
     async fn destination(&self, project_id: &str, id: &str) -> Result<Option<Destination>> {
-        self.get(
-            rows::DESTINATION_BY_ID,
-            vec![project_id.into(), id.into()],
-            rows::destination,
-        )
-        .await
+        self.get(rows::DESTINATION_BY_ID, vec![project_id.into(), id.into()], rows::destination).await
     }
-    async fn destination_by_name(
-        &self,
-        project_id: &str,
-        name: &str,
-    ) -> Result<Option<Destination>> {
-        self.get(
-            rows::DESTINATION_BY_NAME,
-            vec![project_id.into(), name.into()],
-            rows::destination,
-        )
-        .await
+    async fn destination_by_name(&self, project_id: &str, name: &str) -> Result<Option<Destination>> {
+        self.get(rows::DESTINATION_BY_NAME, vec![project_id.into(), name.into()], rows::destination).await
     }
-    async fn list_destinations(
-        &self,
-        project_id: &str,
-        q: &ListQuery,
-    ) -> Result<Page<Destination>> {
-        self.list(
-            Table::Destinations,
-            project_id,
-            q,
-            rows::DESTINATION_COLUMNS,
-            rows::destination,
-        )
-        .await
+    async fn list_destinations(&self, project_id: &str, q: &ListQuery) -> Result<Page<Destination>> {
+        self.list(Table::Destinations, project_id, q, rows::DESTINATION_COLUMNS, rows::destination).await
     }
     async fn connection(&self, project_id: &str, id: &str) -> Result<Option<Conn>> {
-        self.get(
-            rows::CONNECTION_BY_ID,
-            vec![project_id.into(), id.into()],
-            rows::connection,
-        )
-        .await
+        self.get(rows::CONNECTION_BY_ID, vec![project_id.into(), id.into()], rows::connection).await
     }
-    async fn connection_by_name(
-        &self,
-        project_id: &str,
-        source_id: &str,
-        name: &str,
-    ) -> Result<Option<Conn>> {
-        self.get(
-            rows::CONNECTION_BY_NAME,
-            vec![project_id.into(), source_id.into(), name.into()],
-            rows::connection,
-        )
-        .await
+    async fn connection_by_name(&self, project_id: &str, source_id: &str, name: &str) -> Result<Option<Conn>> {
+        self.get(rows::CONNECTION_BY_NAME, vec![project_id.into(), source_id.into(), name.into()], rows::connection)
+            .await
     }
     async fn list_connections(&self, project_id: &str, q: &ListQuery) -> Result<Page<Conn>> {
-        self.list(
-            Table::Connections,
-            project_id,
-            q,
-            rows::CONNECTION_COLUMNS,
-            rows::connection,
-        )
-        .await
+        self.list(Table::Connections, project_id, q, rows::CONNECTION_COLUMNS, rows::connection).await
     }
     async fn count(&self, project_id: &str, table: Table, conds: &[Cond]) -> Result<i64> {
-        let q = ListQuery {
-            conds: conds.to_vec(),
-            ..ListQuery::default()
-        };
+        let q = ListQuery { conds: conds.to_vec(), ..ListQuery::default() };
         q.check(table)?;
         let pid = project_id.to_string();
         self.readers
             .read(move |c| {
                 let (sql, args) = list::count(table, &pid, &q.conds);
                 let mut st = c.prepare_cached(&sql).map_err(map_err)?;
-                st.query_row(rusqlite::params_from_iter(args.iter()), |r| r.get(0))
-                    .map_err(map_err)
+                st.query_row(rusqlite::params_from_iter(args.iter()), |r| r.get(0)).map_err(map_err)
             })
             .await
     }
@@ -365,41 +306,21 @@ impl Store for SqliteStore {
         let sid = source_id.to_string();
         self.readers
             .read(move |c| {
-                let mut st = c
-                    .prepare_cached(rows::CONNECTIONS_OF_SOURCE)
-                    .map_err(map_err)?;
-                let v = st
-                    .query_map([sid], rows::connection)
-                    .map_err(map_err)?
-                    .collect::<rusqlite::Result<Vec<_>>>();
+                let mut st = c.prepare_cached(rows::CONNECTIONS_OF_SOURCE).map_err(map_err)?;
+                let v = st.query_map([sid], rows::connection).map_err(map_err)?.collect::<rusqlite::Result<Vec<_>>>();
                 v.map_err(map_err)
             })
             .await
     }
 
     async fn ingest(&self, request: Request) -> Result<()> {
-        self.writer
-            .write(move |tx| rows::insert_request(tx, &request))
-            .await
+        self.writer.write(move |tx| rows::insert_request(tx, &request)).await
     }
     async fn request(&self, project_id: &str, id: &str) -> Result<Option<Request>> {
-        self.get(
-            rows::REQUEST_BY_ID,
-            vec![project_id.into(), id.into()],
-            rows::request_with_body,
-        )
-        .await
+        self.get(rows::REQUEST_BY_ID, vec![project_id.into(), id.into()], rows::request_with_body).await
     }
-    async fn list_requests(
-        &self,
-        project_id: &str,
-        q: &ListQuery,
-        with_bodies: bool,
-    ) -> Result<Page<Request>> {
-        let (cols, map): (
-            &'static str,
-            fn(&rusqlite::Row<'_>) -> rusqlite::Result<Request>,
-        ) = if with_bodies {
+    async fn list_requests(&self, project_id: &str, q: &ListQuery, with_bodies: bool) -> Result<Page<Request>> {
+        let (cols, map): (&'static str, fn(&rusqlite::Row<'_>) -> rusqlite::Result<Request>) = if with_bodies {
             (rows::REQUEST_COLUMNS_BODY, rows::request_with_body)
         } else {
             (rows::REQUEST_COLUMNS, rows::request)
@@ -419,41 +340,133 @@ impl Store for SqliteStore {
             .await
     }
     async fn complete_routing(&self, routing: Routing) -> Result<()> {
-        self.writer
-            .write(move |tx| rows::complete_routing(tx, &routing))
-            .await
+        self.writer.write(move |tx| rows::complete_routing(tx, &routing)).await
     }
     async fn event(&self, project_id: &str, id: &str) -> Result<Option<Event>> {
-        self.get(
-            rows::EVENT_BY_ID,
-            vec![project_id.into(), id.into()],
-            rows::event,
-        )
-        .await
+        self.get(rows::EVENT_BY_ID, vec![project_id.into(), id.into()], rows::event).await
     }
     async fn list_events(&self, project_id: &str, q: &ListQuery) -> Result<Page<Event>> {
-        self.list(
-            Table::Events,
-            project_id,
-            q,
-            rows::EVENT_COLUMNS,
-            rows::event,
-        )
-        .await
+        self.list(Table::Events, project_id, q, rows::EVENT_COLUMNS, rows::event).await
     }
-    async fn list_ignored_events(
+    async fn list_ignored_events(&self, project_id: &str, q: &ListQuery) -> Result<Page<IgnoredEvent>> {
+        self.list(Table::IgnoredEvents, project_id, q, rows::IGNORED_COLUMNS, rows::ignored).await
+    }
+
+    async fn due_destinations(&self, now: Millis) -> Result<Vec<(String, Millis)>> {
+        self.readers
+            .read(move |c| {
+                let mut st = c.prepare_cached(delivery::DUE_DESTINATIONS).map_err(map_err)?;
+                let v = st
+                    .query_map([now], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .map_err(map_err)?
+                    .collect::<rusqlite::Result<Vec<_>>>();
+                v.map_err(map_err)
+            })
+            .await
+    }
+
+    async fn next_due(&self, destination_id: &str, now: Millis) -> Result<Option<Millis>> {
+        let d = destination_id.to_string();
+        self.readers
+            .read(move |c| {
+                let mut st = c.prepare_cached(delivery::NEXT_DUE).map_err(map_err)?;
+                st.query_row(params![d, now], |r| r.get(0)).map_err(map_err)
+            })
+            .await
+    }
+
+    async fn claim_due(
+        &self,
+        destination_id: &str,
+        now: Millis,
+        limit: u32,
+        lease_until: Millis,
+        node: &str,
+    ) -> Result<Vec<Claimed>> {
+        let (d, node) = (destination_id.to_string(), node.to_string());
+        let ids = self.writer.write(move |tx| delivery::claim_due(tx, &d, now, limit, lease_until, &node)).await?;
+        self.load_claimed(ids).await
+    }
+
+    async fn claim_event(
         &self,
         project_id: &str,
-        q: &ListQuery,
-    ) -> Result<Page<IgnoredEvent>> {
-        self.list(
-            Table::IgnoredEvents,
-            project_id,
-            q,
-            rows::IGNORED_COLUMNS,
-            rows::ignored,
-        )
-        .await
+        event_id: &str,
+        trigger: AttemptTrigger,
+        now: Millis,
+        lease_until: Millis,
+        node: &str,
+    ) -> Result<Option<Claimed>> {
+        let (p, e, node) = (project_id.to_string(), event_id.to_string(), node.to_string());
+        let id = self.writer.write(move |tx| delivery::claim_one(tx, &p, &e, trigger, now, lease_until, &node)).await?;
+        match id {
+            None => Ok(None),
+            Some(id) => Ok(self.load_claimed(vec![(id, trigger)]).await?.pop()),
+        }
+    }
+
+    async fn record_attempt(&self, record: AttemptRecord) -> Result<Event> {
+        self.writer.write(move |tx| delivery::record_attempt(tx, &record)).await
+    }
+
+    async fn release_all_leases(&self) -> Result<u64> {
+        self.writer
+            .write(|tx| {
+                tx.execute("UPDATE events SET locked_until = NULL, locked_by = NULL WHERE locked_until IS NOT NULL", [])
+                    .map(|n| n as u64)
+                    .map_err(map_err)
+            })
+            .await
+    }
+
+    async fn hold_events(&self, project_id: &str, connection_id: &str, now: Millis) -> Result<u64> {
+        let (p, c) = (project_id.to_string(), connection_id.to_string());
+        self.writer.write(move |tx| delivery::hold(tx, &p, &c, now)).await
+    }
+
+    async fn release_held_events(&self, project_id: &str, connection_id: &str, now: Millis) -> Result<Vec<String>> {
+        let (p, c) = (project_id.to_string(), connection_id.to_string());
+        self.writer.write(move |tx| delivery::release_held(tx, &p, &c, now)).await
+    }
+
+    async fn cancel_event(&self, project_id: &str, event_id: &str, now: Millis) -> Result<Option<Event>> {
+        let (p, e) = (project_id.to_string(), event_id.to_string());
+        self.writer.write(move |tx| delivery::cancel(tx, &p, &e, now)).await
+    }
+
+    async fn attempt(&self, project_id: &str, id: &str) -> Result<Option<Attempt>> {
+        const SQL: &str = "SELECT id, project_id, event_id, destination_id, attempt_number, trigger, successful, \
+             response_status, error_code, body, requested_url, http_method, delivered_at, responded_at, delivery_latency, \
+             response_latency, created_at, updated_at FROM attempts WHERE project_id = ?1 AND id = ?2";
+        self.get(SQL, vec![project_id.into(), id.into()], delivery::attempt).await
+    }
+
+    async fn list_attempts(&self, project_id: &str, q: &ListQuery) -> Result<Page<Attempt>> {
+        self.list(Table::Attempts, project_id, q, delivery::ATTEMPT_COLUMNS, delivery::attempt).await
+    }
+
+    async fn rotate_signing_secret(
+        &self,
+        project_id: &str,
+        new_secret: &str,
+        previous_expires_at: Millis,
+    ) -> Result<()> {
+        let (p, s) = (project_id.to_string(), new_secret.to_string());
+        self.writer
+            .write(move |tx| {
+                let n = tx
+                    .execute(
+                        "UPDATE projects SET previous_signing_secret = signing_secret, \
+                         previous_signing_secret_expires_at = ?3, signing_secret = ?2 WHERE id = ?1",
+                        params![p, s, previous_expires_at],
+                    )
+                    .map_err(map_err)?;
+                if n == 0 {
+                    return Err(StoreError::NotFound);
+                }
+                Ok(())
+            })
+            .await
     }
 }
 

@@ -45,10 +45,7 @@ fn push_conds(sql: &mut String, args: &mut Vec<Value>, conds: &[Cond]) {
             Cond::IsNull(_, true) => sql.push_str(&format!(" AND {col} IS NULL")),
             Cond::IsNull(_, false) => sql.push_str(&format!(" AND {col} IS NOT NULL")),
             Cond::Contains(_, s) => {
-                let escaped = s
-                    .replace('\\', "\\\\")
-                    .replace('%', "\\%")
-                    .replace('_', "\\_");
+                let escaped = s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
                 args.push(Value::Text(format!("%{escaped}%")));
                 sql.push_str(&format!(" AND {col} LIKE ?{} ESCAPE '\\'", args.len()));
             }
@@ -57,17 +54,9 @@ fn push_conds(sql: &mut String, args: &mut Vec<Value>, conds: &[Cond]) {
 }
 
 /// `SELECT columns FROM table WHERE project … ORDER BY … LIMIT limit+1`.
-pub(crate) fn select(
-    table: Table,
-    columns: &str,
-    project_id: &str,
-    q: &ListQuery,
-) -> (String, Vec<Value>) {
+pub(crate) fn select(table: Table, columns: &str, project_id: &str, q: &ListQuery) -> (String, Vec<Value>) {
     let mut args = vec![Value::Text(project_id.to_string())];
-    let mut sql = format!(
-        "SELECT {columns} FROM {} WHERE project_id = ?1",
-        table.as_str()
-    );
+    let mut sql = format!("SELECT {columns} FROM {} WHERE project_id = ?1", table.as_str());
     push_conds(&mut sql, &mut args, &q.conds);
     let expr = sort_expr(q.order_by);
     // Reading backwards (prev) flips the order; the page is reversed back afterwards.
@@ -82,27 +71,17 @@ pub(crate) fn select(
         args.push(Value::Text(c.id.clone()));
         let op = if desc { "<" } else { ">" };
         let _ = matches!(c.direction, Direction::Next);
-        sql.push_str(&format!(
-            " AND ({expr}, id) {op} (?{}, ?{})",
-            args.len() - 1,
-            args.len()
-        ));
+        sql.push_str(&format!(" AND ({expr}, id) {op} (?{}, ?{})", args.len() - 1, args.len()));
     }
     let dir = if desc { "DESC" } else { "ASC" };
-    sql.push_str(&format!(
-        " ORDER BY {expr} {dir}, id {dir} LIMIT {}",
-        q.limit as u64 + 1
-    ));
+    sql.push_str(&format!(" ORDER BY {expr} {dir}, id {dir} LIMIT {}", q.limit as u64 + 1));
     (sql, args)
 }
 
 /// `SELECT COUNT(*) FROM table WHERE project … conds`.
 pub(crate) fn count(table: Table, project_id: &str, conds: &[Cond]) -> (String, Vec<Value>) {
     let mut args = vec![Value::Text(project_id.to_string())];
-    let mut sql = format!(
-        "SELECT COUNT(*) FROM {} WHERE project_id = ?1",
-        table.as_str()
-    );
+    let mut sql = format!("SELECT COUNT(*) FROM {} WHERE project_id = ?1", table.as_str());
     push_conds(&mut sql, &mut args, conds);
     (sql, args)
 }
@@ -118,18 +97,11 @@ mod tests {
         let q = ListQuery {
             conds: vec![
                 Cond::Eq(Col::Status, Val::Text("QUEUED".into())),
-                Cond::In(
-                    Col::SourceId,
-                    vec![Val::Text("a".into()), Val::Text("b".into())],
-                ),
+                Cond::In(Col::SourceId, vec![Val::Text("a".into()), Val::Text("b".into())]),
                 Cond::Cmp(Col::CreatedAt, Cmp::Gte, Val::Int(5)),
                 Cond::Contains(Col::Name, "50%_x".into()),
             ],
-            cursor: Some(Cursor {
-                direction: Direction::Prev,
-                value: SortValue::Int(9),
-                id: "evt_1".into(),
-            }),
+            cursor: Some(Cursor { direction: Direction::Prev, value: SortValue::Int(9), id: "evt_1".into() }),
             ..ListQuery::default()
         };
         let (sql, args) = select(Table::Events, "id", "tm_1", &q);
@@ -138,10 +110,7 @@ mod tests {
         assert!(sql.contains("source_id IN (?3, ?4)"), "{sql}");
         assert!(sql.contains("created_at >= ?5"), "{sql}");
         assert!(sql.contains("(created_at, id) > (?7, ?8)"), "{sql}");
-        assert!(
-            sql.ends_with("ORDER BY created_at ASC, id ASC LIMIT 101"),
-            "{sql}"
-        );
+        assert!(sql.ends_with("ORDER BY created_at ASC, id ASC LIMIT 101"), "{sql}");
         assert_eq!(args[5], Value::Text("%50\\%\\_x%".into()));
     }
 }

@@ -14,10 +14,7 @@ pub(crate) struct Readers {
 
 impl Readers {
     pub(crate) fn new(path: PathBuf) -> Arc<Readers> {
-        Arc::new(Readers {
-            path,
-            idle: Mutex::new(Vec::new()),
-        })
+        Arc::new(Readers { path, idle: Mutex::new(Vec::new()) })
     }
 
     /// Run `f` with a read connection on a blocking thread.

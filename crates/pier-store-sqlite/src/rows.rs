@@ -2,26 +2,21 @@
 
 use crate::map_err;
 use pier_core::{
-    AuthMethod, Connection as Conn, CustomResponse, Destination, Event, EventStatus, IgnoredCause,
-    IgnoredEvent, Project, RateLimitPeriod, RejectionCause, Request, Source,
+    AuthMethod, Connection as Conn, CustomResponse, Destination, Event, EventStatus, IgnoredCause, IgnoredEvent,
+    Project, RateLimitPeriod, RejectionCause, Request, Source,
 };
 use pier_store::{Change, Routing, StoreError};
 use rusqlite::{params, types::Type, Row, Transaction};
 
 fn json<T: serde::de::DeserializeOwned>(row: &Row<'_>, idx: usize) -> rusqlite::Result<T> {
     let s: String = row.get(idx)?;
-    serde_json::from_str(&s)
-        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(idx, Type::Text, Box::new(e)))
+    serde_json::from_str(&s).map_err(|e| rusqlite::Error::FromSqlConversionFailure(idx, Type::Text, Box::new(e)))
 }
 
-fn json_opt<T: serde::de::DeserializeOwned>(
-    row: &Row<'_>,
-    idx: usize,
-) -> rusqlite::Result<Option<T>> {
+fn json_opt<T: serde::de::DeserializeOwned>(row: &Row<'_>, idx: usize) -> rusqlite::Result<Option<T>> {
     let s: Option<String> = row.get(idx)?;
     s.map(|s| {
-        serde_json::from_str(&s)
-            .map_err(|e| rusqlite::Error::FromSqlConversionFailure(idx, Type::Text, Box::new(e)))
+        serde_json::from_str(&s).map_err(|e| rusqlite::Error::FromSqlConversionFailure(idx, Type::Text, Box::new(e)))
     })
     .transpose()
 }
@@ -37,11 +32,11 @@ fn to_json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
 // ---- projects ----
 
 pub(crate) const PROJECT_SELECT_ALL: &str =
-    "SELECT id, name, signing_secret, created_at FROM projects ORDER BY created_at, id";
+    "SELECT id, name, signing_secret, created_at, previous_signing_secret, previous_signing_secret_expires_at FROM projects ORDER BY created_at, id";
 pub(crate) const PROJECT_BY_ID: &str =
-    "SELECT id, name, signing_secret, created_at FROM projects WHERE id = ?1";
+    "SELECT id, name, signing_secret, created_at, previous_signing_secret, previous_signing_secret_expires_at FROM projects WHERE id = ?1";
 pub(crate) const PROJECT_BY_KEY: &str =
-    "SELECT p.id, p.name, p.signing_secret, p.created_at FROM projects p \
+    "SELECT p.id, p.name, p.signing_secret, p.created_at, p.previous_signing_secret, p.previous_signing_secret_expires_at FROM projects p \
      JOIN api_keys k ON k.project_id = p.id WHERE k.key_hash = ?1";
 
 pub(crate) fn project(r: &Row<'_>) -> rusqlite::Result<Project> {
@@ -50,13 +45,14 @@ pub(crate) fn project(r: &Row<'_>) -> rusqlite::Result<Project> {
         name: r.get(1)?,
         signing_secret: r.get(2)?,
         created_at: r.get(3)?,
+        previous_signing_secret: r.get(4)?,
+        previous_signing_secret_expires_at: r.get(5)?,
     })
 }
 
 // ---- sources ----
 
-pub(crate) const SOURCE_COLUMNS: &str =
-    "id, project_id, name, key, description, allowed_http_methods, \
+pub(crate) const SOURCE_COLUMNS: &str = "id, project_id, name, key, description, allowed_http_methods, \
      custom_response, verification, disabled_at, created_at, updated_at";
 pub(crate) const SOURCE_BY_ID: &str = "SELECT id, project_id, name, key, description, allowed_http_methods, \
      custom_response, verification, disabled_at, created_at, updated_at FROM sources WHERE project_id = ?1 AND id = ?2";
@@ -104,8 +100,7 @@ pub(crate) fn destination(r: &Row<'_>) -> rusqlite::Result<Destination> {
         path_forwarding_disabled: r.get(6)?,
         http_method: r.get(7)?,
         rate_limit: r.get(8)?,
-        rate_limit_period: RateLimitPeriod::parse(&period)
-            .ok_or_else(|| bad_enum(9, "rate limit period"))?,
+        rate_limit_period: RateLimitPeriod::parse(&period).ok_or_else(|| bad_enum(9, "rate limit period"))?,
         auth_method: json::<AuthMethod>(r, 10)?,
         disabled_at: r.get(11)?,
         created_at: r.get(12)?,
@@ -115,14 +110,15 @@ pub(crate) fn destination(r: &Row<'_>) -> rusqlite::Result<Destination> {
 
 // ---- connections ----
 
-pub(crate) const CONNECTION_COLUMNS: &str =
-    "id, project_id, name, description, source_id, destination_id, rules, \
+pub(crate) const CONNECTION_COLUMNS: &str = "id, project_id, name, description, source_id, destination_id, rules, \
      paused_at, disabled_at, created_at, updated_at";
-pub(crate) const CONNECTION_BY_ID: &str = "SELECT id, project_id, name, description, source_id, destination_id, rules, \
+pub(crate) const CONNECTION_BY_ID: &str =
+    "SELECT id, project_id, name, description, source_id, destination_id, rules, \
      paused_at, disabled_at, created_at, updated_at FROM connections WHERE project_id = ?1 AND id = ?2";
 pub(crate) const CONNECTION_BY_NAME: &str = "SELECT id, project_id, name, description, source_id, destination_id, rules, \
      paused_at, disabled_at, created_at, updated_at FROM connections WHERE project_id = ?1 AND source_id = ?2 AND name = ?3";
-pub(crate) const CONNECTIONS_OF_SOURCE: &str = "SELECT id, project_id, name, description, source_id, destination_id, rules, \
+pub(crate) const CONNECTIONS_OF_SOURCE: &str =
+    "SELECT id, project_id, name, description, source_id, destination_id, rules, \
      paused_at, disabled_at, created_at, updated_at FROM connections WHERE source_id = ?1 ORDER BY created_at, id";
 
 pub(crate) fn connection(r: &Row<'_>) -> rusqlite::Result<Conn> {
@@ -141,11 +137,7 @@ pub(crate) fn connection(r: &Row<'_>) -> rusqlite::Result<Conn> {
     })
 }
 
-pub(crate) fn apply(
-    tx: &Transaction<'_>,
-    project_id: &str,
-    changes: Vec<Change>,
-) -> Result<(), StoreError> {
+pub(crate) fn apply(tx: &Transaction<'_>, project_id: &str, changes: Vec<Change>) -> Result<(), StoreError> {
     let foreign = || StoreError::InvalidReference("the object belongs to another project".into());
     for change in changes {
         match change {
@@ -223,9 +215,7 @@ pub(crate) fn apply(
                     )
                     .map_err(map_err)?;
                 if !ok {
-                    return Err(StoreError::InvalidReference(
-                        "the source or destination does not exist".into(),
-                    ));
+                    return Err(StoreError::InvalidReference("the source or destination does not exist".into()));
                 }
                 tx.execute(
                     "INSERT INTO connections (id, project_id, name, description, source_id, destination_id, rules, \
@@ -260,10 +250,7 @@ pub(crate) fn apply(
 
 fn delete(tx: &Transaction<'_>, table: &str, project_id: &str, id: &str) -> Result<(), StoreError> {
     let n = tx
-        .execute(
-            &format!("DELETE FROM {table} WHERE project_id = ?1 AND id = ?2"),
-            params![project_id, id],
-        )
+        .execute(&format!("DELETE FROM {table} WHERE project_id = ?1 AND id = ?2"), params![project_id, id])
         .map_err(map_err)?;
     if n == 0 {
         return Err(StoreError::NotFound);
@@ -276,10 +263,12 @@ fn delete(tx: &Transaction<'_>, table: &str, project_id: &str, id: &str) -> Resu
 pub(crate) const REQUEST_COLUMNS: &str = "id, project_id, source_id, method, path, query, headers, NULL, body_size, \
      original_ip, verified, rejection_cause, events_count, ignored_count, cli_events_count, routed, ingested_at, \
      created_at, updated_at";
-pub(crate) const REQUEST_COLUMNS_BODY: &str = "id, project_id, source_id, method, path, query, headers, body, body_size, \
+pub(crate) const REQUEST_COLUMNS_BODY: &str =
+    "id, project_id, source_id, method, path, query, headers, body, body_size, \
      original_ip, verified, rejection_cause, events_count, ignored_count, cli_events_count, routed, ingested_at, \
      created_at, updated_at";
-pub(crate) const REQUEST_BY_ID: &str = "SELECT id, project_id, source_id, method, path, query, headers, body, body_size, \
+pub(crate) const REQUEST_BY_ID: &str =
+    "SELECT id, project_id, source_id, method, path, query, headers, body, body_size, \
      original_ip, verified, rejection_cause, events_count, ignored_count, cli_events_count, routed, ingested_at, \
      created_at, updated_at FROM requests WHERE project_id = ?1 AND id = ?2";
 pub(crate) const UNROUTED: &str = "SELECT id, project_id, source_id, method, path, query, headers, body, body_size, \
@@ -302,9 +291,7 @@ pub(crate) fn request(r: &Row<'_>) -> rusqlite::Result<Request> {
         original_ip: r.get(9)?,
         verified: r.get(10)?,
         rejection_cause: match cause {
-            Some(c) => {
-                Some(RejectionCause::parse(&c).ok_or_else(|| bad_enum(11, "rejection cause"))?)
-            }
+            Some(c) => Some(RejectionCause::parse(&c).ok_or_else(|| bad_enum(11, "rejection cause"))?),
             None => None,
         },
         events_count: r.get(12)?,
@@ -359,8 +346,11 @@ pub(crate) fn complete_routing(tx: &Transaction<'_>, r: &Routing) -> Result<(), 
         let mut ins = tx
             .prepare_cached(
                 "INSERT INTO events (id, project_id, request_id, connection_id, source_id, destination_id, status, attempts, \
-                 last_attempt_at, next_attempt_at, response_status, error_code, successful_at, cli_id, created_at, updated_at) \
-                 VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16) ON CONFLICT(request_id, connection_id) DO NOTHING",
+                 last_attempt_at, next_attempt_at, response_status, error_code, successful_at, cli_id, created_at, updated_at, \
+                 next_trigger) \
+                 VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,'INITIAL') \
+                 ON CONFLICT(request_id, connection_id) DO NOTHING",
+
             )
             .map_err(map_err)?;
         for e in &r.events {
@@ -416,13 +406,7 @@ pub(crate) fn complete_routing(tx: &Transaction<'_>, r: &Routing) -> Result<(), 
              WHERE id = ?1",
         )
         .map_err(map_err)?;
-    let n = upd
-        .execute(params![
-            r.request_id,
-            r.now,
-            r.rejection.map(|c| c.as_str())
-        ])
-        .map_err(map_err)?;
+    let n = upd.execute(params![r.request_id, r.now, r.rejection.map(|c| c.as_str())]).map_err(map_err)?;
     if n == 0 {
         return Err(StoreError::NotFound);
     }

@@ -32,9 +32,7 @@ impl Writer {
             .name("pier-sqlite-writer".into())
             .spawn(move || run(conn, rx))
             .map(|_| ())
-            .unwrap_or_else(
-                |e| tracing::error!(error = %e, "cannot start the sqlite writer thread"),
-            );
+            .unwrap_or_else(|e| tracing::error!(error = %e, "cannot start the sqlite writer thread"));
         Writer { tx }
     }
 
@@ -55,8 +53,7 @@ impl Writer {
         self.tx
             .send(Pending { job, done })
             .map_err(|_| StoreError::Unavailable("the sqlite writer has stopped".into()))?;
-        wait.await
-            .map_err(|_| StoreError::Unavailable("the sqlite writer has stopped".into()))??;
+        wait.await.map_err(|_| StoreError::Unavailable("the sqlite writer has stopped".into()))??;
         let v = slot.lock().take();
         v.ok_or_else(|| StoreError::Internal("write finished without a value".into()))
     }
@@ -89,10 +86,7 @@ fn run(mut conn: Connection, mut rx: mpsc::UnboundedReceiver<Pending>) {
     }
 }
 
-fn commit_batch(
-    conn: &mut Connection,
-    batch: &mut [Pending],
-) -> rusqlite::Result<Vec<Result<(), StoreError>>> {
+fn commit_batch(conn: &mut Connection, batch: &mut [Pending]) -> rusqlite::Result<Vec<Result<(), StoreError>>> {
     let tx = conn.transaction()?;
     let mut results = Vec::with_capacity(batch.len());
     let single = batch.len() == 1;

@@ -1,9 +1,9 @@
 //! The storage conformance story: one test body that every backend runs on a fresh, empty
 //! store (`run(store).await`). It panics with a message on the first broken promise.
 
-use crate::{Change, Cmp, Col, Cond, ListQuery, Routing, Store, StoreError, Table, Val};
+use crate::{AttemptRecord, Change, Claimed, Cmp, Col, Cond, ListQuery, Routing, Store, StoreError, Table, Val};
 use pier_core::{
-    keys, AuthMethod, Connection, Destination, Event, EventStatus, IdKind, IgnoredCause,
+    keys, Attempt, AttemptTrigger, AuthMethod, Connection, Destination, Event, EventStatus, IdKind, IgnoredCause,
     IgnoredEvent, Project, RateLimitPeriod, RejectionCause, Request, Source,
 };
 use rand::{rngs::StdRng, SeedableRng};
@@ -84,10 +84,7 @@ fn request(ids: &mut Ids, s: &Source, body: &[u8]) -> Request {
         method: "POST".into(),
         path: "/track".into(),
         query: "a=1".into(),
-        headers: vec![
-            ("content-type".into(), "application/json".into()),
-            ("x-bin".into(), "\\xff".into()),
-        ],
+        headers: vec![("content-type".into(), "application/json".into()), ("x-bin".into(), "\\xff".into())],
         body: Some(bytes::Bytes::copy_from_slice(body)),
         body_size: body.len() as i64,
         original_ip: Some("127.0.0.1".into()),
@@ -127,178 +124,50 @@ fn event_for(ids: &mut Ids, r: &Request, c: &Connection) -> Event {
 
 /// Run the whole story on an empty store.
 pub async fn run(store: Arc<dyn Store>) {
-    let mut ids = Ids {
-        rng: StdRng::seed_from_u64(7),
-        now: 1_700_000_000_000,
-    };
+    let mut ids = Ids { rng: StdRng::seed_from_u64(7), now: 1_700_000_000_000 };
     store.ping().await.expect("ping");
 
     // ---- projects and keys ----
-    let p1 = Project {
-        id: ids.next(IdKind::Project),
-        name: "one".into(),
-        signing_secret: "s1".into(),
-        created_at: ids.now,
-    };
-    let p2 = Project {
-        id: ids.next(IdKind::Project),
-        name: "two".into(),
-        signing_secret: "s2".into(),
-        created_at: ids.now,
-    };
-    store
-        .create_project(&p1, &keys::hash_api_key("k1"))
-        .await
-        .expect("create p1");
-    store
-        .create_project(&p2, &keys::hash_api_key("k2"))
-        .await
-        .expect("create p2");
-    let dup = Project {
-        id: ids.next(IdKind::Project),
-        ..p1.clone()
-    };
-    assert!(matches!(
-        store.create_project(&dup, &keys::hash_api_key("k3")).await,
-        Err(StoreError::Conflict(_))
-    ));
+    let p1 = Project::new(ids.next(IdKind::Project), "one".into(), "s1".into(), ids.now);
+    let p2 = Project::new(ids.next(IdKind::Project), "two".into(), "s2".into(), ids.now);
+    store.create_project(&p1, &keys::hash_api_key("k1")).await.expect("create p1");
+    store.create_project(&p2, &keys::hash_api_key("k2")).await.expect("create p2");
+    let dup = Project { id: ids.next(IdKind::Project), ..p1.clone() };
+    assert!(matches!(store.create_project(&dup, &keys::hash_api_key("k3")).await, Err(StoreError::Conflict(_))));
     assert_eq!(store.list_projects().await.unwrap().len(), 2);
-    assert_eq!(
-        store
-            .project_by_key_hash(&keys::hash_api_key("k1"))
-            .await
-            .unwrap(),
-        Some(p1.clone())
-    );
-    assert_eq!(
-        store
-            .project_by_key_hash(&keys::hash_api_key("nope"))
-            .await
-            .unwrap(),
-        None
-    );
-    store
-        .replace_api_keys(&p1.id, &keys::hash_api_key("k1b"), ids.now)
-        .await
-        .expect("rotate");
-    assert_eq!(
-        store
-            .project_by_key_hash(&keys::hash_api_key("k1"))
-            .await
-            .unwrap(),
-        None,
-        "old key must stop working"
-    );
-    assert_eq!(
-        store
-            .project_by_key_hash(&keys::hash_api_key("k1b"))
-            .await
-            .unwrap()
-            .map(|p| p.id),
-        Some(p1.id.clone())
-    );
-    assert!(matches!(
-        store.replace_api_keys("tm_missing", "h", 0).await,
-        Err(StoreError::NotFound)
-    ));
-    store
-        .add_api_key(&p2.id, &keys::hash_api_key("k2b"), ids.now)
-        .await
-        .expect("add key");
-    assert_eq!(
-        store
-            .project_by_key_hash(&keys::hash_api_key("k2"))
-            .await
-            .unwrap()
-            .map(|p| p.id),
-        Some(p2.id.clone())
-    );
-    assert_eq!(
-        store
-            .project_by_key_hash(&keys::hash_api_key("k2b"))
-            .await
-            .unwrap()
-            .map(|p| p.id),
-        Some(p2.id.clone())
-    );
-    assert!(matches!(
-        store
-            .add_api_key(&p1.id, &keys::hash_api_key("k2b"), 0)
-            .await,
-        Err(StoreError::Conflict(_))
-    ));
-    assert!(matches!(
-        store.add_api_key("tm_missing", "h2", 0).await,
-        Err(StoreError::NotFound)
-    ));
+    assert_eq!(store.project_by_key_hash(&keys::hash_api_key("k1")).await.unwrap(), Some(p1.clone()));
+    assert_eq!(store.project_by_key_hash(&keys::hash_api_key("nope")).await.unwrap(), None);
+    store.replace_api_keys(&p1.id, &keys::hash_api_key("k1b"), ids.now).await.expect("rotate");
+    assert_eq!(store.project_by_key_hash(&keys::hash_api_key("k1")).await.unwrap(), None, "old key must stop working");
+    assert_eq!(store.project_by_key_hash(&keys::hash_api_key("k1b")).await.unwrap().map(|p| p.id), Some(p1.id.clone()));
+    assert!(matches!(store.replace_api_keys("tm_missing", "h", 0).await, Err(StoreError::NotFound)));
+    store.add_api_key(&p2.id, &keys::hash_api_key("k2b"), ids.now).await.expect("add key");
+    assert_eq!(store.project_by_key_hash(&keys::hash_api_key("k2")).await.unwrap().map(|p| p.id), Some(p2.id.clone()));
+    assert_eq!(store.project_by_key_hash(&keys::hash_api_key("k2b")).await.unwrap().map(|p| p.id), Some(p2.id.clone()));
+    assert!(matches!(store.add_api_key(&p1.id, &keys::hash_api_key("k2b"), 0).await, Err(StoreError::Conflict(_))));
+    assert!(matches!(store.add_api_key("tm_missing", "h2", 0).await, Err(StoreError::NotFound)));
     store.set_signing_secret(&p1.id, "s1b").await.unwrap();
-    assert_eq!(
-        store.project(&p1.id).await.unwrap().unwrap().signing_secret,
-        "s1b"
-    );
+    assert_eq!(store.project(&p1.id).await.unwrap().unwrap().signing_secret, "s1b");
 
     // ---- sources: put, get, unique names, isolation, update ----
     let mut s1 = source(&mut ids, &p1.id, "inbound");
-    store
-        .apply(&p1.id, vec![Change::PutSource(s1.clone())])
-        .await
-        .expect("put source");
-    assert_eq!(
-        store.source(&p1.id, &s1.id).await.unwrap(),
-        Some(s1.clone())
-    );
-    assert_eq!(
-        store.source_by_name(&p1.id, "inbound").await.unwrap(),
-        Some(s1.clone())
-    );
-    assert_eq!(
-        store.source_by_key(&s1.key).await.unwrap(),
-        Some(s1.clone())
-    );
-    assert_eq!(
-        store.source(&p2.id, &s1.id).await.unwrap(),
-        None,
-        "another project must not see it"
-    );
+    store.apply(&p1.id, vec![Change::PutSource(s1.clone())]).await.expect("put source");
+    assert_eq!(store.source(&p1.id, &s1.id).await.unwrap(), Some(s1.clone()));
+    assert_eq!(store.source_by_name(&p1.id, "inbound").await.unwrap(), Some(s1.clone()));
+    assert_eq!(store.source_by_key(&s1.key).await.unwrap(), Some(s1.clone()));
+    assert_eq!(store.source(&p2.id, &s1.id).await.unwrap(), None, "another project must not see it");
     let clash = source(&mut ids, &p1.id, "inbound");
-    assert!(matches!(
-        store.apply(&p1.id, vec![Change::PutSource(clash)]).await,
-        Err(StoreError::Conflict(_))
-    ));
+    assert!(matches!(store.apply(&p1.id, vec![Change::PutSource(clash)]).await, Err(StoreError::Conflict(_))));
     let same_name_other_project = source(&mut ids, &p2.id, "inbound");
-    store
-        .apply(
-            &p2.id,
-            vec![Change::PutSource(same_name_other_project.clone())],
-        )
-        .await
-        .expect("names are per project");
+    store.apply(&p2.id, vec![Change::PutSource(same_name_other_project.clone())]).await.expect("names are per project");
     assert!(
-        store
-            .apply(
-                &p1.id,
-                vec![Change::PutSource(same_name_other_project.clone())]
-            )
-            .await
-            .is_err(),
+        store.apply(&p1.id, vec![Change::PutSource(same_name_other_project.clone())]).await.is_err(),
         "a project cannot write another's object"
     );
     s1.description = Some("updated".into());
     s1.updated_at += 5;
-    store
-        .apply(&p1.id, vec![Change::PutSource(s1.clone())])
-        .await
-        .expect("update source");
-    assert_eq!(
-        store
-            .source(&p1.id, &s1.id)
-            .await
-            .unwrap()
-            .unwrap()
-            .description
-            .as_deref(),
-        Some("updated")
-    );
+    store.apply(&p1.id, vec![Change::PutSource(s1.clone())]).await.expect("update source");
+    assert_eq!(store.source(&p1.id, &s1.id).await.unwrap().unwrap().description.as_deref(), Some("updated"));
 
     // ---- destinations and connections ----
     let d1 = destination(&mut ids, &p1.id, "internal-api", false);
@@ -317,28 +186,10 @@ pub async fn run(store: Arc<dyn Store>) {
         )
         .await
         .expect("put bundle");
-    assert_eq!(
-        store.destination(&p1.id, &d1.id).await.unwrap(),
-        Some(d1.clone())
-    );
-    assert_eq!(
-        store
-            .destination_by_name(&p1.id, "internal-api")
-            .await
-            .unwrap(),
-        Some(d1.clone())
-    );
-    assert_eq!(
-        store.connection(&p1.id, &c1.id).await.unwrap(),
-        Some(c1.clone())
-    );
-    assert_eq!(
-        store
-            .connection_by_name(&p1.id, &s1.id, "conn")
-            .await
-            .unwrap(),
-        Some(c1.clone())
-    );
+    assert_eq!(store.destination(&p1.id, &d1.id).await.unwrap(), Some(d1.clone()));
+    assert_eq!(store.destination_by_name(&p1.id, "internal-api").await.unwrap(), Some(d1.clone()));
+    assert_eq!(store.connection(&p1.id, &c1.id).await.unwrap(), Some(c1.clone()));
+    assert_eq!(store.connection_by_name(&p1.id, &s1.id, "conn").await.unwrap(), Some(c1.clone()));
     assert_eq!(store.connection(&p2.id, &c1.id).await.unwrap(), None);
     assert_eq!(store.connections_of_source(&s1.id).await.unwrap().len(), 2);
 
@@ -346,141 +197,36 @@ pub async fn run(store: Arc<dyn Store>) {
     let d_rolled_back = destination(&mut ids, &p1.id, "rolled-back", false);
     let mut bad = connection(&mut ids, &p1.id, "bad", &s1, &d1);
     bad.source_id = same_name_other_project.id.clone();
-    let r = store
-        .apply(
-            &p1.id,
-            vec![
-                Change::PutDestination(d_rolled_back.clone()),
-                Change::PutConnection(bad),
-            ],
-        )
-        .await;
+    let r = store.apply(&p1.id, vec![Change::PutDestination(d_rolled_back.clone()), Change::PutConnection(bad)]).await;
     assert!(matches!(r, Err(StoreError::InvalidReference(_))), "{r:?}");
+    assert_eq!(store.destination(&p1.id, &d_rolled_back.id).await.unwrap(), None, "apply must be atomic");
     assert_eq!(
-        store.destination(&p1.id, &d_rolled_back.id).await.unwrap(),
-        None,
-        "apply must be atomic"
-    );
-    assert_eq!(
-        store
-            .count(
-                &p1.id,
-                Table::Connections,
-                &[Cond::Eq(Col::SourceId, Val::Text(s1.id.clone()))]
-            )
-            .await
-            .unwrap(),
+        store.count(&p1.id, Table::Connections, &[Cond::Eq(Col::SourceId, Val::Text(s1.id.clone()))]).await.unwrap(),
         2
     );
-    assert_eq!(
-        store
-            .count(
-                &p1.id,
-                Table::Connections,
-                &[Cond::IsNull(Col::PausedAt, false)]
-            )
-            .await
-            .unwrap(),
-        0
-    );
+    assert_eq!(store.count(&p1.id, Table::Connections, &[Cond::IsNull(Col::PausedAt, false)]).await.unwrap(), 0);
 
     // ---- list and pagination ----
     let mut names = Vec::new();
     for i in 0..5 {
         let s = source(&mut ids, &p2.id, &format!("page-{i}"));
         names.push(s.id.clone());
-        store
-            .apply(&p2.id, vec![Change::PutSource(s)])
-            .await
-            .unwrap();
+        store.apply(&p2.id, vec![Change::PutSource(s)]).await.unwrap();
     }
-    let q = ListQuery {
-        limit: 2,
-        conds: vec![Cond::Contains(Col::Name, "PAGE".into())],
-        ..ListQuery::default()
-    };
+    let q = ListQuery { limit: 2, conds: vec![Cond::Contains(Col::Name, "PAGE".into())], ..ListQuery::default() };
     let page1 = store.list_sources(&p2.id, &q).await.unwrap();
-    assert_eq!(
-        page1
-            .models
-            .iter()
-            .map(|s| s.name.as_str())
-            .collect::<Vec<_>>(),
-        ["page-4", "page-3"]
-    );
+    assert_eq!(page1.models.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(), ["page-4", "page-3"]);
     assert!(page1.prev.is_none());
-    let page2 = store
-        .list_sources(
-            &p2.id,
-            &ListQuery {
-                cursor: page1.next.clone(),
-                ..q.clone()
-            },
-        )
-        .await
-        .unwrap();
-    assert_eq!(
-        page2
-            .models
-            .iter()
-            .map(|s| s.name.as_str())
-            .collect::<Vec<_>>(),
-        ["page-2", "page-1"]
-    );
-    let page3 = store
-        .list_sources(
-            &p2.id,
-            &ListQuery {
-                cursor: page2.next.clone(),
-                ..q.clone()
-            },
-        )
-        .await
-        .unwrap();
-    assert_eq!(
-        page3
-            .models
-            .iter()
-            .map(|s| s.name.as_str())
-            .collect::<Vec<_>>(),
-        ["page-0"]
-    );
+    let page2 = store.list_sources(&p2.id, &ListQuery { cursor: page1.next.clone(), ..q.clone() }).await.unwrap();
+    assert_eq!(page2.models.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(), ["page-2", "page-1"]);
+    let page3 = store.list_sources(&p2.id, &ListQuery { cursor: page2.next.clone(), ..q.clone() }).await.unwrap();
+    assert_eq!(page3.models.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(), ["page-0"]);
     assert!(page3.next.is_none());
-    let back = store
-        .list_sources(
-            &p2.id,
-            &ListQuery {
-                cursor: page3.prev.clone(),
-                ..q.clone()
-            },
-        )
-        .await
-        .unwrap();
-    assert_eq!(
-        back.models
-            .iter()
-            .map(|s| s.name.as_str())
-            .collect::<Vec<_>>(),
-        ["page-2", "page-1"]
-    );
-    let asc = store
-        .list_sources(
-            &p2.id,
-            &ListQuery {
-                desc: false,
-                ..q.clone()
-            },
-        )
-        .await
-        .unwrap();
+    let back = store.list_sources(&p2.id, &ListQuery { cursor: page3.prev.clone(), ..q.clone() }).await.unwrap();
+    assert_eq!(back.models.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(), ["page-2", "page-1"]);
+    let asc = store.list_sources(&p2.id, &ListQuery { desc: false, ..q.clone() }).await.unwrap();
     assert_eq!(asc.models[0].name, "page-0");
-    assert!(store
-        .list_sources(
-            &p2.id,
-            &ListQuery::default().with(Cond::Eq(Col::Status, Val::Int(1)))
-        )
-        .await
-        .is_err());
+    assert!(store.list_sources(&p2.id, &ListQuery::default().with(Cond::Eq(Col::Status, Val::Int(1)))).await.is_err());
 
     // ---- ingest (concurrent, group commit), routing, events ----
     let mut handles = Vec::new();
@@ -495,15 +241,8 @@ pub async fn run(store: Arc<dyn Store>) {
     for h in handles {
         h.await.expect("join").expect("ingest");
     }
-    let got = store
-        .request(&p1.id, &sent[17].id)
-        .await
-        .unwrap()
-        .expect("stored");
-    assert_eq!(
-        got, sent[17],
-        "a request reads back exactly, body bytes included"
-    );
+    let got = store.request(&p1.id, &sent[17].id).await.unwrap().expect("stored");
+    assert_eq!(got, sent[17], "a request reads back exactly, body bytes included");
     assert_eq!(store.request(&p2.id, &sent[17].id).await.unwrap(), None);
     let unrouted = store.unrouted_requests(1000).await.unwrap();
     assert_eq!(unrouted.len(), 200);
@@ -518,29 +257,16 @@ pub async fn run(store: Arc<dyn Store>) {
         rejection: None,
         now: ids.now,
     };
-    store
-        .complete_routing(routing.clone())
-        .await
-        .expect("route");
+    store.complete_routing(routing.clone()).await.expect("route");
     // Replaying routing (a crash between the write and its acknowledgement) changes nothing.
     let mut replay = routing.clone();
     replay.events = vec![event_for(&mut ids, r0, &c1), event_for(&mut ids, r0, &ccli)];
     store.complete_routing(replay).await.expect("route again");
     let stored = store.request(&p1.id, &r0.id).await.unwrap().unwrap();
     assert!(stored.routed);
-    assert_eq!(
-        (
-            stored.events_count,
-            stored.cli_events_count,
-            stored.ignored_count
-        ),
-        (1, 1, 0)
-    );
+    assert_eq!((stored.events_count, stored.cli_events_count, stored.ignored_count), (1, 1, 0));
     let evs = store
-        .list_events(
-            &p1.id,
-            &ListQuery::default().with(Cond::Eq(Col::RequestId, Val::Text(r0.id.clone()))),
-        )
+        .list_events(&p1.id, &ListQuery::default().with(Cond::Eq(Col::RequestId, Val::Text(r0.id.clone()))))
         .await
         .unwrap();
     assert_eq!(evs.models.len(), 2);
@@ -570,10 +296,7 @@ pub async fn run(store: Arc<dyn Store>) {
         .await
         .unwrap();
     let ig = store
-        .list_ignored_events(
-            &p1.id,
-            &ListQuery::default().with(Cond::Eq(Col::RequestId, Val::Text(r1.id.clone()))),
-        )
+        .list_ignored_events(&p1.id, &ListQuery::default().with(Cond::Eq(Col::RequestId, Val::Text(r1.id.clone()))))
         .await
         .unwrap();
     assert_eq!(ig.models, vec![ign]);
@@ -588,61 +311,24 @@ pub async fn run(store: Arc<dyn Store>) {
         .await
         .unwrap();
     assert_eq!(
-        store
-            .request(&p1.id, &r2.id)
-            .await
-            .unwrap()
-            .unwrap()
-            .rejection_cause,
+        store.request(&p1.id, &r2.id).await.unwrap().unwrap().rejection_cause,
         Some(RejectionCause::NoConnection)
     );
 
     // Lists of requests: without bodies by default, filters, counts.
-    let page = store
-        .list_requests(
-            &p1.id,
-            &ListQuery {
-                limit: 10,
-                ..ListQuery::default()
-            },
-            false,
-        )
-        .await
-        .unwrap();
+    let page = store.list_requests(&p1.id, &ListQuery { limit: 10, ..ListQuery::default() }, false).await.unwrap();
     assert_eq!(page.models.len(), 10);
     assert!(page.models.iter().all(|r| r.body.is_none()));
     assert_eq!(page.models[0].id, sent[199].id, "newest first");
-    let with_bodies = store
-        .list_requests(
-            &p1.id,
-            &ListQuery {
-                limit: 1,
-                ..ListQuery::default()
-            },
-            true,
-        )
-        .await
-        .unwrap();
+    let with_bodies = store.list_requests(&p1.id, &ListQuery { limit: 1, ..ListQuery::default() }, true).await.unwrap();
     assert_eq!(with_bodies.models[0].body, sent[199].body);
     let rejected = store
-        .list_requests(
-            &p1.id,
-            &ListQuery::default().with(Cond::IsNull(Col::RejectionCause, false)),
-            false,
-        )
+        .list_requests(&p1.id, &ListQuery::default().with(Cond::IsNull(Col::RejectionCause, false)), false)
         .await
         .unwrap();
     assert_eq!(rejected.models.len(), 1);
     let since = store
-        .count(
-            &p1.id,
-            Table::Requests,
-            &[Cond::Cmp(
-                Col::CreatedAt,
-                Cmp::Gte,
-                Val::Int(sent[100].created_at),
-            )],
-        )
+        .count(&p1.id, Table::Requests, &[Cond::Cmp(Col::CreatedAt, Cmp::Gte, Val::Int(sent[100].created_at))])
         .await
         .unwrap();
     assert_eq!(since, 100);
@@ -650,40 +336,150 @@ pub async fn run(store: Arc<dyn Store>) {
         .count(
             &p1.id,
             Table::Events,
-            &[Cond::In(
-                Col::Status,
-                vec![Val::Text("QUEUED".into()), Val::Text("HOLD".into())],
-            )],
+            &[Cond::In(Col::Status, vec![Val::Text("QUEUED".into()), Val::Text("HOLD".into())])],
         )
         .await
         .unwrap();
     assert_eq!(queued, 2);
 
     // ---- deletes cascade to connections; deleting nothing is NotFound ----
-    store
-        .apply(&p1.id, vec![Change::DeleteDestination(dcli.id.clone())])
-        .await
-        .unwrap();
+    store.apply(&p1.id, vec![Change::DeleteDestination(dcli.id.clone())]).await.unwrap();
     assert_eq!(store.connection(&p1.id, &ccli.id).await.unwrap(), None);
-    store
-        .apply(&p1.id, vec![Change::DeleteSource(s1.id.clone())])
-        .await
-        .unwrap();
+    store.apply(&p1.id, vec![Change::DeleteSource(s1.id.clone())]).await.unwrap();
     assert_eq!(store.connection(&p1.id, &c1.id).await.unwrap(), None);
-    assert!(
-        store.request(&p1.id, &r0.id).await.unwrap().is_some(),
-        "requests outlive their source"
-    );
+    assert!(store.request(&p1.id, &r0.id).await.unwrap().is_some(), "requests outlive their source");
+    assert!(matches!(store.apply(&p1.id, vec![Change::DeleteSource(s1.id.clone())]).await, Err(StoreError::NotFound)));
     assert!(matches!(
-        store
-            .apply(&p1.id, vec![Change::DeleteSource(s1.id.clone())])
-            .await,
+        store.apply(&p2.id, vec![Change::DeleteDestination(d1.id.clone())]).await,
         Err(StoreError::NotFound)
     ));
-    assert!(matches!(
-        store
-            .apply(&p2.id, vec![Change::DeleteDestination(d1.id.clone())])
-            .await,
-        Err(StoreError::NotFound)
-    ));
+
+    delivery(&store, &mut ids, &p1, &p2).await;
+}
+
+fn attempt_for(ids: &mut Ids, c: &Claimed, successful: bool, status: Option<i64>) -> Attempt {
+    let now = ids.now;
+    Attempt {
+        id: ids.next(IdKind::Attempt),
+        project_id: c.event.project_id.clone(),
+        event_id: c.event.id.clone(),
+        destination_id: c.event.destination_id.clone(),
+        attempt_number: c.event.attempts + 1,
+        trigger: c.trigger,
+        successful,
+        response_status: status,
+        error_code: if status.is_none() { Some("TIMEOUT".into()) } else { None },
+        body: Some("ok".into()),
+        requested_url: Some("http://127.0.0.1:9/x".into()),
+        http_method: Some("POST".into()),
+        delivered_at: Some(now),
+        responded_at: Some(now),
+        delivery_latency: Some(3),
+        response_latency: Some(2),
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+/// Leases, attempts, retries, pause and cancel.
+async fn delivery(store: &Arc<dyn Store>, ids: &mut Ids, p1: &Project, p2: &Project) {
+    let s = source(ids, &p1.id, "deliver-src");
+    let d = destination(ids, &p1.id, "deliver-dst", false);
+    let c = connection(ids, &p1.id, "deliver", &s, &d);
+    let changes =
+        vec![Change::PutSource(s.clone()), Change::PutDestination(d.clone()), Change::PutConnection(c.clone())];
+    store.apply(&p1.id, changes).await.unwrap();
+    for _ in 0..4 {
+        let r = request(ids, &s, b"{}");
+        store.ingest(r.clone()).await.unwrap();
+        let e = event_for(ids, &r, &c);
+        let routing = Routing { request_id: r.id.clone(), events: vec![e], now: ids.now, ..Routing::default() };
+        store.complete_routing(routing).await.unwrap();
+    }
+    let now = ids.now + 10;
+    let due = store.due_destinations(now).await.unwrap();
+    let mine = due.iter().find(|(id, _)| id == &d.id).expect("destination is due");
+    assert!(mine.1 <= now);
+
+    let first = store.claim_due(&d.id, now, 2, now + 1000, "node-a").await.unwrap();
+    assert_eq!(first.len(), 2, "claims are bounded by the limit");
+    assert!(first.iter().all(|c| c.trigger == AttemptTrigger::Initial));
+    assert_eq!(first[0].request.body.as_deref(), Some(&b"{}"[..]), "a claim carries the request body");
+    let second = store.claim_due(&d.id, now, 10, now + 1000, "node-b").await.unwrap();
+    assert_eq!(second.len(), 2);
+    let none = store.claim_due(&d.id, now, 10, now + 1000, "node-b").await.unwrap();
+    assert!(none.is_empty(), "leased events are not claimed twice");
+    assert_eq!(store.next_due(&d.id, now).await.unwrap(), None, "every deliverable event is leased");
+
+    // A lease that expires makes the event claimable again.
+    let expired = store.claim_due(&d.id, now + 1001, 1, now + 5000, "node-c").await.unwrap();
+    assert_eq!(expired.len(), 1);
+    let busy =
+        store.claim_event(&p1.id, &expired[0].event.id, AttemptTrigger::Manual, now + 1002, now + 6000, "x").await;
+    assert!(matches!(busy, Err(StoreError::Conflict(_))), "{busy:?}");
+    let other = store.claim_event(&p2.id, &expired[0].event.id, AttemptTrigger::Manual, now, now, "x").await.unwrap();
+    assert!(other.is_none());
+    assert!(store.claim_event(&p1.id, "evt_missing", AttemptTrigger::Manual, now, now, "x").await.unwrap().is_none());
+
+    // A failure with a retry scheduled: FAILED with next_attempt_at, lease released.
+    let c0 = &first[0];
+    let a0 = attempt_for(ids, c0, false, Some(500));
+    let retry_at = now + 2000;
+    let rec = AttemptRecord { attempt: a0.clone(), status: EventStatus::Failed, next_attempt_at: Some(retry_at), now };
+    let e0 = store.record_attempt(rec).await.unwrap();
+    assert_eq!((e0.status, e0.attempts, e0.next_attempt_at), (EventStatus::Failed, 1, Some(retry_at)));
+    assert_eq!((e0.response_status, e0.last_attempt_at), (Some(500), Some(now)));
+    assert_eq!(store.next_due(&d.id, now).await.unwrap(), Some(retry_at));
+    let early = store.claim_due(&d.id, now + 1500, 10, now + 9000, "n").await.unwrap();
+    assert!(early.iter().all(|c| c.event.id != c0.event.id), "the retry is not due yet");
+
+    let retried = store.claim_due(&d.id, retry_at, 10, retry_at + 1000, "n").await.unwrap();
+    let got: Vec<_> = retried.iter().map(|c| (c.event.id.clone(), c.trigger)).collect();
+    assert_eq!(got, vec![(c0.event.id.clone(), AttemptTrigger::Automatic)]);
+    let a1 = attempt_for(ids, &retried[0], true, Some(200));
+    let rec =
+        AttemptRecord { attempt: a1.clone(), status: EventStatus::Successful, next_attempt_at: None, now: retry_at };
+    let e1 = store.record_attempt(rec).await.unwrap();
+    assert_eq!((e1.status, e1.attempts, e1.next_attempt_at), (EventStatus::Successful, 2, None));
+    assert_eq!(e1.successful_at, Some(retry_at));
+    let q =
+        ListQuery { desc: false, ..ListQuery::default() }.with(Cond::Eq(Col::EventId, Val::Text(c0.event.id.clone())));
+    assert_eq!(store.list_attempts(&p1.id, &q).await.unwrap().models, vec![a0.clone(), a1.clone()]);
+    assert_eq!(store.attempt(&p1.id, &a1.id).await.unwrap(), Some(a1.clone()));
+    assert_eq!(store.attempt(&p2.id, &a1.id).await.unwrap(), None);
+
+    // Cancel: no further attempts, and a late failure does not revive it.
+    let c1 = &first[1];
+    let cancelled = store.cancel_event(&p1.id, &c1.event.id, now).await.unwrap().unwrap();
+    assert_eq!((cancelled.status, cancelled.next_attempt_at), (EventStatus::Cancelled, None));
+    let rec = AttemptRecord {
+        attempt: attempt_for(ids, c1, false, None),
+        status: EventStatus::Failed,
+        next_attempt_at: Some(now + 5),
+        now,
+    };
+    let late = store.record_attempt(rec).await.unwrap();
+    assert_eq!((late.status, late.next_attempt_at), (EventStatus::Cancelled, None));
+    assert_eq!(late.error_code.as_deref(), Some("TIMEOUT"));
+    assert!(store.cancel_event(&p2.id, &c1.event.id, now).await.unwrap().is_none());
+
+    // Pause holds pending events (in flight too); unpause makes them due with trigger UNPAUSE.
+    assert!(store.release_all_leases().await.unwrap() >= 1);
+    assert_eq!(store.hold_events(&p1.id, &c.id, now).await.unwrap(), 2, "the two undelivered events are held");
+    assert!(store.claim_due(&d.id, now + 100_000, 10, now + 200_000, "n").await.unwrap().is_empty());
+    assert_eq!(store.release_held_events(&p1.id, &c.id, now + 3).await.unwrap(), vec![d.id.clone()]);
+    let back = store.claim_due(&d.id, now + 3, 10, now + 200_000, "n").await.unwrap();
+    assert_eq!(back.len(), 2);
+    assert!(back.iter().all(|c| c.trigger == AttemptTrigger::Unpause));
+
+    // A manual retry of a finished event leases it with trigger MANUAL.
+    let manual = store.claim_event(&p1.id, &c0.event.id, AttemptTrigger::Manual, now + 4, now + 9, "n").await.unwrap();
+    let manual = manual.expect("claimed");
+    assert_eq!((manual.trigger, manual.event.status), (AttemptTrigger::Manual, EventStatus::Successful));
+
+    store.rotate_signing_secret(&p1.id, "s-new", now + 86_400_000).await.unwrap();
+    let p = store.project(&p1.id).await.unwrap().unwrap();
+    assert_eq!((p.signing_secret.as_str(), p.previous_signing_secret.as_deref()), ("s-new", Some("s1b")));
+    assert_eq!(p.previous_signing_secret_expires_at, Some(now + 86_400_000));
+    assert!(matches!(store.rotate_signing_secret("tm_missing", "x", 0).await, Err(StoreError::NotFound)));
 }

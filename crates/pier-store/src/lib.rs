@@ -13,7 +13,8 @@ pub use query::{sortable, Cmp, Col, Cond, ListQuery, Listed, Page, Table, Val};
 
 use async_trait::async_trait;
 use pier_core::{
-    Connection, Destination, Event, IgnoredEvent, Project, RejectionCause, Request, Source,
+    Attempt, AttemptTrigger, Connection, Destination, Event, EventStatus, IgnoredEvent, Millis, Project,
+    RejectionCause, Request, Source,
 };
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -43,6 +44,24 @@ pub struct Routing {
     pub now: pier_core::Millis,
 }
 
+/// An event taken for delivery, with its request and what triggered this attempt.
+#[derive(Debug, Clone)]
+pub struct Claimed {
+    pub event: Event,
+    pub request: Request,
+    pub trigger: AttemptTrigger,
+}
+
+/// The result of one attempt, written with the event's new state in one transaction.
+#[derive(Debug, Clone)]
+pub struct AttemptRecord {
+    pub attempt: Attempt,
+    /// `SUCCESSFUL`, or `FAILED` (with `next_attempt_at` when a retry is scheduled).
+    pub status: EventStatus,
+    pub next_attempt_at: Option<Millis>,
+    pub now: Millis,
+}
+
 /// Durable storage of everything Pier knows. All methods are scoped to a project where the
 /// object belongs to one; a lookup with another project's id finds nothing.
 #[async_trait]
@@ -56,20 +75,10 @@ pub trait Store: Send + Sync + 'static {
     async fn project(&self, id: &str) -> Result<Option<Project>>;
     async fn project_by_key_hash(&self, key_hash: &str) -> Result<Option<Project>>;
     /// Replace every key of the project with one new key. `NotFound` for an unknown project.
-    async fn replace_api_keys(
-        &self,
-        project_id: &str,
-        key_hash: &str,
-        now: pier_core::Millis,
-    ) -> Result<()>;
+    async fn replace_api_keys(&self, project_id: &str, key_hash: &str, now: pier_core::Millis) -> Result<()>;
     /// Add a key to a project (keeps its other keys). `NotFound` for an unknown project,
     /// `Conflict` when the key already belongs to a project.
-    async fn add_api_key(
-        &self,
-        project_id: &str,
-        key_hash: &str,
-        now: pier_core::Millis,
-    ) -> Result<()>;
+    async fn add_api_key(&self, project_id: &str, key_hash: &str, now: pier_core::Millis) -> Result<()>;
     /// Set the project's delivery signing secret. `NotFound` for an unknown project.
     async fn set_signing_secret(&self, project_id: &str, secret: &str) -> Result<()>;
 
@@ -83,20 +92,10 @@ pub trait Store: Send + Sync + 'static {
     async fn source_by_key(&self, key: &str) -> Result<Option<Source>>;
     async fn list_sources(&self, project_id: &str, q: &ListQuery) -> Result<Page<Source>>;
     async fn destination(&self, project_id: &str, id: &str) -> Result<Option<Destination>>;
-    async fn destination_by_name(
-        &self,
-        project_id: &str,
-        name: &str,
-    ) -> Result<Option<Destination>>;
-    async fn list_destinations(&self, project_id: &str, q: &ListQuery)
-        -> Result<Page<Destination>>;
+    async fn destination_by_name(&self, project_id: &str, name: &str) -> Result<Option<Destination>>;
+    async fn list_destinations(&self, project_id: &str, q: &ListQuery) -> Result<Page<Destination>>;
     async fn connection(&self, project_id: &str, id: &str) -> Result<Option<Connection>>;
-    async fn connection_by_name(
-        &self,
-        project_id: &str,
-        source_id: &str,
-        name: &str,
-    ) -> Result<Option<Connection>>;
+    async fn connection_by_name(&self, project_id: &str, source_id: &str, name: &str) -> Result<Option<Connection>>;
     async fn list_connections(&self, project_id: &str, q: &ListQuery) -> Result<Page<Connection>>;
     /// Rows of `table` in the project matching `conds`.
     async fn count(&self, project_id: &str, table: Table, conds: &[Cond]) -> Result<i64>;
@@ -110,21 +109,60 @@ pub trait Store: Send + Sync + 'static {
     /// A request with its body.
     async fn request(&self, project_id: &str, id: &str) -> Result<Option<Request>>;
     /// Requests without bodies (`body` is `None`) unless `with_bodies`.
-    async fn list_requests(
-        &self,
-        project_id: &str,
-        q: &ListQuery,
-        with_bodies: bool,
-    ) -> Result<Page<Request>>;
+    async fn list_requests(&self, project_id: &str, q: &ListQuery, with_bodies: bool) -> Result<Page<Request>>;
     /// Accepted requests not yet routed, oldest first, across projects.
     async fn unrouted_requests(&self, limit: u32) -> Result<Vec<Request>>;
     /// Write the outcome of routing; idempotent (one event per request and connection).
     async fn complete_routing(&self, routing: Routing) -> Result<()>;
     async fn event(&self, project_id: &str, id: &str) -> Result<Option<Event>>;
     async fn list_events(&self, project_id: &str, q: &ListQuery) -> Result<Page<Event>>;
-    async fn list_ignored_events(
+    async fn list_ignored_events(&self, project_id: &str, q: &ListQuery) -> Result<Page<IgnoredEvent>>;
+
+    // ---- delivery ----
+    /// Destinations with deliverable events (due time set, not held, not leased), each with its
+    /// earliest due time, across projects.
+    async fn due_destinations(&self, now: Millis) -> Result<Vec<(String, Millis)>>;
+    /// The earliest due time of a destination's deliverable, unleased events.
+    async fn next_due(&self, destination_id: &str, now: Millis) -> Result<Option<Millis>>;
+    /// Lease up to `limit` events of a destination that are due at `now` (oldest due first)
+    /// until `lease_until`. A leased event is not claimable again until its lease expires.
+    async fn claim_due(
+        &self,
+        destination_id: &str,
+        now: Millis,
+        limit: u32,
+        lease_until: Millis,
+        node: &str,
+    ) -> Result<Vec<Claimed>>;
+    /// Lease one event now, whatever its state, for a manual retry (`trigger`). `Conflict` when
+    /// another attempt holds it; `None` when it does not exist in the project.
+    async fn claim_event(
         &self,
         project_id: &str,
-        q: &ListQuery,
-    ) -> Result<Page<IgnoredEvent>>;
+        event_id: &str,
+        trigger: AttemptTrigger,
+        now: Millis,
+        lease_until: Millis,
+        node: &str,
+    ) -> Result<Option<Claimed>>;
+    /// Store an attempt and the event's new state, releasing the lease. A cancelled or held
+    /// event keeps that status (unless this attempt succeeded).
+    async fn record_attempt(&self, record: AttemptRecord) -> Result<Event>;
+    /// Release every lease (single-node start-up: no other process can hold one).
+    async fn release_all_leases(&self) -> Result<u64>;
+    /// Pause: the connection's pending events go to `HOLD`.
+    async fn hold_events(&self, project_id: &str, connection_id: &str, now: Millis) -> Result<u64>;
+    /// Unpause: `HOLD` events become due now, with trigger `UNPAUSE`; returns their destinations.
+    async fn release_held_events(&self, project_id: &str, connection_id: &str, now: Millis) -> Result<Vec<String>>;
+    /// Mute/cancel: no further attempts. `None` when the event does not exist in the project.
+    async fn cancel_event(&self, project_id: &str, event_id: &str, now: Millis) -> Result<Option<Event>>;
+    async fn attempt(&self, project_id: &str, id: &str) -> Result<Option<Attempt>>;
+    async fn list_attempts(&self, project_id: &str, q: &ListQuery) -> Result<Page<Attempt>>;
+    /// Rotate the signing secret: the current one becomes the previous one until `expires_at`.
+    async fn rotate_signing_secret(
+        &self,
+        project_id: &str,
+        new_secret: &str,
+        previous_expires_at: Millis,
+    ) -> Result<()>;
 }

@@ -12,6 +12,7 @@ pub enum Table {
     Requests,
     Events,
     IgnoredEvents,
+    Attempts,
 }
 
 /// A filterable or sortable column.
@@ -41,6 +42,7 @@ pub enum Col {
     IngestedAt,
     BodySize,
     Cause,
+    EventId,
     DisabledAt,
     PausedAt,
     CreatedAt,
@@ -75,6 +77,7 @@ impl Col {
             Col::IngestedAt => "ingested_at",
             Col::BodySize => "body_size",
             Col::Cause => "cause",
+            Col::EventId => "event_id",
             Col::DisabledAt => "disabled_at",
             Col::PausedAt => "paused_at",
             Col::CreatedAt => "created_at",
@@ -92,6 +95,7 @@ impl Table {
             Table::Requests => "requests",
             Table::Events => "events",
             Table::IgnoredEvents => "ignored_events",
+            Table::Attempts => "attempts",
         }
     }
 
@@ -101,10 +105,7 @@ impl Table {
         match col {
             Id | CreatedAt | UpdatedAt => true,
             Name | Description | DisabledAt => {
-                matches!(
-                    self,
-                    Table::Sources | Table::Destinations | Table::Connections
-                )
+                matches!(self, Table::Sources | Table::Destinations | Table::Connections)
             }
             Url | CliPath => self == Table::Destinations,
             SourceId => matches!(self, Table::Connections | Table::Requests | Table::Events),
@@ -112,12 +113,12 @@ impl Table {
             PausedAt => self == Table::Connections,
             ConnectionId => matches!(self, Table::Events | Table::IgnoredEvents),
             RequestId => matches!(self, Table::Events | Table::IgnoredEvents),
-            Status | Attempts | ResponseStatus | ErrorCode | CliId | LastAttemptAt
-            | NextAttemptAt | SuccessfulAt => self == Table::Events,
-            Verified | RejectionCause | EventsCount | IgnoredCount | IngestedAt | BodySize => {
-                self == Table::Requests
+            Status | Attempts | ResponseStatus | ErrorCode | CliId | LastAttemptAt | NextAttemptAt | SuccessfulAt => {
+                self == Table::Events
             }
+            Verified | RejectionCause | EventsCount | IgnoredCount | IngestedAt | BodySize => self == Table::Requests,
             Cause => self == Table::IgnoredEvents,
+            EventId => self == Table::Attempts,
         }
     }
 }
@@ -166,11 +167,7 @@ pub enum Cond {
 impl Cond {
     pub fn col(&self) -> Col {
         match self {
-            Cond::Eq(c, _)
-            | Cond::In(c, _)
-            | Cond::Cmp(c, _, _)
-            | Cond::IsNull(c, _)
-            | Cond::Contains(c, _) => *c,
+            Cond::Eq(c, _) | Cond::In(c, _) | Cond::Cmp(c, _, _) | Cond::IsNull(c, _) | Cond::Contains(c, _) => *c,
         }
     }
 }
@@ -187,13 +184,7 @@ pub struct ListQuery {
 
 impl Default for ListQuery {
     fn default() -> Self {
-        ListQuery {
-            conds: Vec::new(),
-            order_by: Col::CreatedAt,
-            desc: true,
-            limit: 100,
-            cursor: None,
-        }
+        ListQuery { conds: Vec::new(), order_by: Col::CreatedAt, desc: true, limit: 100, cursor: None }
     }
 }
 
@@ -206,10 +197,7 @@ impl ListQuery {
     /// Refuse columns the table does not have, and orders on unsortable columns.
     pub fn check(&self, table: Table) -> Result<(), crate::StoreError> {
         if !sortable(self.order_by) {
-            return Err(crate::StoreError::InvalidQuery(format!(
-                "cannot order by {}",
-                self.order_by.as_str()
-            )));
+            return Err(crate::StoreError::InvalidQuery(format!("cannot order by {}", self.order_by.as_str())));
         }
         for c in self.conds.iter().map(Cond::col).chain([self.order_by]) {
             if !table.has(c) {
@@ -226,13 +214,7 @@ impl ListQuery {
     /// Whether this page is read backwards (a `prev` cursor): the backend sorts the other way,
     /// then [`Page::from_rows`] restores the order.
     pub fn reversed(&self) -> bool {
-        matches!(
-            self.cursor,
-            Some(Cursor {
-                direction: Direction::Prev,
-                ..
-            })
-        )
+        matches!(self.cursor, Some(Cursor { direction: Direction::Prev, .. }))
     }
 }
 
@@ -241,12 +223,7 @@ impl ListQuery {
 pub fn sortable(col: Col) -> bool {
     matches!(
         col,
-        Col::CreatedAt
-            | Col::UpdatedAt
-            | Col::IngestedAt
-            | Col::LastAttemptAt
-            | Col::NextAttemptAt
-            | Col::SuccessfulAt
+        Col::CreatedAt | Col::UpdatedAt | Col::IngestedAt | Col::LastAttemptAt | Col::NextAttemptAt | Col::SuccessfulAt
     )
 }
 
@@ -271,26 +248,12 @@ macro_rules! listed {
     };
 }
 
-listed!(pier_core::Source, |s, c| if c == Col::UpdatedAt {
-    s.updated_at
-} else {
-    s.created_at
-});
-listed!(pier_core::Destination, |s, c| if c == Col::UpdatedAt {
-    s.updated_at
-} else {
-    s.created_at
-});
-listed!(pier_core::Connection, |s, c| if c == Col::UpdatedAt {
-    s.updated_at
-} else {
-    s.created_at
-});
-listed!(pier_core::IgnoredEvent, |s, c| if c == Col::UpdatedAt {
-    s.updated_at
-} else {
-    s.created_at
-});
+listed!(pier_core::Source, |s, c| if c == Col::UpdatedAt { s.updated_at } else { s.created_at });
+listed!(pier_core::Destination, |s, c| if c == Col::UpdatedAt { s.updated_at } else { s.created_at });
+listed!(pier_core::Connection, |s, c| if c == Col::UpdatedAt { s.updated_at } else { s.created_at });
+listed!(pier_core::IgnoredEvent, |s, c| if c == Col::UpdatedAt { s.updated_at } else { s.created_at });
+listed!(pier_core::Attempt, |s, c| if c == Col::UpdatedAt { s.updated_at } else { s.created_at });
+
 listed!(pier_core::Request, |s, c| match c {
     Col::UpdatedAt => s.updated_at,
     Col::IngestedAt => s.ingested_at,
@@ -337,20 +300,8 @@ impl<T> Page<T> {
         // Backward: more rows → prev; we came from a later page → next.
         let has_next = if reversed { true } else { more };
         let has_prev = if reversed { more } else { q.cursor.is_some() };
-        let next = if has_next {
-            boundary(rows.last(), Direction::Next)
-        } else {
-            None
-        };
-        let prev = if has_prev {
-            boundary(rows.first(), Direction::Prev)
-        } else {
-            None
-        };
-        Page {
-            models: rows,
-            next,
-            prev,
-        }
+        let next = if has_next { boundary(rows.last(), Direction::Next) } else { None };
+        let prev = if has_prev { boundary(rows.first(), Direction::Prev) } else { None };
+        Page { models: rows, next, prev }
     }
 }

@@ -73,10 +73,7 @@ impl PierProcess {
     }
 
     async fn spawn(&mut self) -> anyhow::Result<()> {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.data_dir.join("pier.log"))?;
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.data_dir.join("pier.log"))?;
         let child = Command::new(&self.bin)
             .arg("serve")
             .arg("--listen")
@@ -98,12 +95,7 @@ impl PierProcess {
         eventually(Duration::from_secs(20), "pier to become ready", || {
             let (client, url) = (client.clone(), url.clone());
             async move {
-                match client
-                    .get(&url)
-                    .timeout(Duration::from_secs(1))
-                    .send()
-                    .await
-                {
+                match client.get(&url).timeout(Duration::from_secs(1)).send().await {
                     Ok(r) if r.status().is_success() => Some(()),
                     _ => None,
                 }
@@ -128,10 +120,7 @@ impl PierProcess {
     }
 
     /// SIGTERM, then wait (bounded) for a graceful exit; returns the exit status.
-    pub async fn terminate(
-        &mut self,
-        timeout: Duration,
-    ) -> anyhow::Result<std::process::ExitStatus> {
+    pub async fn terminate(&mut self, timeout: Duration) -> anyhow::Result<std::process::ExitStatus> {
         let mut c = self.child.take().context("not running")?;
         // SAFETY: kill(2) with a pid we own and a valid signal number.
         unsafe {
@@ -175,9 +164,7 @@ impl TestServer {
     }
 
     /// Start with a configuration adjusted by `f`.
-    pub async fn start_with(
-        f: impl FnOnce(&mut pier_server::Config),
-    ) -> anyhow::Result<TestServer> {
+    pub async fn start_with(f: impl FnOnce(&mut pier_server::Config)) -> anyhow::Result<TestServer> {
         let tmp = tempfile::tempdir()?;
         let mut config = pier_server::Config::for_tests(tmp.path().to_path_buf());
         config.api_key = Some(TEST_API_KEY.into());
@@ -211,49 +198,27 @@ pub type Reply = (u16, Value);
 
 impl Api {
     pub fn new(base: &str, version: &str, key: &str) -> Api {
-        let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
-            .build()
-            .unwrap_or_default();
-        Api {
-            base: base.to_string(),
-            version: version.to_string(),
-            key: key.to_string(),
-            client,
-        }
+        let client = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap_or_default();
+        Api { base: base.to_string(), version: version.to_string(), key: key.to_string(), client }
     }
 
     pub fn with_key(&self, key: &str) -> Api {
-        Api {
-            key: key.to_string(),
-            ..self.clone()
-        }
+        Api { key: key.to_string(), ..self.clone() }
     }
 
     pub fn url(&self, path: &str) -> String {
         format!("{}/{}{}", self.base, self.version, path)
     }
 
-    pub async fn send(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        body: Option<&Value>,
-    ) -> anyhow::Result<Reply> {
-        let mut rb = self
-            .client
-            .request(method, self.url(path))
-            .bearer_auth(&self.key);
+    pub async fn send(&self, method: reqwest::Method, path: &str, body: Option<&Value>) -> anyhow::Result<Reply> {
+        let mut rb = self.client.request(method, self.url(path)).bearer_auth(&self.key);
         if let Some(b) = body {
             rb = rb.json(b);
         }
         let r = rb.send().await?;
         let status = r.status().as_u16();
         let bytes = r.bytes().await?;
-        Ok((
-            status,
-            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-        ))
+        Ok((status, serde_json::from_slice(&bytes).unwrap_or(Value::Null)))
     }
 
     pub async fn get(&self, path: &str) -> anyhow::Result<Reply> {

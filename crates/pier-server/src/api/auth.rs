@@ -20,9 +20,7 @@ fn key_from_header(value: &str) -> Option<String> {
         return Some(rest.to_string()).filter(|k| !k.is_empty());
     }
     if scheme.eq_ignore_ascii_case("basic") {
-        let decoded = base64::engine::general_purpose::STANDARD
-            .decode(rest)
-            .ok()?;
+        let decoded = base64::engine::general_purpose::STANDARD.decode(rest).ok()?;
         let text = String::from_utf8(decoded).ok()?;
         let (user, pass) = text.split_once(':').unwrap_or((&text, ""));
         // The key is the user name (the Hookdeck CLI sends `key:`); accept it as the password too.
@@ -39,16 +37,12 @@ impl FromRequestParts<AppState> for Auth {
         let header = parts
             .headers
             .get(axum::http::header::AUTHORIZATION)
-            .ok_or_else(|| {
-                ApiError::unauthorized("missing API key: send 'Authorization: Bearer <api key>'")
-            })?;
+            .ok_or_else(|| ApiError::unauthorized("missing API key: send 'Authorization: Bearer <api key>'"))?;
         let key = header
             .to_str()
             .ok()
             .and_then(key_from_header)
-            .ok_or_else(|| {
-                ApiError::unauthorized("malformed Authorization header: use 'Bearer <api key>'")
-            })?;
+            .ok_or_else(|| ApiError::unauthorized("malformed Authorization header: use 'Bearer <api key>'"))?;
         let project = st
             .store
             .project_by_key_hash(&hash_api_key(&key))
@@ -79,18 +73,9 @@ mod tests {
         let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
         assert_eq!(key_from_header("Bearer abc").as_deref(), Some("abc"));
         assert_eq!(key_from_header("bearer  abc ").as_deref(), Some("abc"));
-        assert_eq!(
-            key_from_header(&format!("Basic {}", b64("abc:"))).as_deref(),
-            Some("abc")
-        );
-        assert_eq!(
-            key_from_header(&format!("Basic {}", b64(":abc"))).as_deref(),
-            Some("abc")
-        );
-        assert_eq!(
-            key_from_header(&format!("Basic {}", b64("abc"))).as_deref(),
-            Some("abc")
-        );
+        assert_eq!(key_from_header(&format!("Basic {}", b64("abc:"))).as_deref(), Some("abc"));
+        assert_eq!(key_from_header(&format!("Basic {}", b64(":abc"))).as_deref(), Some("abc"));
+        assert_eq!(key_from_header(&format!("Basic {}", b64("abc"))).as_deref(), Some("abc"));
         assert_eq!(key_from_header("Bearer "), None);
         assert_eq!(key_from_header("Token abc"), None);
         assert_eq!(key_from_header("Basic %%%"), None);

@@ -31,21 +31,15 @@ fn rules(values: &[Value]) -> ApiResult<Vec<Rule>> {
             Rule::Deduplicate { .. } => "deduplicate",
             Rule::Retry { .. } | Rule::Delay { .. } => continue,
         };
-        return Err(FieldError::new(
-            format!("rules[{i}].type"),
-            format!("{kind} rules are not supported by Pier yet"),
-        )
-        .into());
+        return Err(
+            FieldError::new(format!("rules[{i}].type"), format!("{kind} rules are not supported by Pier yet")).into()
+        );
     }
     Ok(parsed)
 }
 
 /// A connection with its source and destination, as the API shows it.
-pub(crate) async fn expand(
-    st: &AppState,
-    v: ApiVersion,
-    c: &Connection,
-) -> ApiResult<ConnectionOut> {
+pub(crate) async fn expand(st: &AppState, v: ApiVersion, c: &Connection) -> ApiResult<ConnectionOut> {
     let s = sources::get(st, &c.project_id, &c.source_id).await?;
     let d = destinations::get(st, &c.project_id, &c.destination_id).await?;
     Ok(output::connection(v, c, &s, &d, &st.config.public_url))
@@ -65,13 +59,7 @@ pub async fn list(
     params.one_of("destination_id", Col::DestinationId, &mut conds)?;
     params.date("paused_at", Col::PausedAt, &mut conds)?;
     disabled_filters(&mut params, &mut conds)?;
-    let q = params.page(
-        &[
-            ("created_at", Col::CreatedAt),
-            ("updated_at", Col::UpdatedAt),
-        ],
-        conds,
-    )?;
+    let q = params.page(&[("created_at", Col::CreatedAt), ("updated_at", Col::UpdatedAt)], conds)?;
     params.finish()?;
     let page = st.store.list_connections(&p.id, &q).await?;
     // One lookup per distinct source and destination on the page.
@@ -80,37 +68,19 @@ pub async fn list(
     let mut models = Vec::with_capacity(page.models.len());
     for c in &page.models {
         if !srcs.contains_key(&c.source_id) {
-            srcs.insert(
-                c.source_id.clone(),
-                sources::get(&st, &p.id, &c.source_id).await?,
-            );
+            srcs.insert(c.source_id.clone(), sources::get(&st, &p.id, &c.source_id).await?);
         }
         if !dsts.contains_key(&c.destination_id) {
-            dsts.insert(
-                c.destination_id.clone(),
-                destinations::get(&st, &p.id, &c.destination_id).await?,
-            );
+            dsts.insert(c.destination_id.clone(), destinations::get(&st, &p.id, &c.destination_id).await?);
         }
         if let (Some(s), Some(d)) = (srcs.get(&c.source_id), dsts.get(&c.destination_id)) {
             models.push(output::connection(v, c, s, d, &st.config.public_url));
         }
     }
-    Ok(paginated(
-        &q,
-        pier_store::Page {
-            models,
-            next: page.next,
-            prev: page.prev,
-        },
-        Clone::clone,
-    ))
+    Ok(paginated(&q, pier_store::Page { models, next: page.next, prev: page.prev }, Clone::clone))
 }
 
-pub async fn count(
-    State(st): State<AppState>,
-    Auth(p): Auth,
-    RawQuery(query): RawQuery,
-) -> ApiResult<Json<Count>> {
+pub async fn count(State(st): State<AppState>, Auth(p): Auth, RawQuery(query): RawQuery) -> ApiResult<Json<Count>> {
     let mut params = Params::parse(query.as_deref())?;
     let mut conds = Vec::new();
     params.one_of("source_id", Col::SourceId, &mut conds)?;
@@ -118,9 +88,7 @@ pub async fn count(
     params.date("paused_at", Col::PausedAt, &mut conds)?;
     disabled_filters(&mut params, &mut conds)?;
     params.finish()?;
-    Ok(Json(Count {
-        count: st.store.count(&p.id, Table::Connections, &conds).await?,
-    }))
+    Ok(Json(Count { count: st.store.count(&p.id, Table::Connections, &conds).await? }))
 }
 
 pub async fn create(
@@ -168,17 +136,9 @@ async fn save(
             .source(project_id, id)
             .await?
             .ok_or_else(|| ApiError::field("source_id", "no source with this id"))?,
-        _ => {
-            return Err(ApiError::field(
-                "source",
-                "give a source object or a source_id",
-            ))
-        }
+        _ => return Err(ApiError::field("source", "give a source object or a source_id")),
     };
-    let existing = st
-        .store
-        .connection_by_name(project_id, &source.id, &name)
-        .await?;
+    let existing = st.store.connection_by_name(project_id, &source.id, &name).await?;
     if existing.is_some() && !upsert {
         return Err(ApiError::conflict(format!(
             "a connection named '{name}' already exists on source '{}'; use PUT /connections to update it",
@@ -188,8 +148,7 @@ async fn save(
 
     let destination = match (&input.destination, &input.destination_id) {
         (Some(d), _) => {
-            let (d, changed) =
-                destinations::resolve_by_name(st, v, project_id, d, "destination.").await?;
+            let (d, changed) = destinations::resolve_by_name(st, v, project_id, d, "destination.").await?;
             if changed {
                 changes.push(Change::PutDestination(d.clone()));
             }
@@ -202,12 +161,7 @@ async fn save(
             .ok_or_else(|| ApiError::field("destination_id", "no destination with this id"))?,
         _ => match &existing {
             Some(c) => destinations::get(st, project_id, &c.destination_id).await?,
-            None => {
-                return Err(ApiError::field(
-                    "destination",
-                    "give a destination object or a destination_id",
-                ))
-            }
+            None => return Err(ApiError::field("destination", "give a destination object or a destination_id")),
         },
     };
 
@@ -235,20 +189,11 @@ async fn save(
     c.updated_at = now;
     changes.push(Change::PutConnection(c.clone()));
     st.store.apply(project_id, changes).await?;
-    Ok(output::connection(
-        v,
-        &c,
-        &source,
-        &destination,
-        &st.config.public_url,
-    ))
+    Ok(output::connection(v, &c, &source, &destination, &st.config.public_url))
 }
 
 async fn get(st: &AppState, project_id: &str, id: &str) -> ApiResult<Connection> {
-    st.store
-        .connection(project_id, id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("connection"))
+    st.store.connection(project_id, id).await?.ok_or_else(|| ApiError::not_found("connection"))
 }
 
 pub async fn retrieve(
@@ -281,24 +226,15 @@ pub async fn update(
         c.rules = rules(r.as_deref().unwrap_or_default())?;
     }
     c.updated_at = now_ms();
-    st.store
-        .apply(&p.id, vec![Change::PutConnection(c.clone())])
-        .await?;
+    st.store.apply(&p.id, vec![Change::PutConnection(c.clone())]).await?;
     expand(&st, v, &c).await.map(Json)
 }
 
-pub async fn delete(
-    State(st): State<AppState>,
-    Auth(p): Auth,
-    Path(id): Path<String>,
-) -> ApiResult<Json<Deleted>> {
-    st.store
-        .apply(&p.id, vec![Change::DeleteConnection(id.clone())])
-        .await
-        .map_err(|e| match e {
-            pier_store::StoreError::NotFound => ApiError::not_found("connection"),
-            other => other.into(),
-        })?;
+pub async fn delete(State(st): State<AppState>, Auth(p): Auth, Path(id): Path<String>) -> ApiResult<Json<Deleted>> {
+    st.store.apply(&p.id, vec![Change::DeleteConnection(id.clone())]).await.map_err(|e| match e {
+        pier_store::StoreError::NotFound => ApiError::not_found("connection"),
+        other => other.into(),
+    })?;
     Ok(Json(Deleted { id }))
 }
 
@@ -319,8 +255,6 @@ pub async fn lifecycle(
         _ => {}
     }
     c.updated_at = now;
-    st.store
-        .apply(&p.id, vec![Change::PutConnection(c.clone())])
-        .await?;
+    st.store.apply(&p.id, vec![Change::PutConnection(c.clone())]).await?;
     expand(&st, v, &c).await.map(Json)
 }

@@ -42,10 +42,7 @@ pub(crate) async fn resolve_by_name(
     input: &DestinationInput,
     prefix: &str,
 ) -> ApiResult<(Destination, bool)> {
-    let name = input
-        .name
-        .as_deref()
-        .ok_or_else(|| ApiError::field(format!("{prefix}name"), "is required"))?;
+    let name = input.name.as_deref().ok_or_else(|| ApiError::field(format!("{prefix}name"), "is required"))?;
     let now = now_ms();
     let (d, changed) = match st.store.destination_by_name(project_id, name).await? {
         Some(existing) if input.is_name_only() => (existing, false),
@@ -77,13 +74,7 @@ pub async fn list(
     params.one_of("url", Col::Url, &mut conds)?;
     params.text("cli_path", Col::CliPath, &mut conds)?;
     disabled_filters(&mut params, &mut conds)?;
-    let q = params.page(
-        &[
-            ("created_at", Col::CreatedAt),
-            ("updated_at", Col::UpdatedAt),
-        ],
-        conds,
-    )?;
+    let q = params.page(&[("created_at", Col::CreatedAt), ("updated_at", Col::UpdatedAt)], conds)?;
     params.finish()?;
     let page = st.store.list_destinations(&p.id, &q).await?;
     Ok(paginated(&q, page, |d| output::destination(v, d)))
@@ -95,10 +86,7 @@ pub async fn create(
     Auth(p): Auth,
     JsonBody(input): JsonBody<DestinationInput>,
 ) -> ApiResult<Json<DestinationOut>> {
-    let name = input
-        .name
-        .as_deref()
-        .ok_or_else(|| ApiError::field("name", "is required"))?;
+    let name = input.name.as_deref().ok_or_else(|| ApiError::field("name", "is required"))?;
     if st.store.destination_by_name(&p.id, name).await?.is_some() {
         return Err(ApiError::conflict(format!(
             "a destination named '{name}' already exists; use PUT /destinations to update it"
@@ -107,9 +95,7 @@ pub async fn create(
     let mut d = blank(&p.id, now_ms());
     input.apply(v, "", &mut d)?;
     DestinationInput::check_complete("", &d)?;
-    st.store
-        .apply(&p.id, vec![Change::PutDestination(d.clone())])
-        .await?;
+    st.store.apply(&p.id, vec![Change::PutDestination(d.clone())]).await?;
     Ok(Json(output::destination(v, &d)))
 }
 
@@ -121,18 +107,13 @@ pub async fn upsert(
 ) -> ApiResult<Json<DestinationOut>> {
     let (d, changed) = resolve_by_name(&st, v, &p.id, &input, "").await?;
     if changed {
-        st.store
-            .apply(&p.id, vec![Change::PutDestination(d.clone())])
-            .await?;
+        st.store.apply(&p.id, vec![Change::PutDestination(d.clone())]).await?;
     }
     Ok(Json(output::destination(v, &d)))
 }
 
 pub(crate) async fn get(st: &AppState, project_id: &str, id: &str) -> ApiResult<Destination> {
-    st.store
-        .destination(project_id, id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("destination"))
+    st.store.destination(project_id, id).await?.ok_or_else(|| ApiError::not_found("destination"))
 }
 
 pub async fn retrieve(
@@ -155,24 +136,15 @@ pub async fn update(
     input.apply(v, "", &mut d)?;
     DestinationInput::check_complete("", &d)?;
     d.updated_at = now_ms();
-    st.store
-        .apply(&p.id, vec![Change::PutDestination(d.clone())])
-        .await?;
+    st.store.apply(&p.id, vec![Change::PutDestination(d.clone())]).await?;
     Ok(Json(output::destination(v, &d)))
 }
 
-pub async fn delete(
-    State(st): State<AppState>,
-    Auth(p): Auth,
-    Path(id): Path<String>,
-) -> ApiResult<Json<Deleted>> {
-    st.store
-        .apply(&p.id, vec![Change::DeleteDestination(id.clone())])
-        .await
-        .map_err(|e| match e {
-            pier_store::StoreError::NotFound => ApiError::not_found("destination"),
-            other => other.into(),
-        })?;
+pub async fn delete(State(st): State<AppState>, Auth(p): Auth, Path(id): Path<String>) -> ApiResult<Json<Deleted>> {
+    st.store.apply(&p.id, vec![Change::DeleteDestination(id.clone())]).await.map_err(|e| match e {
+        pier_store::StoreError::NotFound => ApiError::not_found("destination"),
+        other => other.into(),
+    })?;
     Ok(Json(Deleted { id }))
 }
 
@@ -191,8 +163,6 @@ pub async fn lifecycle(
         _ => {}
     }
     d.updated_at = now;
-    st.store
-        .apply(&p.id, vec![Change::PutDestination(d.clone())])
-        .await?;
+    st.store.apply(&p.id, vec![Change::PutDestination(d.clone())]).await?;
     Ok(Json(output::destination(v, &d)))
 }

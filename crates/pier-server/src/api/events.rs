@@ -18,9 +18,7 @@ pub(crate) fn event_filters(params: &mut Params) -> ApiResult<(ListQuery, bool)>
     let mut conds = Vec::new();
     params.one_of("id", Col::Id, &mut conds)?;
     params.one_of_checked("status", Col::Status, &mut conds, |s| {
-        EventStatus::parse(s)
-            .map(|e| e.as_str().to_string())
-            .ok_or_else(|| format!("'{s}' is not an event status"))
+        EventStatus::parse(s).map(|e| e.as_str().to_string()).ok_or_else(|| format!("'{s}' is not an event status"))
     })?;
     params.one_of("webhook_id", Col::ConnectionId, &mut conds)?;
     params.one_of("source_id", Col::SourceId, &mut conds)?;
@@ -65,9 +63,7 @@ pub(crate) async fn render_events(
             }
         }
     }
-    Ok(paginated(q, page, |e| {
-        output::event(v, e, requests.get(&e.request_id).and_then(Option::as_ref))
-    }))
+    Ok(paginated(q, page, |e| output::event(v, e, requests.get(&e.request_id).and_then(Option::as_ref))))
 }
 
 pub async fn list(
@@ -84,10 +80,7 @@ pub async fn list(
 }
 
 async fn get(st: &AppState, project_id: &str, id: &str) -> ApiResult<Event> {
-    st.store
-        .event(project_id, id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("event"))
+    st.store.event(project_id, id).await?.ok_or_else(|| ApiError::not_found("event"))
 }
 
 pub async fn retrieve(
@@ -101,18 +94,8 @@ pub async fn retrieve(
     Ok(Json(output::event(v, &e, r.as_ref())))
 }
 
-pub async fn raw_body(
-    State(st): State<AppState>,
-    Auth(p): Auth,
-    Path(id): Path<String>,
-) -> ApiResult<Json<RawBody>> {
+pub async fn raw_body(State(st): State<AppState>, Auth(p): Auth, Path(id): Path<String>) -> ApiResult<Json<RawBody>> {
     let e = get(&st, &p.id, &id).await?;
-    let r = st
-        .store
-        .request(&p.id, &e.request_id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("event data"))?;
-    Ok(Json(RawBody {
-        body: String::from_utf8_lossy(r.body.as_deref().unwrap_or_default()).into_owned(),
-    }))
+    let r = st.store.request(&p.id, &e.request_id).await?.ok_or_else(|| ApiError::not_found("event data"))?;
+    Ok(Json(RawBody { body: String::from_utf8_lossy(r.body.as_deref().unwrap_or_default()).into_owned() }))
 }

@@ -24,63 +24,21 @@ pub use auth::Auth;
 pub fn router(version: ApiVersion) -> Router<AppState> {
     let lifecycle = |path: &str| format!("{path}/{{id}}/{{action}}");
     Router::new()
-        .route(
-            "/sources",
-            get(sources::list)
-                .post(sources::create)
-                .put(sources::upsert),
-        )
-        .route(
-            "/sources/{id}",
-            get(sources::retrieve)
-                .put(sources::update)
-                .delete(sources::delete),
-        )
-        .route(
-            &lifecycle("/sources"),
-            put(sources::lifecycle).post(sources::lifecycle),
-        )
-        .route(
-            "/destinations",
-            get(destinations::list)
-                .post(destinations::create)
-                .put(destinations::upsert),
-        )
-        .route(
-            "/destinations/{id}",
-            get(destinations::retrieve)
-                .put(destinations::update)
-                .delete(destinations::delete),
-        )
-        .route(
-            &lifecycle("/destinations"),
-            put(destinations::lifecycle).post(destinations::lifecycle),
-        )
-        .route(
-            "/connections",
-            get(connections::list)
-                .post(connections::create)
-                .put(connections::upsert),
-        )
+        .route("/sources", get(sources::list).post(sources::create).put(sources::upsert))
+        .route("/sources/{id}", get(sources::retrieve).put(sources::update).delete(sources::delete))
+        .route(&lifecycle("/sources"), put(sources::lifecycle).post(sources::lifecycle))
+        .route("/destinations", get(destinations::list).post(destinations::create).put(destinations::upsert))
+        .route("/destinations/{id}", get(destinations::retrieve).put(destinations::update).delete(destinations::delete))
+        .route(&lifecycle("/destinations"), put(destinations::lifecycle).post(destinations::lifecycle))
+        .route("/connections", get(connections::list).post(connections::create).put(connections::upsert))
         .route("/connections/count", get(connections::count))
-        .route(
-            "/connections/{id}",
-            get(connections::retrieve)
-                .put(connections::update)
-                .delete(connections::delete),
-        )
-        .route(
-            &lifecycle("/connections"),
-            put(connections::lifecycle).post(connections::lifecycle),
-        )
+        .route("/connections/{id}", get(connections::retrieve).put(connections::update).delete(connections::delete))
+        .route(&lifecycle("/connections"), put(connections::lifecycle).post(connections::lifecycle))
         .route("/requests", get(requests::list))
         .route("/requests/{id}", get(requests::retrieve))
         .route("/requests/{id}/raw_body", get(requests::raw_body))
         .route("/requests/{id}/events", get(requests::events))
-        .route(
-            "/requests/{id}/ignored_events",
-            get(requests::ignored_events),
-        )
+        .route("/requests/{id}/ignored_events", get(requests::ignored_events))
         .route("/events", get(events::list))
         .route("/events/{id}", get(events::retrieve))
         .route("/events/{id}/raw_body", get(events::raw_body))
@@ -89,11 +47,7 @@ pub fn router(version: ApiVersion) -> Router<AppState> {
 }
 
 /// Wrap a page in Hookdeck's `{pagination, count, models}`.
-pub(crate) fn paginated<T, O>(
-    q: &ListQuery,
-    page: Page<T>,
-    f: impl Fn(&T) -> O,
-) -> axum::Json<Paginated<O>> {
+pub(crate) fn paginated<T, O>(q: &ListQuery, page: Page<T>, f: impl Fn(&T) -> O) -> axum::Json<Paginated<O>> {
     let models: Vec<O> = page.models.iter().map(f).collect();
     axum::Json(Paginated {
         pagination: Pagination {

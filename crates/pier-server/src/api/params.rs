@@ -34,22 +34,16 @@ impl Params {
             let value = decode(v)?;
             let (base, op) = match key.split_once('[') {
                 Some((b, rest)) => {
-                    let op = rest.strip_suffix(']').ok_or_else(|| {
-                        ApiError::bad_request(format!("malformed query parameter '{key}'"))
-                    })?;
+                    let op = rest
+                        .strip_suffix(']')
+                        .ok_or_else(|| ApiError::bad_request(format!("malformed query parameter '{key}'")))?;
                     // `id[]` and `id[0]` are list elements, not operators.
-                    let op = (!op.is_empty() && !op.bytes().all(|b| b.is_ascii_digit()))
-                        .then(|| op.to_string());
+                    let op = (!op.is_empty() && !op.bytes().all(|b| b.is_ascii_digit())).then(|| op.to_string());
                     (b.to_string(), op)
                 }
                 None => (key, None),
             };
-            entries.push(Entry {
-                base,
-                op,
-                value,
-                used: false,
-            });
+            entries.push(Entry { base, op, value, used: false });
         }
         Ok(Params { entries })
     }
@@ -65,27 +59,17 @@ impl Params {
 
     /// Refuse parameters no handler asked about.
     pub fn finish(self) -> Result<(), ApiError> {
-        let unknown: Vec<String> = self
-            .entries
-            .iter()
-            .filter(|e| !e.used)
-            .map(|e| e.base.clone())
-            .collect();
+        let unknown: Vec<String> = self.entries.iter().filter(|e| !e.used).map(|e| e.base.clone()).collect();
         if unknown.is_empty() {
             Ok(())
         } else {
-            Err(ApiError::bad_request(format!(
-                "unsupported query parameter(s): {}",
-                unknown.join(", ")
-            )))
+            Err(ApiError::bad_request(format!("unsupported query parameter(s): {}", unknown.join(", "))))
         }
     }
 
     fn no_ops(name: &str, entries: &[(Option<String>, String)]) -> Result<(), ApiError> {
         match entries.iter().find_map(|(op, _)| op.as_ref()) {
-            Some(op) => Err(ApiError::bad_request(format!(
-                "'{name}' does not take the [{op}] operator"
-            ))),
+            Some(op) => Err(ApiError::bad_request(format!("'{name}' does not take the [{op}] operator"))),
             None => Ok(()),
         }
     }
@@ -113,11 +97,7 @@ impl Params {
             let v = check(&v).map_err(|m| ApiError::unprocessable(format!("{name}: {m}")))?;
             vals.push(Val::Text(v));
         }
-        conds.push(if vals.len() == 1 {
-            Cond::Eq(col, vals.remove(0))
-        } else {
-            Cond::In(col, vals)
-        });
+        conds.push(if vals.len() == 1 { Cond::Eq(col, vals.remove(0)) } else { Cond::In(col, vals) });
         Ok(())
     }
 
@@ -131,9 +111,7 @@ impl Params {
                 Some("contains") => conds.push(Cond::Contains(col, v)),
                 Some("any") => conds.push(Cond::IsNull(col, !parse_bool(name, &v)?)),
                 Some(other) => {
-                    return Err(ApiError::bad_request(format!(
-                        "'{name}' does not take the [{other}] operator"
-                    )))
+                    return Err(ApiError::bad_request(format!("'{name}' does not take the [{other}] operator")))
                 }
             }
         }
@@ -172,10 +150,8 @@ impl Params {
                 continue;
             }
             compare(name, col, op.as_deref(), Val::Int(0))?;
-            let n: i64 = v
-                .trim()
-                .parse()
-                .map_err(|_| ApiError::unprocessable(format!("{name}: '{v}' is not an integer")))?;
+            let n: i64 =
+                v.trim().parse().map_err(|_| ApiError::unprocessable(format!("{name}: '{v}' is not an integer")))?;
             match op {
                 None => exact.push(Val::Int(n)),
                 Some(op) => conds.push(compare(name, col, Some(&op), Val::Int(n))?),
@@ -196,10 +172,7 @@ impl Params {
         match entries.last() {
             None => Ok(None),
             Some((_, v)) if allowed.contains(&v.as_str()) => Ok(Some(v.clone())),
-            Some(_) => Err(ApiError::unprocessable(format!(
-                "{name}: must be one of {}",
-                allowed.join(", ")
-            ))),
+            Some(_) => Err(ApiError::unprocessable(format!("{name}: must be one of {}", allowed.join(", ")))),
         }
     }
 
@@ -211,39 +184,21 @@ impl Params {
     }
 
     /// `limit`, `order_by`, `dir`, `next`, `prev` (with the columns a list may be ordered by).
-    pub fn page(
-        &mut self,
-        orders: &[(&str, Col)],
-        conds: Vec<Cond>,
-    ) -> Result<ListQuery, ApiError> {
-        let mut q = ListQuery {
-            conds,
-            ..ListQuery::default()
-        };
+    pub fn page(&mut self, orders: &[(&str, Col)], conds: Vec<Cond>) -> Result<ListQuery, ApiError> {
+        let mut q = ListQuery { conds, ..ListQuery::default() };
         if let Some((_, v)) = self.take("limit").pop() {
-            let n: u32 = v
-                .trim()
-                .parse()
-                .map_err(|_| ApiError::unprocessable("limit: must be an integer from 0 to 255"))?;
+            let n: u32 =
+                v.trim().parse().map_err(|_| ApiError::unprocessable("limit: must be an integer from 0 to 255"))?;
             if n > 255 {
-                return Err(ApiError::unprocessable(
-                    "limit: must be an integer from 0 to 255",
-                ));
+                return Err(ApiError::unprocessable("limit: must be an integer from 0 to 255"));
             }
             q.limit = n;
         }
         if let Some((_, v)) = self.take("order_by").pop() {
-            q.order_by = orders
-                .iter()
-                .find(|(n, _)| *n == v)
-                .map(|(_, c)| *c)
-                .ok_or_else(|| {
-                    let names: Vec<&str> = orders.iter().map(|(n, _)| *n).collect();
-                    ApiError::unprocessable(format!(
-                        "order_by: must be one of {}",
-                        names.join(", ")
-                    ))
-                })?;
+            q.order_by = orders.iter().find(|(n, _)| *n == v).map(|(_, c)| *c).ok_or_else(|| {
+                let names: Vec<&str> = orders.iter().map(|(n, _)| *n).collect();
+                ApiError::unprocessable(format!("order_by: must be one of {}", names.join(", ")))
+            })?;
         }
         if let Some((_, v)) = self.take("dir").pop() {
             q.desc = match v.to_ascii_lowercase().as_str() {
@@ -257,12 +212,9 @@ impl Params {
                 if v.is_empty() {
                     continue;
                 }
-                let c = Cursor::decode(&v)
-                    .map_err(|e| ApiError::bad_request(format!("{name}: {e}")))?;
+                let c = Cursor::decode(&v).map_err(|e| ApiError::bad_request(format!("{name}: {e}")))?;
                 if c.direction != direction {
-                    return Err(ApiError::bad_request(format!(
-                        "{name}: this cursor belongs to the other direction"
-                    )));
+                    return Err(ApiError::bad_request(format!("{name}: this cursor belongs to the other direction")));
                 }
                 q.cursor = Some(c);
             }
@@ -275,9 +227,7 @@ fn parse_bool(name: &str, v: &str) -> Result<bool, ApiError> {
     match v.trim() {
         "true" | "1" | "" => Ok(true),
         "false" | "0" => Ok(false),
-        _ => Err(ApiError::unprocessable(format!(
-            "{name}: must be true or false"
-        ))),
+        _ => Err(ApiError::unprocessable(format!("{name}: must be true or false"))),
     }
 }
 
@@ -288,11 +238,7 @@ fn compare(name: &str, col: Col, op: Option<&str>, v: Val) -> Result<Cond, ApiEr
         Some("gte") => Cond::Cmp(col, Cmp::Gte, v),
         Some("lt") | Some("le") => Cond::Cmp(col, Cmp::Lt, v),
         Some("lte") => Cond::Cmp(col, Cmp::Lte, v),
-        Some(other) => {
-            return Err(ApiError::bad_request(format!(
-                "'{name}' does not take the [{other}] operator"
-            )))
-        }
+        Some(other) => return Err(ApiError::bad_request(format!("'{name}' does not take the [{other}] operator"))),
     })
 }
 
@@ -302,10 +248,9 @@ mod tests {
 
     #[test]
     fn parses_operators_lists_and_pages() {
-        let mut p = Params::parse(Some(
-            "status=FAILED&status=QUEUED&created_at%5Bgte%5D=2024-01-01&id[]=a&limit=5&dir=asc",
-        ))
-        .unwrap();
+        let mut p =
+            Params::parse(Some("status=FAILED&status=QUEUED&created_at%5Bgte%5D=2024-01-01&id[]=a&limit=5&dir=asc"))
+                .unwrap();
         let mut conds = Vec::new();
         p.one_of("status", Col::Status, &mut conds).unwrap();
         p.date("created_at", Col::CreatedAt, &mut conds).unwrap();
@@ -314,17 +259,8 @@ mod tests {
         p.finish().unwrap();
         assert_eq!(q.limit, 5);
         assert!(!q.desc);
-        assert_eq!(
-            q.conds[0],
-            Cond::In(
-                Col::Status,
-                vec![Val::Text("FAILED".into()), Val::Text("QUEUED".into())]
-            )
-        );
-        assert_eq!(
-            q.conds[1],
-            Cond::Cmp(Col::CreatedAt, Cmp::Gte, Val::Int(1_704_067_200_000))
-        );
+        assert_eq!(q.conds[0], Cond::In(Col::Status, vec![Val::Text("FAILED".into()), Val::Text("QUEUED".into())]));
+        assert_eq!(q.conds[1], Cond::Cmp(Col::CreatedAt, Cmp::Gte, Val::Int(1_704_067_200_000)));
         assert_eq!(q.conds[2], Cond::Eq(Col::Id, Val::Text("a".into())));
     }
 
@@ -337,19 +273,9 @@ mod tests {
         let mut p = Params::parse(Some("next=garbage")).unwrap();
         assert_eq!(p.page(&[], vec![]).unwrap_err().status, 400);
         let mut p = Params::parse(Some("created_at[gte]=yesterday")).unwrap();
-        assert_eq!(
-            p.date("created_at", Col::CreatedAt, &mut vec![])
-                .unwrap_err()
-                .status,
-            422
-        );
+        assert_eq!(p.date("created_at", Col::CreatedAt, &mut vec![]).unwrap_err().status, 422);
         let mut p = Params::parse(Some("created_at[between]=1")).unwrap();
-        assert_eq!(
-            p.date("created_at", Col::CreatedAt, &mut vec![])
-                .unwrap_err()
-                .status,
-            400
-        );
+        assert_eq!(p.date("created_at", Col::CreatedAt, &mut vec![]).unwrap_err().status, 400);
         assert!(Params::parse(Some("a[b=1")).is_err());
         assert!(Params::parse(Some("a=%ff")).is_err());
     }

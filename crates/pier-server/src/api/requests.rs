@@ -13,10 +13,7 @@ use pier_core::Request;
 use pier_store::{Col, Cond, Val};
 
 pub(crate) async fn get(st: &AppState, project_id: &str, id: &str) -> ApiResult<Request> {
-    st.store
-        .request(project_id, id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("request"))
+    st.store.request(project_id, id).await?.ok_or_else(|| ApiError::not_found("request"))
 }
 
 /// `include=data`: whether to inline request data in list answers.
@@ -50,13 +47,7 @@ pub async fn list(
     params.date("ingested_at", Col::IngestedAt, &mut conds)?;
     params.date("created_at", Col::CreatedAt, &mut conds)?;
     let with_data = include_data(&mut params)?;
-    let q = params.page(
-        &[
-            ("created_at", Col::CreatedAt),
-            ("ingested_at", Col::IngestedAt),
-        ],
-        conds,
-    )?;
+    let q = params.page(&[("created_at", Col::CreatedAt), ("ingested_at", Col::IngestedAt)], conds)?;
     params.finish()?;
     let page = st.store.list_requests(&p.id, &q, with_data).await?;
     Ok(paginated(&q, page, |r| output::request(v, r, with_data)))
@@ -71,15 +62,9 @@ pub async fn retrieve(
     Ok(Json(output::request(v, &get(&st, &p.id, &id).await?, true)))
 }
 
-pub async fn raw_body(
-    State(st): State<AppState>,
-    Auth(p): Auth,
-    Path(id): Path<String>,
-) -> ApiResult<Json<RawBody>> {
+pub async fn raw_body(State(st): State<AppState>, Auth(p): Auth, Path(id): Path<String>) -> ApiResult<Json<RawBody>> {
     let r = get(&st, &p.id, &id).await?;
-    Ok(Json(RawBody {
-        body: String::from_utf8_lossy(r.body.as_deref().unwrap_or_default()).into_owned(),
-    }))
+    Ok(Json(RawBody { body: String::from_utf8_lossy(r.body.as_deref().unwrap_or_default()).into_owned() }))
 }
 
 pub async fn events(
@@ -93,8 +78,7 @@ pub async fn events(
     let mut params = Params::parse(query.as_deref())?;
     let (mut q, with_data) = event_filters(&mut params)?;
     params.finish()?;
-    q.conds
-        .push(Cond::Eq(Col::RequestId, Val::Text(request.id.clone())));
+    q.conds.push(Cond::Eq(Col::RequestId, Val::Text(request.id.clone())));
     let page = st.store.list_events(&p.id, &q).await?;
     render_events(&st, v, &p.id, &q, page, with_data).await
 }

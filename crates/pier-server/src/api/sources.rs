@@ -23,10 +23,7 @@ pub(crate) fn blank(project_id: &str, now: i64) -> Source {
         name: String::new(),
         key: pier_core::id::random_token(20, &mut rng),
         description: None,
-        allowed_http_methods: DEFAULT_ALLOWED_METHODS
-            .iter()
-            .map(|m| m.to_string())
-            .collect(),
+        allowed_http_methods: DEFAULT_ALLOWED_METHODS.iter().map(|m| m.to_string()).collect(),
         custom_response: None,
         verification: None,
         disabled_at: None,
@@ -43,10 +40,7 @@ pub(crate) async fn resolve_by_name(
     input: &SourceInput,
     prefix: &str,
 ) -> ApiResult<(Source, bool)> {
-    let name = input
-        .name
-        .as_deref()
-        .ok_or_else(|| ApiError::field(format!("{prefix}name"), "is required"))?;
+    let name = input.name.as_deref().ok_or_else(|| ApiError::field(format!("{prefix}name"), "is required"))?;
     let now = now_ms();
     match st.store.source_by_name(project_id, name).await? {
         Some(existing) if input.is_name_only() => Ok((existing, false)),
@@ -78,13 +72,7 @@ pub async fn list(
     params.one_of("id", Col::Id, &mut conds)?;
     params.text("name", Col::Name, &mut conds)?;
     disabled_filters(&mut params, &mut conds)?;
-    let q = params.page(
-        &[
-            ("created_at", Col::CreatedAt),
-            ("updated_at", Col::UpdatedAt),
-        ],
-        conds,
-    )?;
+    let q = params.page(&[("created_at", Col::CreatedAt), ("updated_at", Col::UpdatedAt)], conds)?;
     params.finish()?;
     let page = st.store.list_sources(&p.id, &q).await?;
     Ok(paginated(&q, page, |s| out(v, &st, s)))
@@ -92,10 +80,7 @@ pub async fn list(
 
 /// `disabled`/`archived` (include disabled objects; default no) and `disabled_at`/`archived_at`.
 pub(crate) fn disabled_filters(params: &mut Params, conds: &mut Vec<Cond>) -> ApiResult<()> {
-    let include = params
-        .flag("disabled")?
-        .or(params.flag("archived")?)
-        .unwrap_or(false);
+    let include = params.flag("disabled")?.or(params.flag("archived")?).unwrap_or(false);
     let before = conds.len();
     params.date("disabled_at", Col::DisabledAt, conds)?;
     params.date("archived_at", Col::DisabledAt, conds)?;
@@ -111,10 +96,7 @@ pub async fn create(
     Auth(p): Auth,
     JsonBody(input): JsonBody<SourceInput>,
 ) -> ApiResult<Json<SourceOut>> {
-    let name = input
-        .name
-        .as_deref()
-        .ok_or_else(|| ApiError::field("name", "is required"))?;
+    let name = input.name.as_deref().ok_or_else(|| ApiError::field("name", "is required"))?;
     if st.store.source_by_name(&p.id, name).await?.is_some() {
         return Err(ApiError::conflict(format!(
             "a source named '{name}' already exists; use PUT /sources to update it"
@@ -122,9 +104,7 @@ pub async fn create(
     }
     let mut s = blank(&p.id, now_ms());
     input.apply("", &mut s)?;
-    st.store
-        .apply(&p.id, vec![Change::PutSource(s.clone())])
-        .await?;
+    st.store.apply(&p.id, vec![Change::PutSource(s.clone())]).await?;
     Ok(Json(out(v, &st, &s)))
 }
 
@@ -136,18 +116,13 @@ pub async fn upsert(
 ) -> ApiResult<Json<SourceOut>> {
     let (s, changed) = resolve_by_name(&st, &p.id, &input, "").await?;
     if changed {
-        st.store
-            .apply(&p.id, vec![Change::PutSource(s.clone())])
-            .await?;
+        st.store.apply(&p.id, vec![Change::PutSource(s.clone())]).await?;
     }
     Ok(Json(out(v, &st, &s)))
 }
 
 pub(crate) async fn get(st: &AppState, project_id: &str, id: &str) -> ApiResult<Source> {
-    st.store
-        .source(project_id, id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("source"))
+    st.store.source(project_id, id).await?.ok_or_else(|| ApiError::not_found("source"))
 }
 
 pub async fn retrieve(
@@ -174,24 +149,15 @@ pub async fn update(
     let mut s = get(&st, &p.id, &id).await?;
     input.apply("", &mut s)?;
     s.updated_at = now_ms();
-    st.store
-        .apply(&p.id, vec![Change::PutSource(s.clone())])
-        .await?;
+    st.store.apply(&p.id, vec![Change::PutSource(s.clone())]).await?;
     Ok(Json(out(v, &st, &s)))
 }
 
-pub async fn delete(
-    State(st): State<AppState>,
-    Auth(p): Auth,
-    Path(id): Path<String>,
-) -> ApiResult<Json<Deleted>> {
-    st.store
-        .apply(&p.id, vec![Change::DeleteSource(id.clone())])
-        .await
-        .map_err(|e| match e {
-            pier_store::StoreError::NotFound => ApiError::not_found("source"),
-            other => other.into(),
-        })?;
+pub async fn delete(State(st): State<AppState>, Auth(p): Auth, Path(id): Path<String>) -> ApiResult<Json<Deleted>> {
+    st.store.apply(&p.id, vec![Change::DeleteSource(id.clone())]).await.map_err(|e| match e {
+        pier_store::StoreError::NotFound => ApiError::not_found("source"),
+        other => other.into(),
+    })?;
     Ok(Json(Deleted { id }))
 }
 
@@ -210,8 +176,6 @@ pub async fn lifecycle(
         _ => {}
     }
     s.updated_at = now;
-    st.store
-        .apply(&p.id, vec![Change::PutSource(s.clone())])
-        .await?;
+    st.store.apply(&p.id, vec![Change::PutSource(s.clone())]).await?;
     Ok(Json(out(v, &st, &s)))
 }

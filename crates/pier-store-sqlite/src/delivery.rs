@@ -1,0 +1,218 @@
+//! Delivery writes and reads on SQLite: leases on due events, attempts, pause and cancel.
+
+use crate::map_err;
+use crate::rows;
+use pier_core::{Attempt, AttemptTrigger, Event};
+use pier_store::{AttemptRecord, StoreError};
+use rusqlite::{params, OptionalExtension, Row, Transaction};
+
+/// The condition of a deliverable event (matches the partial index `events_due`).
+pub(crate) const DELIVERABLE: &str = "next_attempt_at IS NOT NULL AND status <> 'HOLD'";
+
+pub(crate) const DUE_DESTINATIONS: &str = "SELECT destination_id, MIN(next_attempt_at) FROM events \
+     WHERE next_attempt_at IS NOT NULL AND status <> 'HOLD' AND (locked_until IS NULL OR locked_until < ?1) \
+     GROUP BY destination_id";
+
+pub(crate) const NEXT_DUE: &str = "SELECT MIN(next_attempt_at) FROM events \
+     WHERE destination_id = ?1 AND next_attempt_at IS NOT NULL AND status <> 'HOLD' \
+     AND (locked_until IS NULL OR locked_until < ?2)";
+
+/// Lease due events of one destination; returns (event id, trigger).
+pub(crate) fn claim_due(
+    tx: &Transaction<'_>,
+    destination_id: &str,
+    now: i64,
+    limit: u32,
+    lease_until: i64,
+    node: &str,
+) -> Result<Vec<(String, AttemptTrigger)>, StoreError> {
+    let mut st = tx
+        .prepare_cached(
+            "UPDATE events SET locked_until = ?4, locked_by = ?5, \
+             status = CASE WHEN status = 'SCHEDULED' THEN 'QUEUED' ELSE status END \
+             WHERE id IN (SELECT id FROM events WHERE destination_id = ?1 \
+                 AND next_attempt_at IS NOT NULL AND status <> 'HOLD' \
+                 AND next_attempt_at <= ?2 AND (locked_until IS NULL OR locked_until < ?2) \
+                 ORDER BY next_attempt_at LIMIT ?3) \
+             RETURNING id, next_trigger",
+        )
+        .map_err(map_err)?;
+    let rows = st
+        .query_map(params![destination_id, now, limit, lease_until, node], |r| {
+            let trigger: Option<String> = r.get(1)?;
+            Ok((
+                r.get::<_, String>(0)?,
+                trigger.and_then(|t| AttemptTrigger::parse(&t)).unwrap_or(AttemptTrigger::Initial),
+            ))
+        })
+        .map_err(map_err)?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .map_err(map_err)?;
+    Ok(rows)
+}
+
+/// Lease one event for a manual retry. `Ok(None)`: not in the project.
+pub(crate) fn claim_one(
+    tx: &Transaction<'_>,
+    project_id: &str,
+    event_id: &str,
+    trigger: AttemptTrigger,
+    now: i64,
+    lease_until: i64,
+    node: &str,
+) -> Result<Option<String>, StoreError> {
+    let lock: Option<Option<i64>> = tx
+        .query_row(
+            "SELECT locked_until FROM events WHERE project_id = ?1 AND id = ?2",
+            params![project_id, event_id],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(map_err)?;
+    match lock {
+        None => Ok(None),
+        Some(Some(until)) if until >= now => {
+            Err(StoreError::Conflict("this event is being delivered right now; retry when the attempt finishes".into()))
+        }
+        Some(_) => {
+            tx.execute(
+                "UPDATE events SET locked_until = ?1, locked_by = ?2, next_trigger = ?3 WHERE id = ?4",
+                params![lease_until, node, trigger.as_str(), event_id],
+            )
+            .map_err(map_err)?;
+            Ok(Some(event_id.to_string()))
+        }
+    }
+}
+
+pub(crate) fn record_attempt(tx: &Transaction<'_>, rec: &AttemptRecord) -> Result<Event, StoreError> {
+    let a = &rec.attempt;
+    tx.prepare_cached(
+        "INSERT INTO attempts (id, project_id, event_id, destination_id, attempt_number, trigger, successful, \
+         response_status, error_code, body, requested_url, http_method, delivered_at, responded_at, delivery_latency, \
+         response_latency, created_at, updated_at) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18)",
+    )
+    .map_err(map_err)?
+    .execute(params![
+        a.id,
+        a.project_id,
+        a.event_id,
+        a.destination_id,
+        a.attempt_number,
+        a.trigger.as_str(),
+        a.successful,
+        a.response_status,
+        a.error_code,
+        a.body,
+        a.requested_url,
+        a.http_method,
+        a.delivered_at,
+        a.responded_at,
+        a.delivery_latency,
+        a.response_latency,
+        a.created_at,
+        a.updated_at
+    ])
+    .map_err(map_err)?;
+    let sql = format!(
+        "UPDATE events SET attempts = attempts + 1, last_attempt_at = ?2, response_status = ?3, error_code = ?4, \
+         status = CASE WHEN ?5 = 'SUCCESSFUL' THEN 'SUCCESSFUL' WHEN status IN ('CANCELLED', 'HOLD') THEN status ELSE ?5 END, \
+         next_attempt_at = CASE WHEN ?5 = 'SUCCESSFUL' OR status IN ('CANCELLED', 'HOLD') THEN NULL ELSE ?6 END, \
+         successful_at = CASE WHEN ?5 = 'SUCCESSFUL' THEN ?2 ELSE successful_at END, \
+         next_trigger = CASE WHEN ?6 IS NOT NULL THEN 'AUTOMATIC' ELSE next_trigger END, \
+         locked_until = NULL, locked_by = NULL, updated_at = ?2 \
+         WHERE id = ?1 RETURNING {}",
+        rows::EVENT_COLUMNS
+    );
+    let mut st = tx.prepare_cached(&sql).map_err(map_err)?;
+    st.query_row(
+        params![a.event_id, rec.now, a.response_status, a.error_code, rec.status.as_str(), rec.next_attempt_at],
+        rows::event,
+    )
+    .optional()
+    .map_err(map_err)?
+    .ok_or(StoreError::NotFound)
+}
+
+pub(crate) fn hold(tx: &Transaction<'_>, project_id: &str, connection_id: &str, now: i64) -> Result<u64, StoreError> {
+    let n = tx
+        .execute(
+            &format!(
+                "UPDATE events SET status = 'HOLD', next_attempt_at = NULL, updated_at = ?3 \
+                 WHERE project_id = ?1 AND connection_id = ?2 AND {DELIVERABLE}"
+            ),
+            params![project_id, connection_id, now],
+        )
+        .map_err(map_err)?;
+    Ok(n as u64)
+}
+
+pub(crate) fn release_held(
+    tx: &Transaction<'_>,
+    project_id: &str,
+    connection_id: &str,
+    now: i64,
+) -> Result<Vec<String>, StoreError> {
+    let mut st = tx
+        .prepare_cached(
+            "UPDATE events SET status = 'QUEUED', next_attempt_at = ?3, next_trigger = 'UNPAUSE', updated_at = ?3 \
+             WHERE project_id = ?1 AND connection_id = ?2 AND status = 'HOLD' RETURNING destination_id",
+        )
+        .map_err(map_err)?;
+    let mut dests = st
+        .query_map(params![project_id, connection_id, now], |r| r.get::<_, String>(0))
+        .map_err(map_err)?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .map_err(map_err)?;
+    dests.sort();
+    dests.dedup();
+    Ok(dests)
+}
+
+pub(crate) fn cancel(
+    tx: &Transaction<'_>,
+    project_id: &str,
+    event_id: &str,
+    now: i64,
+) -> Result<Option<Event>, StoreError> {
+    let sql = format!(
+        "UPDATE events SET status = CASE WHEN status = 'SUCCESSFUL' THEN status ELSE 'CANCELLED' END, \
+         next_attempt_at = CASE WHEN status = 'SUCCESSFUL' THEN next_attempt_at ELSE NULL END, updated_at = ?3 \
+         WHERE project_id = ?1 AND id = ?2 RETURNING {}",
+        rows::EVENT_COLUMNS
+    );
+    tx.prepare_cached(&sql)
+        .map_err(map_err)?
+        .query_row(params![project_id, event_id, now], rows::event)
+        .optional()
+        .map_err(map_err)
+}
+
+pub(crate) const ATTEMPT_COLUMNS: &str =
+    "id, project_id, event_id, destination_id, attempt_number, trigger, successful, \
+     response_status, error_code, body, requested_url, http_method, delivered_at, responded_at, delivery_latency, \
+     response_latency, created_at, updated_at";
+
+pub(crate) fn attempt(r: &Row<'_>) -> rusqlite::Result<Attempt> {
+    let trigger: String = r.get(5)?;
+    Ok(Attempt {
+        id: r.get(0)?,
+        project_id: r.get(1)?,
+        event_id: r.get(2)?,
+        destination_id: r.get(3)?,
+        attempt_number: r.get(4)?,
+        trigger: AttemptTrigger::parse(&trigger).unwrap_or(AttemptTrigger::Initial),
+        successful: r.get(6)?,
+        response_status: r.get(7)?,
+        error_code: r.get(8)?,
+        body: r.get(9)?,
+        requested_url: r.get(10)?,
+        http_method: r.get(11)?,
+        delivered_at: r.get(12)?,
+        responded_at: r.get(13)?,
+        delivery_latency: r.get(14)?,
+        response_latency: r.get(15)?,
+        created_at: r.get(16)?,
+        updated_at: r.get(17)?,
+    })
+}
