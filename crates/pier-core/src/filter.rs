@@ -45,11 +45,12 @@
 //!     operand (`{"$lte": {"$ref": "limits.max"}}`) the referenced value is the operand. A path
 //!     that leads nowhere, or a referenced value of the wrong type, does not match.
 //! * **`$ref` paths**: dotted keys with bracket indexes: `a.b`, `a[0].b`, `a.0.b`, `['a.b']`,
-//!   an optional leading `$.`; `[$index]` is the index of the array element being iterated by an
-//!   enclosing object or array schema (`{"items": {"price": {"$lte": {"$ref":
-//!   "limits[$index].max"}}}}`). With several `$index` (nested arrays), the last one is the
-//!   innermost iteration, the one before it the enclosing iteration, and so on. `$index` outside
-//!   any iteration does not match.
+//!   an optional leading `$.`. `[$index]` stands for the index of the element currently matched
+//!   when an enclosing object or array schema iterates an array input: applied to that very
+//!   array (`{"variants": {"updated_at": {"$ref": "variants[$index].created_at"}}}`) it is that
+//!   array's current index, so nested arrays work (`orders[$index].items[$index]`); applied to
+//!   another array (`{"items": {"price": {"$lte": {"$ref": "limits[$index].max"}}}}`) it is the
+//!   index of the innermost iteration. `$index` outside any iteration does not match.
 //! * **Type mismatches** never match and never error at evaluation.
 //! * **Limits**: schemas deeper than [`MAX_DEPTH`] levels are refused at compile time;
 //!   evaluation stops (and does not match) past 256 levels of recursion or after a fixed work
@@ -232,8 +233,6 @@ enum Operand {
 #[derive(Debug, Clone)]
 struct RefPath {
     segs: Vec<Seg>,
-    /// How many `$index` segments the path has.
-    n_index: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -471,28 +470,35 @@ fn parse_ref(s: &str) -> Result<RefPath, String> {
             }
         }
     }
-    let n_index = segs.iter().filter(|s| matches!(s, Seg::Current)).count();
-    Ok(RefPath { segs, n_index })
+    Ok(RefPath { segs })
 }
 
 // ---------------------------------------------------------------------------------------------
 // Evaluation
 // ---------------------------------------------------------------------------------------------
 
-/// Evaluation state: the root (for `$ref`), the stack of array indexes being iterated (for
-/// `$index`), and the guards against depth and work.
+/// One array being iterated: which one (its address, only compared) and the current index.
+#[derive(Clone, Copy)]
+struct Iteration {
+    array: *const Vec<Value>,
+    index: usize,
+}
+
+/// Evaluation state: the root (for `$ref`), the arrays being iterated (for `$index`), and the
+/// guards against depth and work.
 struct Ctx<'a> {
     root: &'a Value,
     depth: usize,
     fuel: u32,
     aborted: bool,
-    idx: [usize; EVAL_MAX_DEPTH],
-    n_idx: usize,
+    iters: [Iteration; EVAL_MAX_DEPTH],
+    n_iters: usize,
 }
 
 impl<'a> Ctx<'a> {
     fn new(root: &'a Value) -> Self {
-        Ctx { root, depth: 0, fuel: FUEL, aborted: false, idx: [0; EVAL_MAX_DEPTH], n_idx: 0 }
+        let none = Iteration { array: std::ptr::null(), index: 0 };
+        Ctx { root, depth: 0, fuel: FUEL, aborted: false, iters: [none; EVAL_MAX_DEPTH], n_iters: 0 }
     }
 
     /// Spend one step; false (and abort) when out of budget.
@@ -525,17 +531,21 @@ impl<'a> Ctx<'a> {
         self.depth -= 1;
     }
 
-    /// Run `f` with `i` pushed on the `$index` stack.
-    fn with_index(&mut self, i: usize, f: impl FnOnce(&mut Self) -> bool) -> bool {
-        if self.n_idx >= EVAL_MAX_DEPTH {
+    /// Run `f` while element `index` of `array` is being iterated.
+    fn with_index(&mut self, array: &Vec<Value>, index: usize, f: impl FnOnce(&mut Self) -> bool) -> bool {
+        if self.n_iters >= EVAL_MAX_DEPTH {
             self.aborted = true;
             return false;
         }
-        self.idx[self.n_idx] = i;
-        self.n_idx += 1;
+        self.iters[self.n_iters] = Iteration { array, index };
+        self.n_iters += 1;
         let r = f(self);
-        self.n_idx -= 1;
+        self.n_iters -= 1;
         r
+    }
+
+    fn iterations(&self) -> &[Iteration] {
+        &self.iters[..self.n_iters]
     }
 }
 
@@ -563,7 +573,9 @@ fn match_fields(fields: &[(String, Node)], ci: bool, v: &Value, ctx: &mut Ctx<'_
     }
     let r = match v {
         Value::Object(m) => fields.iter().all(|(k, n)| eval(n, lookup(m, k, ci), ctx)),
-        Value::Array(a) => a.iter().enumerate().any(|(i, e)| ctx.with_index(i, |ctx| match_fields(fields, ci, e, ctx))),
+        Value::Array(a) => {
+            a.iter().enumerate().any(|(i, e)| ctx.with_index(a, i, |ctx| match_fields(fields, ci, e, ctx)))
+        }
         _ => false,
     };
     ctx.leave();
@@ -583,7 +595,7 @@ fn match_array(elems: &[Node], v: &Value, ctx: &mut Ctx<'_>) -> bool {
     let Value::Array(a) = v else {
         return false;
     };
-    elems.iter().all(|n| a.iter().enumerate().any(|(i, e)| ctx.with_index(i, |ctx| eval(n, Some(e), ctx))))
+    elems.iter().all(|n| a.iter().enumerate().any(|(i, e)| ctx.with_index(a, i, |ctx| eval(n, Some(e), ctx))))
 }
 
 /// `f` accepts `v` itself or, `v` being an array, any of its elements (recursively).
@@ -630,7 +642,7 @@ fn eval_value_op(op: &Op, v: &Value, ctx: &mut Ctx<'_>) -> bool {
         Op::EndsWith(o) => operand(o, root, ctx)
             .and_then(Value::as_str)
             .is_some_and(|p| any_item(v, ctx, &mut |x, _| x.as_str().is_some_and(|s| s.ends_with(p)))),
-        Op::Ref(p) => resolve_path(p, root, &ctx.idx[..ctx.n_idx]).is_some_and(|r| literal_match(r, v, ctx)),
+        Op::Ref(p) => resolve_path(p, root, ctx.iterations()).is_some_and(|r| literal_match(r, v, ctx)),
         Op::Exist(_) | Op::Or(_) | Op::And(_) | Op::Not(_) => false,
     }
 }
@@ -639,16 +651,13 @@ fn eval_value_op(op: &Op, v: &Value, ctx: &mut Ctx<'_>) -> bool {
 fn operand<'v>(o: &'v Operand, root: &'v Value, ctx: &Ctx<'_>) -> Option<&'v Value> {
     match o {
         Operand::Lit(v) => Some(v),
-        Operand::Ref(p) => resolve_path(p, root, &ctx.idx[..ctx.n_idx]),
+        Operand::Ref(p) => resolve_path(p, root, ctx.iterations()),
     }
 }
 
-fn resolve_path<'v>(p: &RefPath, root: &'v Value, stack: &[usize]) -> Option<&'v Value> {
-    if p.n_index > stack.len() {
-        return None;
-    }
-    // The last `$index` of the path is the innermost iteration (top of the stack).
-    let mut next_index = stack.len() - p.n_index;
+/// Follow a `$ref` path from the root. `[$index]` is the index of the current element of that
+/// array if the evaluation is iterating it, else of the innermost iteration; none: no value.
+fn resolve_path<'v>(p: &RefPath, root: &'v Value, iters: &[Iteration]) -> Option<&'v Value> {
     let mut cur = root;
     for seg in &p.segs {
         cur = match seg {
@@ -659,9 +668,11 @@ fn resolve_path<'v>(p: &RefPath, root: &'v Value, stack: &[usize]) -> Option<&'v
             },
             Seg::Index(i) => cur.as_array()?.get(*i)?,
             Seg::Current => {
-                let i = stack[next_index];
-                next_index += 1;
-                cur.as_array()?.get(i)?
+                let a = cur.as_array()?;
+                // That very array when it is being iterated, else the innermost iteration (a
+                // parallel array: `items` iterated, `limits[$index]` referenced).
+                let it = iters.iter().rev().find(|it| std::ptr::eq(it.array, a)).or(iters.last())?;
+                a.get(it.index)?
             }
         };
     }
@@ -1107,7 +1118,7 @@ mod tests {
             r#"{"items":[{"price":5},{"price":50}],"limits":[{"max":1}]}"#,
             false,
         ),
-        // ...nested arrays: the last $index is the innermost iteration...
+        // ...nested arrays: each $index is the current index of the array it applies to...
         (
             r#"{"orders":{"items":{"qty":{"$lte":{"$ref":"orders[$index].items[$index].max"}}}}}"#,
             r#"{"orders":[{"items":[{"qty":5,"max":1},{"qty":2,"max":3}]}]}"#,
@@ -1123,9 +1134,18 @@ mod tests {
             r#"{"orders":[{"want":9,"items":[{"qty":1}]},{"want":2,"items":[{"qty":2}]}]}"#,
             true,
         ),
+        (
+            r#"{"orders":{"items":{"qty":{"$ref":"orders[$index].want"}}}}"#,
+            r#"{"orders":[{"want":9,"items":[{"qty":1}]},{"want":2,"items":[{"qty":3}]}]}"#,
+            false,
+        ),
+        // ...a root array too...
+        (r#"{"a":{"$ref":"[$index].b"}}"#, r#"[{"a":1,"b":2},{"a":3,"b":3}]"#, true),
+        (r#"{"a":{"$ref":"$[$index].b"}}"#, r#"[{"a":1,"b":2},{"a":3,"b":4}]"#, false),
         // ...and array schemas iterate too.
         (r#"{"a":[{"$ref":"b[$index]"}]}"#, r#"{"a":[7,8],"b":[0,8]}"#, true),
         (r#"{"a":[{"$ref":"b[$index]"}]}"#, r#"{"a":[7,8],"b":[8,7]}"#, false),
+        (r#"{"a":[{"$ref":"a[$index]"}]}"#, r#"{"a":[7,8]}"#, true),
     ];
 
     #[test]
@@ -1405,29 +1425,28 @@ mod tests {
 
     #[test]
     fn work_budget_bounds_hostile_filters() {
-        // Nested array schemas against nested arrays: without a budget this is (4*6)^6 ≈ 2e8
-        // element comparisons; with it, evaluation gives up quickly and does not match.
-        fn schema(depth: usize) -> Value {
-            if depth == 0 {
-                json!("y")
-            } else {
-                Value::Array((0..4).map(|_| schema(depth - 1)).collect())
-            }
-        }
-        fn input(depth: usize) -> Value {
-            if depth == 0 {
-                json!("x")
-            } else {
-                Value::Array((0..6).map(|_| input(depth - 1)).collect())
-            }
-        }
-        let f = compile(&schema(6)).unwrap();
+        // Every one of 2000 schema elements must be found in an array of 100 000 elements, the
+        // only match being the last: about 4e8 steps. The budget stops it early: no match,
+        // although an unbounded evaluation would match.
+        let hostile = Value::Array(vec![json!("y"); 2000]);
+        let mut haystack = vec![json!("x"); 100_000];
+        haystack.push(json!("y"));
+        let haystack = Value::Array(haystack);
+        let f = compile(&hostile).unwrap();
+        let mut ctx = Ctx::new(&haystack);
+        assert!(!eval(&f.root, Some(&haystack), &mut ctx) || ctx.aborted);
+        assert!(ctx.aborted, "the budget was not exhausted");
         let start = std::time::Instant::now();
-        assert!(!f.matches(&input(6)));
+        assert!(!f.matches(&haystack));
         assert!(start.elapsed() < std::time::Duration::from_secs(20));
+        // The same shape, smaller, matches.
+        let small = Value::Array(vec![json!("y"); 20]);
+        let mut haystack = vec![json!("x"); 10_000];
+        haystack.push(json!("y"));
+        assert!(compile(&small).unwrap().matches(&Value::Array(haystack)));
         // A large but legitimate input is well within the budget.
         let items: Vec<Value> = (0..100_000).map(|i| json!({"sku": i})).collect();
-        let big = json!({"items": items});
+        let big = obj("items", Value::Array(items));
         assert!(compile(&json!({"items": {"sku": 99_999}})).unwrap().matches(&big));
         assert!(!compile(&json!({"items": {"sku": 100_000}})).unwrap().matches(&big));
     }

@@ -33,8 +33,7 @@ impl Project {
     }
 }
 
-/// HTTP methods a source may accept.
-
+/// HTTP methods a source accepts by default.
 pub const DEFAULT_ALLOWED_METHODS: [&str; 4] = ["POST", "PUT", "PATCH", "DELETE"];
 /// Every method a source may list in `allowed_http_methods`.
 pub const KNOWN_METHODS: [&str; 5] = ["GET", "POST", "PUT", "PATCH", "DELETE"];

@@ -1,17 +1,3 @@
-//! The wall clock in the milliseconds that `pier-core` uses, and this process's id generator.
+//! The process clock and id generator (they live in `pier-store`, shared by every runtime crate).
 
-use pier_core::id::IdGen;
-use pier_core::IdKind;
-use std::sync::Mutex;
-
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
-}
-
-static IDS: Mutex<IdGen> = Mutex::new(IdGen::new());
-
-/// A new id of `kind`; ids made by this process sort in the order they were made.
-pub fn new_id(kind: IdKind, now: i64) -> String {
-    let mut g = IDS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    g.next(kind, now, &mut rand::rng())
-}
+pub use pier_store::clock::{new_id, now_ms};

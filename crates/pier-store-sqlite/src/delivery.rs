@@ -9,9 +9,9 @@ use rusqlite::{params, OptionalExtension, Row, Transaction};
 /// The condition of a deliverable event (matches the partial index `events_due`).
 pub(crate) const DELIVERABLE: &str = "next_attempt_at IS NOT NULL AND status <> 'HOLD'";
 
-pub(crate) const DUE_DESTINATIONS: &str = "SELECT destination_id, MIN(next_attempt_at) FROM events \
+pub(crate) const DUE_DESTINATIONS: &str = "SELECT project_id, destination_id, MIN(next_attempt_at) FROM events \
      WHERE next_attempt_at IS NOT NULL AND status <> 'HOLD' AND (locked_until IS NULL OR locked_until < ?1) \
-     GROUP BY destination_id";
+     GROUP BY project_id, destination_id";
 
 pub(crate) const NEXT_DUE: &str = "SELECT MIN(next_attempt_at) FROM events \
      WHERE destination_id = ?1 AND next_attempt_at IS NOT NULL AND status <> 'HOLD' \

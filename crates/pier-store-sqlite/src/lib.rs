@@ -352,12 +352,12 @@ impl Store for SqliteStore {
         self.list(Table::IgnoredEvents, project_id, q, rows::IGNORED_COLUMNS, rows::ignored).await
     }
 
-    async fn due_destinations(&self, now: Millis) -> Result<Vec<(String, Millis)>> {
+    async fn due_destinations(&self, now: Millis) -> Result<Vec<(String, String, Millis)>> {
         self.readers
             .read(move |c| {
                 let mut st = c.prepare_cached(delivery::DUE_DESTINATIONS).map_err(map_err)?;
                 let v = st
-                    .query_map([now], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .query_map([now], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
                     .map_err(map_err)?
                     .collect::<rusqlite::Result<Vec<_>>>();
                 v.map_err(map_err)

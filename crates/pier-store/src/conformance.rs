@@ -398,8 +398,8 @@ async fn delivery(store: &Arc<dyn Store>, ids: &mut Ids, p1: &Project, p2: &Proj
     }
     let now = ids.now + 10;
     let due = store.due_destinations(now).await.unwrap();
-    let mine = due.iter().find(|(id, _)| id == &d.id).expect("destination is due");
-    assert!(mine.1 <= now);
+    let mine = due.iter().find(|(p, id, _)| id == &d.id && p == &p1.id).expect("destination is due");
+    assert!(mine.2 <= now);
 
     let first = store.claim_due(&d.id, now, 2, now + 1000, "node-a").await.unwrap();
     assert_eq!(first.len(), 2, "claims are bounded by the limit");

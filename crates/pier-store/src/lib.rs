@@ -4,6 +4,7 @@
 //! Depends only on `pier-core`. Must not depend on a concrete database, on HTTP, or on the API
 //! wire format; the server crate is the only place that picks a backend.
 
+pub mod clock;
 pub mod conformance;
 mod error;
 mod query;
@@ -119,9 +120,10 @@ pub trait Store: Send + Sync + 'static {
     async fn list_ignored_events(&self, project_id: &str, q: &ListQuery) -> Result<Page<IgnoredEvent>>;
 
     // ---- delivery ----
-    /// Destinations with deliverable events (due time set, not held, not leased), each with its
-    /// earliest due time, across projects.
-    async fn due_destinations(&self, now: Millis) -> Result<Vec<(String, Millis)>>;
+    /// Destinations with deliverable events (due time set, not held, not leased): project id,
+    /// destination id and earliest due time, across projects.
+
+    async fn due_destinations(&self, now: Millis) -> Result<Vec<(String, String, Millis)>>;
     /// The earliest due time of a destination's deliverable, unleased events.
     async fn next_due(&self, destination_id: &str, now: Millis) -> Result<Option<Millis>>;
     /// Lease up to `limit` events of a destination that are due at `now` (oldest due first)

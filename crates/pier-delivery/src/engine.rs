@@ -1,0 +1,597 @@
+//! The dispatcher, the lanes, and the delivery of one claimed event.
+
+use crate::auth::{oauth2_token, TokenCache};
+use crate::cache::ConfigCache;
+use crate::limit::{Limits, Window};
+use crate::send::{self, Context, Performed};
+use crate::ssrf::GuardedResolver;
+use parking_lot::Mutex;
+use pier_core::retry::{decide, AttemptResult, Next, RetryPolicy};
+use pier_core::{Attempt, AttemptTrigger, Destination, Event, EventStatus, IdKind, Millis};
+use pier_store::clock::{new_id, now_ms};
+use pier_store::{AttemptRecord, Claimed, Store, StoreError};
+use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, watch, Notify, Semaphore};
+
+/// How the engine behaves; the server fills it from its configuration.
+#[derive(Debug, Clone)]
+pub struct DeliveryConfig {
+    /// This process's name in leases.
+    pub node_id: String,
+    /// Longest wait for a destination's response.
+    pub timeout: Duration,
+    /// Used when a connection has no retry rule.
+    pub default_retry: RetryPolicy,
+    /// Deliveries in flight across all destinations.
+    pub max_in_flight: usize,
+    /// Deliveries in flight per destination without a `concurrent` limit.
+    pub destination_concurrency: usize,
+    /// Let destinations reach private and loopback addresses.
+    pub allow_private: bool,
+    /// Pier's own base URL (`{public_url}/mock…` destinations are answered in-process).
+    pub public_url: String,
+    /// Bytes of a response body kept on the attempt.
+    pub response_cap: usize,
+    /// How often the store is scanned for due work the schedule does not know about.
+    pub rescan_every: Duration,
+    /// Only this process uses the store: leases left by a previous run are released at start.
+    pub single_node: bool,
+}
+
+impl DeliveryConfig {
+    pub fn new(public_url: &str) -> DeliveryConfig {
+        DeliveryConfig {
+            node_id: format!("node-{}", pier_core::id::random_token(10, &mut rand::rng())),
+            timeout: Duration::from_secs(60),
+            default_retry: RetryPolicy::default_policy(),
+            max_in_flight: 512,
+            destination_concurrency: 64,
+            allow_private: false,
+            public_url: public_url.to_string(),
+            response_cap: 64 * 1024,
+            rescan_every: Duration::from_secs(10),
+            single_node: true,
+        }
+    }
+
+    fn lease(&self) -> i64 {
+        (self.timeout + Duration::from_secs(30)).as_millis() as i64
+    }
+}
+
+/// Why a manual retry could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum RetryError {
+    #[error("event not found")]
+    NotFound,
+    #[error("{0}")]
+    Refused(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+enum Msg {
+    Due { project_id: String, destination_id: String, at: Millis },
+}
+
+/// The in-memory schedule: the earliest due time of each destination with work.
+#[derive(Default)]
+struct Schedule {
+    order: BTreeSet<(Millis, String)>,
+    by_dest: HashMap<String, (Millis, String)>,
+}
+
+impl Schedule {
+    fn push(&mut self, project_id: String, dest: String, at: Millis) {
+        if let Some((old, _)) = self.by_dest.get(&dest) {
+            if *old <= at {
+                return;
+            }
+            self.order.remove(&(*old, dest.clone()));
+        }
+        self.order.insert((at, dest.clone()));
+        self.by_dest.insert(dest, (at, project_id));
+    }
+
+    fn pop_due(&mut self, now: Millis) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        while let Some((at, _)) = self.order.first() {
+            if *at > now {
+                break;
+            }
+            if let Some((_, dest)) = self.order.pop_first() {
+                if let Some((_, project)) = self.by_dest.remove(&dest) {
+                    out.push((project, dest));
+                }
+            }
+        }
+        out
+    }
+
+    fn next(&self) -> Option<Millis> {
+        self.order.first().map(|(at, _)| *at)
+    }
+}
+
+struct Lane {
+    poke: mpsc::UnboundedSender<()>,
+}
+
+struct Inner {
+    store: Arc<dyn Store>,
+    config: DeliveryConfig,
+    client: reqwest::Client,
+    tokens: TokenCache,
+    cache: ConfigCache,
+    tx: mpsc::UnboundedSender<Msg>,
+    global: Arc<Semaphore>,
+    lanes: Mutex<HashMap<String, Lane>>,
+    shutdown: watch::Receiver<bool>,
+}
+
+/// A handle on the running engine.
+#[derive(Clone)]
+pub struct Delivery {
+    inner: Arc<Inner>,
+}
+
+impl Delivery {
+    /// Start the dispatcher; it stops claiming when `shutdown` turns true. Await
+    /// [`Delivery::drain`] to let in-flight deliveries finish.
+    pub fn start(store: Arc<dyn Store>, config: DeliveryConfig, shutdown: watch::Receiver<bool>) -> Delivery {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .dns_resolver(Arc::new(GuardedResolver { allow_private: config.allow_private }))
+            .connect_timeout(Duration::from_secs(10).min(config.timeout))
+            .pool_max_idle_per_host(config.destination_concurrency)
+            .tcp_nodelay(true)
+            .user_agent(concat!("Pier/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .unwrap_or_default();
+        let (tx, rx) = mpsc::unbounded_channel();
+        let inner = Arc::new(Inner {
+            store,
+            global: Arc::new(Semaphore::new(config.max_in_flight)),
+            config,
+            client,
+            tokens: TokenCache::default(),
+            cache: ConfigCache::new(),
+            tx,
+            lanes: Mutex::new(HashMap::new()),
+            shutdown,
+        });
+        tokio::spawn(dispatch(inner.clone(), rx));
+        Delivery { inner }
+    }
+
+    /// Work for a destination is due at `at` (from routing, unpause, retries).
+    pub fn notify(&self, project_id: &str, destination_id: &str, at: Millis) {
+        let _ = self.inner.tx.send(Msg::Due {
+            project_id: project_id.to_string(),
+            destination_id: destination_id.to_string(),
+            at,
+        });
+    }
+
+    /// Wait (at most `grace`) until no delivery is in flight.
+    pub async fn drain(&self, grace: Duration) -> bool {
+        let deadline = Instant::now() + grace;
+        while self.inner.global.available_permits() < self.inner.config.max_in_flight {
+            if Instant::now() > deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        true
+    }
+
+    /// Deliver one event now (a manual retry); returns the event and the attempt made.
+    pub async fn retry_now(
+        &self,
+        project_id: &str,
+        event_id: &str,
+        trigger: AttemptTrigger,
+    ) -> Result<(Event, Attempt), RetryError> {
+        let inner = &self.inner;
+        let event = inner.store.event(project_id, event_id).await?.ok_or(RetryError::NotFound)?;
+        let dest = inner
+            .store
+            .destination(project_id, &event.destination_id)
+            .await?
+            .ok_or_else(|| RetryError::Refused("the event's destination no longer exists".into()))?;
+        if dest.cli_path.is_some() && dest.url.is_none() {
+            return Err(RetryError::Refused("events of CLI destinations are delivered through `pier listen`".into()));
+        }
+        let now = now_ms();
+        let claimed = inner
+            .store
+            .claim_event(project_id, event_id, trigger, now, now + inner.config.lease(), &inner.config.node_id)
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict(m) => RetryError::Refused(m),
+                other => RetryError::Store(other),
+            })?
+            .ok_or(RetryError::NotFound)?;
+        let _permit =
+            inner.global.clone().acquire_owned().await.map_err(|_| RetryError::Refused("shutting down".into()))?;
+        deliver(inner, claimed, &dest).await.map_err(RetryError::Store)
+    }
+}
+
+async fn dispatch(inner: Arc<Inner>, mut rx: mpsc::UnboundedReceiver<Msg>) {
+    let mut shutdown = inner.shutdown.clone();
+    if inner.config.single_node {
+        match inner.store.release_all_leases().await {
+            Ok(n) if n > 0 => tracing::info!(released = n, "released leases left by the previous run"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "cannot release old leases; they expire by themselves"),
+        }
+    }
+    let mut schedule = Schedule::default();
+    let mut next_scan = Instant::now();
+    loop {
+        if *shutdown.borrow() {
+            return;
+        }
+        if Instant::now() >= next_scan {
+            match inner.store.due_destinations(now_ms()).await {
+                Ok(due) => {
+                    for (project, dest, at) in due {
+                        schedule.push(project, dest, at);
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "scanning for due events failed"),
+            }
+            next_scan = Instant::now() + inner.config.rescan_every;
+        }
+        let now = now_ms();
+        for (project, dest) in schedule.pop_due(now) {
+            inner.poke(&project, &dest);
+        }
+        let until_due = schedule.next().map(|at| Duration::from_millis((at - now).max(0) as u64));
+        let until_scan = next_scan.saturating_duration_since(Instant::now());
+        let sleep = until_due.map_or(until_scan, |d| d.min(until_scan));
+        tokio::select! {
+            msg = rx.recv() => match msg {
+                Some(Msg::Due { project_id, destination_id, at }) => schedule.push(project_id, destination_id, at),
+                None => return,
+            },
+            _ = tokio::time::sleep(sleep) => {}
+            _ = shutdown.changed() => return,
+        }
+        // Take everything queued before deciding what to poke.
+        while let Ok(Msg::Due { project_id, destination_id, at }) = rx.try_recv() {
+            schedule.push(project_id, destination_id, at);
+        }
+    }
+}
+
+impl Inner {
+    /// Wake the lane of a destination, starting it if needed.
+    fn poke(self: &Arc<Self>, project_id: &str, destination_id: &str) {
+        let mut lanes = self.lanes.lock();
+        if let Some(l) = lanes.get(destination_id) {
+            if l.poke.send(()).is_ok() {
+                return;
+            }
+        }
+        let (tx, rx) = mpsc::unbounded_channel();
+        lanes.insert(destination_id.to_string(), Lane { poke: tx });
+        tokio::spawn(lane(self.clone(), project_id.to_string(), destination_id.to_string(), rx));
+    }
+}
+
+/// How long an idle lane waits for work before it stops.
+const LANE_IDLE: Duration = Duration::from_secs(5);
+
+async fn lane(inner: Arc<Inner>, project_id: String, dest_id: String, mut poke: mpsc::UnboundedReceiver<()>) {
+    let in_flight = Arc::new(AtomicUsize::new(0));
+    let done = Arc::new(Notify::new());
+    let mut shutdown = inner.shutdown.clone();
+    let mut dest: Option<Arc<Destination>> = None;
+    let mut loaded = Instant::now() - Duration::from_secs(60);
+    let mut limits = Limits { rate: None, concurrency: inner.config.destination_concurrency };
+    let mut window: Option<Window> = None;
+    let exit = |inner: &Arc<Inner>, poke: &mut mpsc::UnboundedReceiver<()>| -> bool {
+        // Leave only if no poke is waiting (pokes are sent under the same lock).
+        let mut lanes = inner.lanes.lock();
+        if poke.try_recv().is_ok() {
+            return false;
+        }
+        lanes.remove(&dest_id);
+        true
+    };
+    loop {
+        if *shutdown.borrow() {
+            return;
+        }
+        // Re-read the destination every second: limit changes apply without restart.
+        if loaded.elapsed() >= Duration::from_secs(1) {
+            match inner.store.destination(&project_id, &dest_id).await {
+                Ok(Some(d)) => {
+                    let new_limits = Limits::of(&d, inner.config.destination_concurrency);
+                    if new_limits.rate != limits.rate || window.is_none() {
+                        window = new_limits.rate.map(|(n, p)| Window::new(n, p));
+                    }
+                    limits = new_limits;
+                    dest = Some(Arc::new(d));
+                }
+                Ok(None) => {
+                    if exit(&inner, &mut poke) {
+                        return;
+                    }
+                    continue;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, destination_id = %dest_id, "cannot read destination");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+            }
+            loaded = Instant::now();
+        }
+        let Some(d) = dest.clone() else { continue };
+        if d.url.is_none() {
+            // CLI destinations are delivered by the tunnel, not by lanes.
+            if exit(&inner, &mut poke) {
+                return;
+            }
+            continue;
+        }
+        let now_i = Instant::now();
+        let free_conc = limits.concurrency.saturating_sub(in_flight.load(Ordering::Acquire));
+        let free_rate = window.as_mut().map_or(usize::MAX, |w| w.available(now_i) as usize);
+        let free_global = inner.global.available_permits();
+        let cap = free_conc.min(free_rate).min(free_global).min(256);
+        if cap == 0 {
+            let wake = window.as_mut().filter(|_| free_rate == 0).map(|w| w.next_free(now_i));
+            let wait = wake.map_or(Duration::from_millis(250), |t| t.saturating_duration_since(now_i));
+            tokio::select! {
+                _ = done.notified() => {}
+                _ = tokio::time::sleep(wait) => {}
+                _ = poke.recv() => {}
+                _ = shutdown.changed() => {}
+            }
+            continue;
+        }
+        let now = now_ms();
+        let claimed = match inner
+            .store
+            .claim_due(&dest_id, now, cap as u32, now + inner.config.lease(), &inner.config.node_id)
+            .await
+        {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(error = %e, destination_id = %dest_id, "claiming events failed; retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        if claimed.is_empty() {
+            match inner.store.next_due(&dest_id, now).await {
+                Ok(Some(at)) => {
+                    let _ =
+                        inner.tx.send(Msg::Due { project_id: project_id.clone(), destination_id: dest_id.clone(), at });
+                }
+                Ok(None) => {}
+                Err(e) => tracing::warn!(error = %e, "reading the next due time failed"),
+            }
+            tokio::select! {
+                r = poke.recv() => if r.is_none() { return },
+                _ = tokio::time::sleep(LANE_IDLE) => {
+                    if in_flight.load(Ordering::Acquire) == 0 && exit(&inner, &mut poke) {
+                        return;
+                    }
+                }
+                _ = shutdown.changed() => {}
+            }
+            continue;
+        }
+        for c in claimed {
+            let permit = match inner.global.clone().try_acquire_owned() {
+                Ok(p) => p,
+                Err(_) => match inner.global.clone().acquire_owned().await {
+                    Ok(p) => p,
+                    Err(_) => return,
+                },
+            };
+            if let Some(w) = window.as_mut() {
+                w.record(Instant::now());
+            }
+            in_flight.fetch_add(1, Ordering::AcqRel);
+            let (inner, d, in_flight, done) = (inner.clone(), d.clone(), in_flight.clone(), done.clone());
+            tokio::spawn(async move {
+                let event_id = c.event.id.clone();
+                if let Err(e) = deliver(&inner, c, &d).await {
+                    tracing::warn!(error = %e, event_id = %event_id, "recording a delivery failed; the lease expiry retries it");
+                }
+                drop(permit);
+                in_flight.fetch_sub(1, Ordering::AcqRel);
+                done.notify_one();
+            });
+        }
+    }
+}
+
+fn is_mock(url: &str, public_url: &str) -> bool {
+    let base = url.split(['?', '#']).next().unwrap_or_default();
+    let host_path = base.split_once("://").map(|x| x.1).unwrap_or_default();
+    host_path == "mock.hookdeck.com"
+        || host_path.starts_with("mock.hookdeck.com/")
+        || base == format!("{public_url}/mock")
+        || base.starts_with(&format!("{public_url}/mock/"))
+}
+
+/// Deliver one claimed event and record the attempt.
+async fn deliver(inner: &Arc<Inner>, c: Claimed, dest: &Destination) -> Result<(Event, Attempt), StoreError> {
+    let store = inner.store.as_ref();
+    let ev = &c.event;
+    let Some(connection) = inner.cache.connection(store, &ev.project_id, &ev.connection_id).await? else {
+        // The connection was deleted: nothing will deliver this event any more.
+        let e = store.cancel_event(&ev.project_id, &ev.id, now_ms()).await?;
+        return Err(StoreError::InvalidReference(format!("connection of {} is gone; event cancelled ({e:?})", ev.id)));
+    };
+    let project = inner
+        .cache
+        .project(store, &ev.project_id)
+        .await?
+        .ok_or_else(|| StoreError::InvalidReference("the event's project is gone".into()))?;
+    let source = inner.cache.source(store, &ev.project_id, &ev.source_id).await?;
+    let unknown_source = pier_core::Source {
+        id: ev.source_id.clone(),
+        project_id: ev.project_id.clone(),
+        name: String::new(),
+        key: String::new(),
+        description: None,
+        allowed_http_methods: vec![],
+        custom_response: None,
+        verification: None,
+        disabled_at: None,
+        created_at: 0,
+        updated_at: 0,
+    };
+    let source_ref = source.as_deref().unwrap_or(&unknown_source);
+    let policy = RetryPolicy::from_rules(&connection.rules, &inner.config.default_retry);
+    let attempt_number = ev.attempts + 1;
+    let now = now_ms();
+    let automatic = c.trigger != AttemptTrigger::Manual;
+    let will_retry_after =
+        match decide(&policy, &AttemptResult::NoResponse { error_code: "TIMEOUT" }, attempt_number, now, 0.0) {
+            Next::RetryAt(at) if automatic => Some(((at - now) + 999) / 1000),
+            _ => None,
+        };
+    let ctx = Context {
+        request: &c.request,
+        event_id: &ev.id,
+        destination: dest,
+        connection: &connection,
+        source: source_ref,
+        project: &project,
+        trigger: c.trigger,
+        attempt_number,
+        will_retry_after,
+        now_ms: now,
+    };
+    let mut prepared = send::prepare(&ctx);
+    let url = dest.url.clone().unwrap_or_default();
+    let performed = if is_mock(&url, &inner.config.public_url) {
+        let t = now_ms();
+        Performed {
+            result: AttemptResult::Response { status: 200, retry_after: None },
+            body: Some(r#"{"status":"SUCCESS","message":"Pier mock API: event received"}"#.into()),
+            delivered_at: t,
+            responded_at: Some(t),
+            response_latency: Some(0),
+            delivery_latency: Some(0),
+        }
+    } else {
+        let mut oauth_failed = None;
+        if dest.auth_method.kind == "OAUTH2_CLIENT_CREDENTIALS" {
+            match oauth2_token(&inner.client, &inner.tokens, &dest.id, &dest.auth_method, inner.config.timeout).await {
+                Ok(token) => prepared.headers.push(("authorization".into(), format!("Bearer {token}"))),
+                Err(e) => oauth_failed = Some(e.to_string()),
+            }
+        }
+        match oauth_failed {
+            Some(detail) => Performed {
+                result: AttemptResult::NoResponse { error_code: "OAUTH2_HANDSHAKE_FAILED" },
+                body: Some(detail),
+                delivered_at: now_ms(),
+                responded_at: None,
+                response_latency: None,
+                delivery_latency: None,
+            },
+            None => {
+                send::perform(
+                    &inner.client,
+                    &prepared,
+                    inner.config.timeout,
+                    inner.config.response_cap,
+                    inner.config.allow_private,
+                    now_ms,
+                )
+                .await
+            }
+        }
+    };
+    if matches!(performed.result, AttemptResult::Response { status: 401, .. }) {
+        inner.tokens.forget(&dest.id);
+    }
+    let done_at = now_ms();
+    let next = if automatic {
+        decide(&policy, &performed.result, attempt_number, done_at, rand::random::<f64>())
+    } else if performed.result.is_success() {
+        Next::Succeeded
+    } else {
+        // A manual attempt keeps whatever automatic retry was already planned.
+        ev.next_attempt_at.map_or(Next::GiveUp, Next::RetryAt)
+    };
+    let (status, next_attempt_at) = match next {
+        Next::Succeeded => (EventStatus::Successful, None),
+        Next::RetryAt(at) => (EventStatus::Failed, Some(at)),
+        Next::GiveUp => (EventStatus::Failed, None),
+    };
+    let (response_status, error_code) = match &performed.result {
+        AttemptResult::Response { status, .. } => (Some(*status as i64), None),
+        AttemptResult::NoResponse { error_code } => (None, Some(error_code.to_string())),
+    };
+    let attempt = Attempt {
+        id: new_id(IdKind::Attempt, done_at),
+        project_id: ev.project_id.clone(),
+        event_id: ev.id.clone(),
+        destination_id: dest.id.clone(),
+        attempt_number,
+        trigger: c.trigger,
+        successful: status == EventStatus::Successful,
+        response_status,
+        error_code,
+        body: performed.body,
+        requested_url: Some(prepared.url.clone()),
+        http_method: Some(prepared.method.clone()),
+        delivered_at: Some(performed.delivered_at),
+        responded_at: performed.responded_at,
+        delivery_latency: performed.delivery_latency,
+        response_latency: performed.response_latency,
+        created_at: done_at,
+        updated_at: done_at,
+    };
+    tracing::debug!(event_id = %ev.id, status = ?status, response_status = ?attempt.response_status, "delivery attempt");
+    let event =
+        store.record_attempt(AttemptRecord { attempt: attempt.clone(), status, next_attempt_at, now: done_at }).await?;
+    if let Some(at) = event.next_attempt_at {
+        let _ = inner.tx.send(Msg::Due { project_id: ev.project_id.clone(), destination_id: dest.id.clone(), at });
+    }
+    Ok((event, attempt))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schedule_keeps_the_earliest_time_per_destination() {
+        let mut s = Schedule::default();
+        s.push("p".into(), "a".into(), 50);
+        s.push("p".into(), "a".into(), 70);
+        s.push("p".into(), "b".into(), 60);
+        s.push("p".into(), "a".into(), 40);
+        assert_eq!(s.next(), Some(40));
+        assert_eq!(s.pop_due(45), vec![("p".to_string(), "a".to_string())]);
+        assert_eq!(s.pop_due(59), vec![]);
+        assert_eq!(s.pop_due(60), vec![("p".to_string(), "b".to_string())]);
+        assert_eq!(s.next(), None);
+    }
+
+    #[test]
+    fn mock_destinations() {
+        assert!(is_mock("https://mock.hookdeck.com", "http://127.0.0.1:8484"));
+        assert!(is_mock("https://mock.hookdeck.com/x?y=1", "http://127.0.0.1:8484"));
+        assert!(is_mock("http://127.0.0.1:8484/mock", "http://127.0.0.1:8484"));
+        assert!(is_mock("http://127.0.0.1:8484/mock/a", "http://127.0.0.1:8484"));
+        assert!(!is_mock("http://127.0.0.1:8484/mockery", "http://127.0.0.1:8484"));
+        assert!(!is_mock("https://mock.hookdeck.com.evil.io", "http://127.0.0.1:8484"));
+    }
+}

@@ -1,0 +1,310 @@
+//! One HTTP delivery: build the request (URL, method, headers, signatures, auth), send it with
+//! a deadline, read a capped response, and name what happened in Hookdeck's error codes.
+
+use crate::ssrf;
+use bytes::Bytes;
+use futures::StreamExt;
+use pier_core::retry::{parse_retry_after, AttemptResult};
+use pier_core::signing::hookdeck_signature;
+use pier_core::{AttemptTrigger, Connection, Destination, Project, Request, Source};
+use std::time::{Duration, Instant};
+
+/// Headers never forwarded (hop-by-hop, or recomputed by the client).
+const DROPPED: [&str; 11] = [
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "host",
+    "content-length",
+];
+
+/// A delivery ready to send.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    pub method: String,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Bytes,
+}
+
+/// The destination URL + the request's path (unless forwarding is off) + its query.
+pub fn target_url(base: &str, path: &str, query: &str, path_forwarding_disabled: bool) -> String {
+    let mut url = base.to_string();
+    if !path_forwarding_disabled && path != "/" && !path.is_empty() {
+        // Keep the base's own query after the path.
+        let (b, q) = match url.split_once('?') {
+            Some((b, q)) => (b.to_string(), Some(q.to_string())),
+            None => (url.clone(), None),
+        };
+        url = format!("{}{}", b.trim_end_matches('/'), path);
+        if let Some(q) = q {
+            url.push('?');
+            url.push_str(&q);
+        }
+    }
+    if !query.is_empty() {
+        url.push(if url.contains('?') { '&' } else { '?' });
+        url.push_str(query);
+    }
+    url
+}
+
+/// What a delivery needs to know beyond the event.
+pub struct Context<'a> {
+    pub request: &'a Request,
+    pub event_id: &'a str,
+    pub destination: &'a Destination,
+    pub connection: &'a Connection,
+    pub source: &'a Source,
+    pub project: &'a Project,
+    pub trigger: AttemptTrigger,
+    pub attempt_number: i64,
+    /// Seconds until the automatic retry that would follow a failure of this attempt.
+    pub will_retry_after: Option<i64>,
+    pub now_ms: i64,
+}
+
+/// Build the HTTP request of a delivery (without auth methods that need the network).
+pub fn prepare(c: &Context<'_>) -> Prepared {
+    let d = c.destination;
+    let body = c.request.body.clone().unwrap_or_default();
+    let url =
+        target_url(d.url.as_deref().unwrap_or_default(), &c.request.path, &c.request.query, d.path_forwarding_disabled);
+    let method = d.http_method.clone().unwrap_or_else(|| c.request.method.clone());
+    let mut added: Vec<(String, String)> = vec![
+        ("x-hookdeck-signature".into(), hookdeck_signature(&c.project.signing_secret, &body)),
+        ("x-hookdeck-eventid".into(), c.event_id.to_string()),
+        ("x-hookdeck-requestid".into(), c.request.id.clone()),
+        ("x-hookdeck-source-name".into(), c.source.name.clone()),
+        ("x-hookdeck-destination-name".into(), d.name.clone()),
+        ("x-hookdeck-connection-name".into(), c.connection.name.clone()),
+        ("x-hookdeck-attempt-count".into(), c.attempt_number.to_string()),
+        ("x-hookdeck-attempt-trigger".into(), c.trigger.as_str().to_string()),
+        ("x-hookdeck-verified".into(), c.request.verified.to_string()),
+        ("idempotency-key".into(), c.event_id.to_string()),
+    ];
+    if let (Some(prev), Some(until)) =
+        (&c.project.previous_signing_secret, c.project.previous_signing_secret_expires_at)
+    {
+        if until > c.now_ms {
+            added.push(("x-hookdeck-signature-2".into(), hookdeck_signature(prev, &body)));
+        }
+    }
+    if let Some(secs) = c.will_retry_after {
+        added.push(("x-hookdeck-will-retry-after".into(), secs.to_string()));
+    }
+    if let Some(ip) = &c.request.original_ip {
+        added.push(("x-hookdeck-original-ip".into(), ip.clone()));
+    }
+    let auth = crate::auth::static_parts(&d.auth_method, &body, c.event_id, c.now_ms / 1000);
+    added.extend(auth.headers);
+    let url = if auth.query.is_empty() {
+        url
+    } else {
+        let extra = auth.query.iter().map(|(k, v)| format!("{}={}", urlencoding::encode(k), urlencoding::encode(v)));
+        let sep = if url.contains('?') { '&' } else { '?' };
+        format!("{url}{sep}{}", extra.collect::<Vec<_>>().join("&"))
+    };
+    let mut headers: Vec<(String, String)> = c
+        .request
+        .headers
+        .iter()
+        .filter(|(k, _)| !DROPPED.contains(&k.as_str()) && !added.iter().any(|(a, _)| a == k))
+        .cloned()
+        .collect();
+    headers.extend(added);
+    Prepared { method, url, headers, body }
+}
+
+/// What sending produced.
+#[derive(Debug, Clone)]
+pub struct Performed {
+    pub result: AttemptResult,
+    /// The response body (capped), or a description of the failure.
+    pub body: Option<String>,
+    pub delivered_at: i64,
+    pub responded_at: Option<i64>,
+    pub response_latency: Option<i64>,
+    pub delivery_latency: Option<i64>,
+}
+
+/// Send `p` with `client` within `timeout`, keeping at most `cap` bytes of the response body.
+pub async fn perform(
+    client: &reqwest::Client,
+    p: &Prepared,
+    timeout: Duration,
+    cap: usize,
+    allow_private: bool,
+    now_ms: impl Fn() -> i64,
+) -> Performed {
+    let delivered_at = now_ms();
+    let started = Instant::now();
+    let fail = |code: &'static str, detail: String| Performed {
+        result: AttemptResult::NoResponse { error_code: code },
+        body: Some(detail),
+        delivered_at,
+        responded_at: None,
+        response_latency: None,
+        delivery_latency: None,
+    };
+    let parsed = match reqwest::Url::parse(&p.url) {
+        Ok(u) => u,
+        Err(e) => return fail("MISSING_URL", format!("invalid destination url: {e}")),
+    };
+    if let Some(host) = parsed.host_str() {
+        if let Err(b) = ssrf::check_host(host, allow_private) {
+            return fail("HOST_UNREACHABLE", b.to_string());
+        }
+    }
+    let method = match reqwest::Method::from_bytes(p.method.as_bytes()) {
+        Ok(m) => m,
+        Err(_) => return fail("UNKNOWN", format!("invalid method {}", p.method)),
+    };
+    let mut req = client.request(method, parsed).timeout(timeout).body(p.body.clone());
+    for (k, v) in &p.headers {
+        if let (Ok(name), Ok(value)) = (http::HeaderName::from_bytes(k.as_bytes()), http::HeaderValue::from_str(v)) {
+            req = req.header(name, value);
+        }
+    }
+    let resp = match req.send().await {
+        Ok(r) => r,
+        Err(e) => {
+            let (code, detail) = classify(&e);
+            return fail(code, detail);
+        }
+    };
+    let responded_at = now_ms();
+    let response_latency = started.elapsed().as_millis() as i64;
+    let status = resp.status().as_u16();
+    let retry_after = resp
+        .headers()
+        .get(http::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| parse_retry_after(v, responded_at));
+    // Read at most `cap` bytes; the rest is dropped with the connection.
+    let mut body = Vec::new();
+    let mut stream = resp.bytes_stream();
+    let deadline = started + timeout;
+    loop {
+        let next = tokio::time::timeout_at(deadline.into(), stream.next()).await;
+        match next {
+            Err(_) => {
+                return fail("TIMEOUT", format!("the response body did not arrive within {}s", timeout.as_secs()))
+            }
+            Ok(None) => break,
+            Ok(Some(Ok(chunk))) => {
+                let room = cap.saturating_sub(body.len());
+                body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+                if body.len() >= cap {
+                    break;
+                }
+            }
+            Ok(Some(Err(e))) => {
+                let (code, detail) = classify(&e);
+                let code = if code == "UNKNOWN" { "SOCKET_CLOSED" } else { code };
+                return fail(code, format!("the response was cut off after status {status}: {detail}"));
+            }
+        }
+    }
+    Performed {
+        result: AttemptResult::Response { status, retry_after },
+        body: Some(String::from_utf8_lossy(&body).into_owned()),
+        delivered_at,
+        responded_at: Some(responded_at),
+        response_latency: Some(response_latency),
+        delivery_latency: Some(started.elapsed().as_millis() as i64),
+    }
+}
+
+/// Name a transport failure with Hookdeck's `AttemptErrorCodes`.
+pub fn classify(e: &reqwest::Error) -> (&'static str, String) {
+    let detail = error_chain(e);
+    if e.is_timeout() {
+        return ("TIMEOUT", detail);
+    }
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(s) = source {
+        if s.downcast_ref::<ssrf::Blocked>().is_some() {
+            return ("HOST_UNREACHABLE", detail);
+        }
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            use std::io::ErrorKind::*;
+            let code = match io.kind() {
+                ConnectionRefused => Some("CONNECTION_REFUSED"),
+                ConnectionReset | ConnectionAborted => Some("CONNECTION_RESET"),
+                TimedOut => Some("TIMEOUT"),
+                HostUnreachable | NetworkUnreachable => Some("HOST_UNREACHABLE"),
+                UnexpectedEof | BrokenPipe => Some("SOCKET_CLOSED"),
+                _ => None,
+            };
+            if let Some(c) = code {
+                return (c, detail);
+            }
+        }
+        source = s.source();
+    }
+    let lower = detail.to_ascii_lowercase();
+    let code = if lower.contains("dns error")
+        || lower.contains("failed to lookup")
+        || lower.contains("name or service not known")
+    {
+        "DNS_LOOKUP_FAILED"
+    } else if lower.contains("notvalidforname") || lower.contains("not valid for name") {
+        "ERR_TLS_CERT_ALTNAME_INVALID"
+    } else if lower.contains("expired") && lower.contains("certificate") {
+        "SSL_CERT_EXPIRED"
+    } else if lower.contains("self-signed") || lower.contains("self signed") {
+        "SELF_SIGNED_CERT"
+    } else if lower.contains("unknownissuer") || lower.contains("unknown issuer") || lower.contains("certificate") {
+        "SSL_ERROR_CA_UNKNOWN"
+    } else if lower.contains("corrupt message")
+        || lower.contains("invalidcontenttype")
+        || lower.contains("wrong version")
+    {
+        "ERR_SSL_WRONG_VERSION_NUMBER"
+    } else if lower.contains("connection closed") || lower.contains("incomplete") || lower.contains("end of file") {
+        "SOCKET_CLOSED"
+    } else if lower.contains("refused") {
+        "CONNECTION_REFUSED"
+    } else if lower.contains("reset") {
+        "CONNECTION_RESET"
+    } else if e.is_request() || e.is_body() || e.is_decode() {
+        "PROTOCOL_ERROR"
+    } else {
+        "UNKNOWN"
+    };
+    (code, detail)
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut s = e.source();
+    while let Some(x) = s {
+        let t = x.to_string();
+        if !parts.contains(&t) {
+            parts.push(t);
+        }
+        s = x.source();
+    }
+    parts.join(": ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_keep_path_and_query() {
+        assert_eq!(target_url("https://mock.hookdeck.com", "/track", "", false), "https://mock.hookdeck.com/track");
+        assert_eq!(target_url("https://api.example.com/", "/track", "a=1", false), "https://api.example.com/track?a=1");
+        assert_eq!(target_url("https://api.example.com/v1", "/", "", false), "https://api.example.com/v1");
+        assert_eq!(target_url("https://x.io/base?k=v", "/p", "a=1", false), "https://x.io/base/p?k=v&a=1");
+        assert_eq!(target_url("https://x.io/base", "/p", "a=1", true), "https://x.io/base?a=1");
+    }
+}
