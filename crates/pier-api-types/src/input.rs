@@ -86,6 +86,13 @@ pub struct ConnectionUpdate {
     pub rules: Option<Option<Vec<Value>>>,
 }
 
+/// `POST /requests/{id}/retry`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequestRetry {
+    pub webhook_ids: Vec<String>,
+}
+
 /// Names: letters, digits, `-` and `_`, at most 155 characters.
 pub fn check_name(field: &str, name: &str) -> Result<(), FieldError> {
     if name.is_empty() || name.len() > 155 {

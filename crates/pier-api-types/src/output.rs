@@ -388,6 +388,73 @@ pub fn ignored_event(v: ApiVersion, i: &IgnoredEvent) -> IgnoredEventOut {
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct AttemptOut {
+    pub id: String,
+    pub team_id: String,
+    pub event_id: String,
+    pub destination_id: String,
+    pub response_status: Option<i64>,
+    pub attempt_number: i64,
+    pub trigger: &'static str,
+    pub error_code: Option<String>,
+    pub body: Option<Value>,
+    pub requested_url: Option<String>,
+    pub http_method: Option<String>,
+    pub bulk_retry_id: Option<String>,
+    pub status: &'static str,
+    pub successful_at: Option<String>,
+    pub delivered_at: Option<String>,
+    pub responded_at: Option<String>,
+    pub delivery_latency: Option<i64>,
+    pub response_latency: Option<i64>,
+    pub state: &'static str,
+    pub updated_at: String,
+    pub created_at: String,
+}
+
+pub fn attempt(_v: ApiVersion, a: &pier_core::Attempt) -> AttemptOut {
+    // A JSON response body is shown as JSON, anything else as text.
+    let body = a.body.as_ref().map(|b| serde_json::from_str::<Value>(b).unwrap_or_else(|_| Value::String(b.clone())));
+    AttemptOut {
+        id: a.id.clone(),
+        team_id: a.project_id.clone(),
+        event_id: a.event_id.clone(),
+        destination_id: a.destination_id.clone(),
+        response_status: a.response_status,
+        attempt_number: a.attempt_number,
+        trigger: a.trigger.as_str(),
+        error_code: a.error_code.clone(),
+        body,
+        requested_url: a.requested_url.clone(),
+        http_method: a.http_method.clone(),
+        bulk_retry_id: None,
+        status: if a.successful { "SUCCESSFUL" } else { "FAILED" },
+        successful_at: if a.successful { format_opt(a.responded_at) } else { None },
+        delivered_at: format_opt(a.delivered_at),
+        responded_at: format_opt(a.responded_at),
+        delivery_latency: a.delivery_latency,
+        response_latency: a.response_latency,
+        state: "COMPLETED",
+        updated_at: format(a.updated_at),
+        created_at: format(a.created_at),
+    }
+}
+
+/// `POST /events/{id}/retry`: the event and the attempt just made.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct RetriedEvent {
+    pub event: EventOut,
+    pub attempt: AttemptOut,
+}
+
+/// `POST /requests/{id}/retry`: the request and the events it produced.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct RetriedRequest {
+    pub request: RequestOut,
+    pub events: Vec<EventOut>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Pagination {
     pub order_by: String,
     pub dir: String,

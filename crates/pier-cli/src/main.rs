@@ -22,7 +22,7 @@ pub enum Output {
 #[derive(Subcommand)]
 enum Command {
     /// Run a Pier node: ingest, management API and routing, on one listener.
-    Serve(serve::ServeArgs),
+    Serve(Box<serve::ServeArgs>),
     /// Manage projects (tenants) and their API keys, directly on the store.
     Projects(projects::ProjectsArgs),
 }
@@ -47,7 +47,7 @@ fn main() -> std::process::ExitCode {
         match cli.command {
             Command::Serve(args) => {
                 init_logging();
-                serve::run(args).await
+                serve::run(*args).await
             }
             Command::Projects(args) => projects::run(args).await,
         }

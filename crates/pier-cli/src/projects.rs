@@ -32,6 +32,14 @@ enum ProjectsCommand {
     List,
     /// Replace every API key of a project with a new one
     RotateKey { id: String },
+    /// Give a project a new delivery signing secret; the old one is still sent as
+    /// x-hookdeck-signature-2 for a grace period so receivers can switch over
+    RotateSigningSecret {
+        id: String,
+        /// Hours the previous secret keeps signing (x-hookdeck-signature-2)
+        #[arg(long, default_value_t = 24)]
+        keep_previous_hours: u32,
+    },
 }
 
 fn now_ms() -> i64 {
@@ -79,6 +87,28 @@ pub async fn run(args: ProjectsArgs) -> anyhow::Result<()> {
                     for p in &projects {
                         eprintln!("{:<26} {:<24} {}", p.id, p.name, pier_api_types::time::format(p.created_at));
                     }
+                }
+            }
+        }
+        ProjectsCommand::RotateSigningSecret { id, keep_previous_hours } => {
+            let project = store
+                .project(&id)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("no project with id '{id}'; see `pier projects list`"))?;
+            let secret = new_signing_secret(&mut rand::rng());
+            let until = now_ms() + keep_previous_hours as i64 * 3_600_000;
+            store
+                .rotate_signing_secret(&project.id, &secret, until)
+                .await
+                .context("cannot rotate the signing secret")?;
+            match args.output {
+                Output::Json => println!("{}", serde_json::json!({"id": project.id, "signing_secret": secret})),
+                Output::Human => {
+                    eprintln!(
+                        "new signing secret for {} ({}); the previous one signs x-hookdeck-signature-2 for {keep_previous_hours}h:",
+                        project.name, project.id
+                    );
+                    println!("{secret}");
                 }
             }
         }

@@ -37,6 +37,27 @@ pub struct ServeArgs {
     /// Management API requests per second per project, 0 for no limit [default: 200]
     #[arg(long, env = "PIER_API_RATE_LIMIT")]
     pub api_rate_limit: Option<u32>,
+    /// Seconds a destination has to answer a delivery [default: 60]
+    #[arg(long, env = "PIER_DELIVERY_TIMEOUT_SECS")]
+    pub delivery_timeout_secs: Option<u64>,
+    /// Deliveries in flight across all destinations [default: 512]
+    #[arg(long, env = "PIER_MAX_IN_FLIGHT")]
+    pub max_in_flight: Option<usize>,
+    /// Deliveries in flight per destination without a concurrent rate limit [default: 64]
+    #[arg(long, env = "PIER_DESTINATION_CONCURRENCY")]
+    pub destination_concurrency: Option<usize>,
+    /// Default retry strategy of connections without a retry rule: linear|exponential [default: exponential]
+    #[arg(long, env = "PIER_RETRY_STRATEGY")]
+    pub retry_strategy: Option<String>,
+    /// Default first retry delay in milliseconds [default: 30000]
+    #[arg(long, env = "PIER_RETRY_INTERVAL_MS")]
+    pub retry_interval_ms: Option<i64>,
+    /// Default number of automatic retries, 0 to 50 [default: 8]
+    #[arg(long, env = "PIER_RETRY_COUNT")]
+    pub retry_count: Option<i64>,
+    /// Let destinations reach private, loopback and link-local addresses [default: true only when listening on loopback]
+    #[arg(long, env = "PIER_ALLOW_PRIVATE_DESTINATIONS")]
+    pub allow_private_destinations: Option<bool>,
     /// A TOML configuration file (see --print-config for a commented example)
     #[arg(long, short = 'c', env = "PIER_CONFIG")]
     pub config: Option<PathBuf>,
@@ -63,6 +84,13 @@ pub fn resolve(args: &ServeArgs) -> anyhow::Result<Config> {
             body_timeout_secs: args.body_timeout_secs,
             shutdown_grace_secs: args.shutdown_grace_secs,
             api_rate_limit: args.api_rate_limit,
+            delivery_timeout_secs: args.delivery_timeout_secs,
+            max_in_flight: args.max_in_flight,
+            destination_concurrency: args.destination_concurrency,
+            retry_strategy: args.retry_strategy.clone(),
+            retry_interval_ms: args.retry_interval_ms,
+            retry_count: args.retry_count,
+            allow_private_destinations: args.allow_private_destinations,
         },
     )
 }

@@ -54,6 +54,12 @@ async fn projects_are_administered_while_the_server_runs() {
         assert_eq!(acme.get("/sources").await.unwrap().0, 401, "the old key stops working");
         assert_eq!(acme.with_key(&new_key).ok("/sources").await.unwrap()["count"], 1);
 
+        let (ok, out, err) =
+            pier(&["projects", "rotate-signing-secret", &project_id, "--data-dir", &dir, "-o", "json"]);
+        assert!(ok, "{err}");
+        let rotated: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(rotated["signing_secret"].as_str().unwrap().len(), 32);
+
         let (ok, _, err) = pier(&["projects", "rotate-key", "tm_nope", "--data-dir", &dir]);
         assert!(!ok && err.contains("pier projects list"), "{err}");
     })

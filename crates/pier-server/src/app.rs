@@ -23,11 +23,20 @@ pub fn router(st: AppState) -> Router {
     let mut r = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .route("/e/{*rest}", any(ingest::handle));
+        .route("/e/{*rest}", any(ingest::handle))
+        .route("/mock", any(mock))
+        .route("/mock/{*rest}", any(mock));
     for v in ApiVersion::ALL {
         r = r.nest(&format!("/{}", v.as_str()), api::router(v));
     }
     r.fallback(|| async { ApiError::not_found("endpoint") }).with_state(st)
+}
+
+/// The built-in mock API: accepts anything and answers 200 (deliveries to it are answered
+/// in-process; this endpoint serves direct calls).
+async fn mock(method: axum::http::Method, uri: axum::http::Uri) -> impl IntoResponse {
+    tracing::debug!(%method, path = %uri.path(), "mock API called");
+    Json(serde_json::json!({"status": "SUCCESS", "message": "Pier mock API: request received"}))
 }
 
 async fn healthz() -> impl IntoResponse {
@@ -42,6 +51,18 @@ async fn readyz(State(st): State<AppState>) -> impl IntoResponse {
             (StatusCode::SERVICE_UNAVAILABLE, Json(serde_json::json!({"status": "unavailable"})))
         }
     }
+}
+
+/// The delivery engine's settings, from the server's.
+pub fn delivery_config(c: &Config) -> pier_delivery::DeliveryConfig {
+    let mut d = pier_delivery::DeliveryConfig::new(&c.public_url);
+    d.timeout = Duration::from_secs(c.delivery_timeout_secs.max(1));
+    d.default_retry = c.retry_policy();
+    d.max_in_flight = c.max_in_flight;
+    d.destination_concurrency = c.destination_concurrency;
+    d.allow_private = c.allow_private_destinations;
+    d.single_node = c.database_url.as_deref().is_none_or(|u| u.starts_with("sqlite"));
+    d
 }
 
 /// A server running in this process (tests, embedding).
@@ -88,8 +109,9 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let grace = Duration::from_secs(config.shutdown_grace_secs);
-    let st = AppState::new(store, config);
     let (stop_workers, workers_stop) = watch::channel(false);
+    let delivery = pier_delivery::Delivery::start(store.clone(), delivery_config(&config), workers_stop.clone());
+    let st = AppState::new(store, config, delivery.clone());
     let router_task = tokio::spawn(routing::run(st.clone(), workers_stop));
 
     let app = router(st).into_make_service_with_connect_info::<SocketAddr>();
@@ -114,6 +136,9 @@ pub async fn serve(
     let _ = stop_workers.send(true);
     if tokio::time::timeout(grace, router_task).await.is_err() {
         tracing::warn!("routing did not finish in time; it resumes at the next start");
+    }
+    if !delivery.drain(grace).await {
+        tracing::warn!("deliveries still in flight at exit; their leases expire and they are retried");
     }
     tracing::info!("stopped");
     Ok(())

@@ -11,6 +11,12 @@ pub const DEFAULT_BODY_LIMIT: usize = 10 * 1024 * 1024;
 pub const DEFAULT_BODY_TIMEOUT_SECS: u64 = 30;
 pub const DEFAULT_SHUTDOWN_GRACE_SECS: u64 = 30;
 pub const DEFAULT_API_RATE_LIMIT: u32 = 200;
+pub const DEFAULT_DELIVERY_TIMEOUT_SECS: u64 = 60;
+pub const DEFAULT_MAX_IN_FLIGHT: usize = 512;
+pub const DEFAULT_DESTINATION_CONCURRENCY: usize = 64;
+pub const DEFAULT_RETRY_INTERVAL_MS: i64 = 30_000;
+pub const DEFAULT_RETRY_COUNT: i64 = 8;
+pub const DEFAULT_RETRY_STRATEGY: &str = "exponential";
 
 /// Everything `pier serve` needs, fully resolved.
 #[derive(Debug, Clone)]
@@ -32,6 +38,21 @@ pub struct Config {
     pub shutdown_grace_secs: u64,
     /// Management API requests per second allowed to each project (0: no limit).
     pub api_rate_limit: u32,
+    /// Seconds a destination has to answer a delivery.
+    pub delivery_timeout_secs: u64,
+    /// Deliveries in flight across all destinations.
+    pub max_in_flight: usize,
+    /// Deliveries in flight per destination without a `concurrent` rate limit.
+    pub destination_concurrency: usize,
+    /// Default retry policy (connections without a retry rule): first delay, ms.
+    pub retry_interval_ms: i64,
+    /// Default retry policy: automatic retries.
+    pub retry_count: i64,
+    /// Default retry policy: `linear` or `exponential`.
+    pub retry_strategy: String,
+    /// Let destinations reach private, loopback and link-local addresses (default: only when
+    /// Pier itself listens on loopback, i.e. local development).
+    pub allow_private_destinations: bool,
 }
 
 /// The TOML file: every key optional, same names as the flags (with `_`).
@@ -48,6 +69,13 @@ pub struct FileConfig {
     pub body_timeout_secs: Option<u64>,
     pub shutdown_grace_secs: Option<u64>,
     pub api_rate_limit: Option<u32>,
+    pub delivery_timeout_secs: Option<u64>,
+    pub max_in_flight: Option<usize>,
+    pub destination_concurrency: Option<usize>,
+    pub retry_interval_ms: Option<i64>,
+    pub retry_count: Option<i64>,
+    pub retry_strategy: Option<String>,
+    pub allow_private_destinations: Option<bool>,
 }
 
 /// Values given by flags or environment (None = not given).
@@ -63,6 +91,13 @@ pub struct Overrides {
     pub body_timeout_secs: Option<u64>,
     pub shutdown_grace_secs: Option<u64>,
     pub api_rate_limit: Option<u32>,
+    pub delivery_timeout_secs: Option<u64>,
+    pub max_in_flight: Option<usize>,
+    pub destination_concurrency: Option<usize>,
+    pub retry_interval_ms: Option<i64>,
+    pub retry_count: Option<i64>,
+    pub retry_strategy: Option<String>,
+    pub allow_private_destinations: Option<bool>,
 }
 
 /// A commented example of the TOML file (`pier serve --print-config`).
@@ -93,6 +128,21 @@ shutdown_grace_secs = 30
 
 # Management API requests per second per project (0 turns the limit off).
 api_rate_limit = 200
+
+# Delivery: how long a destination has to answer, how many deliveries run at once overall and
+# per destination (a destination's own rate_limit/concurrent setting applies on top).
+delivery_timeout_secs = 60
+max_in_flight = 512
+destination_concurrency = 64
+
+# The retry policy of connections without a retry rule.
+retry_strategy = "exponential"
+retry_interval_ms = 30000
+retry_count = 8
+
+# Allow destinations on private, loopback and link-local addresses (SSRF guard). Default: true
+# only when listen is a loopback address.
+# allow_private_destinations = false
 "#;
 
 impl Config {
@@ -112,7 +162,7 @@ impl Config {
         if !(public_url.starts_with("http://") || public_url.starts_with("https://")) {
             anyhow::bail!("invalid public url '{public_url}': it must start with http:// or https://");
         }
-        Ok(Config {
+        Config {
             listen,
             data_dir: o.data_dir.or(file.data_dir).unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
             database_url: o.database_url.or(file.database_url).filter(|s| !s.is_empty()),
@@ -126,7 +176,52 @@ impl Config {
                 .or(file.shutdown_grace_secs)
                 .unwrap_or(DEFAULT_SHUTDOWN_GRACE_SECS),
             api_rate_limit: o.api_rate_limit.or(file.api_rate_limit).unwrap_or(DEFAULT_API_RATE_LIMIT),
-        })
+            delivery_timeout_secs: o
+                .delivery_timeout_secs
+                .or(file.delivery_timeout_secs)
+                .unwrap_or(DEFAULT_DELIVERY_TIMEOUT_SECS),
+            max_in_flight: o.max_in_flight.or(file.max_in_flight).unwrap_or(DEFAULT_MAX_IN_FLIGHT),
+            destination_concurrency: o
+                .destination_concurrency
+                .or(file.destination_concurrency)
+                .unwrap_or(DEFAULT_DESTINATION_CONCURRENCY),
+            retry_interval_ms: o.retry_interval_ms.or(file.retry_interval_ms).unwrap_or(DEFAULT_RETRY_INTERVAL_MS),
+            retry_count: o.retry_count.or(file.retry_count).unwrap_or(DEFAULT_RETRY_COUNT),
+            retry_strategy: o.retry_strategy.or(file.retry_strategy).unwrap_or_else(|| DEFAULT_RETRY_STRATEGY.into()),
+            allow_private_destinations: o
+                .allow_private_destinations
+                .or(file.allow_private_destinations)
+                .unwrap_or(listen.ip().is_loopback()),
+        }
+        .check()
+    }
+
+    /// The retry policy of connections without a retry rule.
+    pub fn retry_policy(&self) -> pier_core::retry::RetryPolicy {
+        let strategy = if self.retry_strategy == "linear" {
+            pier_core::rules::RetryStrategy::Linear
+        } else {
+            pier_core::rules::RetryStrategy::Exponential
+        };
+        pier_core::retry::RetryPolicy {
+            strategy,
+            interval: self.retry_interval_ms.max(1),
+            count: self.retry_count.clamp(0, 50),
+            status_codes: vec![],
+        }
+    }
+
+    fn check(self) -> anyhow::Result<Config> {
+        if !matches!(self.retry_strategy.as_str(), "linear" | "exponential") {
+            anyhow::bail!("invalid retry strategy '{}': use linear or exponential", self.retry_strategy);
+        }
+        if !(0..=50).contains(&self.retry_count) {
+            anyhow::bail!("invalid retry count {}: use 0 to 50", self.retry_count);
+        }
+        if self.max_in_flight == 0 || self.destination_concurrency == 0 {
+            anyhow::bail!("max_in_flight and destination_concurrency must be at least 1");
+        }
+        Ok(self)
     }
 
     /// Read a TOML file.
@@ -150,6 +245,13 @@ impl Config {
             body_timeout_secs: DEFAULT_BODY_TIMEOUT_SECS,
             shutdown_grace_secs: 5,
             api_rate_limit: 0,
+            delivery_timeout_secs: DEFAULT_DELIVERY_TIMEOUT_SECS,
+            max_in_flight: DEFAULT_MAX_IN_FLIGHT,
+            destination_concurrency: DEFAULT_DESTINATION_CONCURRENCY,
+            retry_interval_ms: DEFAULT_RETRY_INTERVAL_MS,
+            retry_count: DEFAULT_RETRY_COUNT,
+            retry_strategy: DEFAULT_RETRY_STRATEGY.into(),
+            allow_private_destinations: true,
         }
     }
 }

@@ -56,22 +56,20 @@ pub async fn route_pending(st: &AppState) -> Result<usize, pier_store::StoreErro
         let mut routings = Vec::with_capacity(n);
         for request in &batch {
             if !connections.contains_key(&request.source_id) {
-                let mut cs = st.store.connections_of_source(&request.source_id).await?;
-                // A disabled destination disables every connection to it.
-                for c in cs.iter_mut().filter(|c| c.disabled_at.is_none()) {
-                    if let Some(d) = st.store.destination(&c.project_id, &c.destination_id).await? {
-                        c.disabled_at = d.disabled_at;
-                    }
-                }
+                let cs = connections_for_routing(st, &request.source_id).await?;
                 connections.insert(request.source_id.clone(), cs);
             }
             let cs = connections.get(&request.source_id).map(Vec::as_slice).unwrap_or_default();
             routings.push(plan(request, cs, now_ms()));
         }
         // Written concurrently so the store commits them together.
+        let due: Vec<Vec<(String, String, i64)>> = routings.iter().map(due_events).collect();
         let results = futures::future::join_all(routings.into_iter().map(|r| st.store.complete_routing(r))).await;
-        for r in results {
+        for (r, due) in results.into_iter().zip(due) {
             r?;
+            for (project, dest, at) in due {
+                st.delivery.notify(&project, &dest, at);
+            }
         }
         total += n;
         if n < BATCH as usize {
@@ -80,7 +78,30 @@ pub async fn route_pending(st: &AppState) -> Result<usize, pier_store::StoreErro
     }
 }
 
-fn plan(request: &Request, connections: &[Connection], now: i64) -> Routing {
+/// A source's connections as routing sees them: a disabled destination disables every
+/// connection to it.
+pub(crate) async fn connections_for_routing(
+    st: &AppState,
+    source_id: &str,
+) -> Result<Vec<Connection>, pier_store::StoreError> {
+    let mut cs = st.store.connections_of_source(source_id).await?;
+    for c in cs.iter_mut().filter(|c| c.disabled_at.is_none()) {
+        if let Some(d) = st.store.destination(&c.project_id, &c.destination_id).await? {
+            c.disabled_at = d.disabled_at;
+        }
+    }
+    Ok(cs)
+}
+
+/// The (project, destination, due time) of each deliverable event of a routing.
+pub(crate) fn due_events(r: &Routing) -> Vec<(String, String, i64)> {
+    r.events
+        .iter()
+        .filter_map(|e| e.next_attempt_at.map(|at| (e.project_id.clone(), e.destination_id.clone(), at)))
+        .collect()
+}
+
+pub(crate) fn plan(request: &Request, connections: &[Connection], now: i64) -> Routing {
     let mut routing = Routing { request_id: request.id.clone(), now, ..Routing::default() };
     match route(connections, now) {
         None => routing.rejection = Some(RejectionCause::NoConnection),

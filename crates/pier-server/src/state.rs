@@ -1,6 +1,7 @@
 //! State shared by every handler and worker.
 
 use crate::config::Config;
+use pier_delivery::Delivery;
 use pier_store::Store;
 use std::sync::Arc;
 use tokio::sync::Notify;
@@ -16,12 +17,13 @@ pub struct AppState {
     pub routing_wake: Arc<Notify>,
     /// None when the API is not rate limited.
     pub api_limiter: Option<Arc<ApiLimiter>>,
+    pub delivery: Delivery,
 }
 
 impl AppState {
-    pub fn new(store: Arc<dyn Store>, config: Config) -> AppState {
+    pub fn new(store: Arc<dyn Store>, config: Config, delivery: Delivery) -> AppState {
         let api_limiter = std::num::NonZeroU32::new(config.api_rate_limit)
             .map(|n| Arc::new(governor::RateLimiter::keyed(governor::Quota::per_second(n))));
-        AppState { store, config: Arc::new(config), routing_wake: Arc::new(Notify::new()), api_limiter }
+        AppState { store, config: Arc::new(config), routing_wake: Arc::new(Notify::new()), api_limiter, delivery }
     }
 }

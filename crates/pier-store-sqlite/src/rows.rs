@@ -240,11 +240,34 @@ pub(crate) fn apply(tx: &Transaction<'_>, project_id: &str, changes: Vec<Change>
                 )
                 .map_err(map_err)?;
             }
-            Change::DeleteSource(id) => delete(tx, "sources", project_id, &id)?,
-            Change::DeleteDestination(id) => delete(tx, "destinations", project_id, &id)?,
-            Change::DeleteConnection(id) => delete(tx, "connections", project_id, &id)?,
+            Change::DeleteSource(id) => {
+                cancel_pending(tx, "source_id", &id)?;
+                delete(tx, "sources", project_id, &id)?
+            }
+            Change::DeleteDestination(id) => {
+                cancel_pending(tx, "destination_id", &id)?;
+                delete(tx, "destinations", project_id, &id)?
+            }
+            Change::DeleteConnection(id) => {
+                cancel_pending(tx, "connection_id", &id)?;
+                delete(tx, "connections", project_id, &id)?
+            }
         }
     }
+    Ok(())
+}
+
+/// Pending events of a deleted object can never be delivered: cancel them in the same
+/// transaction (their history stays).
+fn cancel_pending(tx: &Transaction<'_>, column: &str, id: &str) -> Result<(), StoreError> {
+    tx.execute(
+        &format!(
+            "UPDATE events SET status = 'CANCELLED', next_attempt_at = NULL \
+             WHERE {column} = ?1 AND (next_attempt_at IS NOT NULL OR status = 'HOLD')"
+        ),
+        params![id],
+    )
+    .map_err(map_err)?;
     Ok(())
 }
 
@@ -342,6 +365,13 @@ pub(crate) fn insert_request(tx: &Transaction<'_>, q: &Request) -> Result<(), St
 }
 
 pub(crate) fn complete_routing(tx: &Transaction<'_>, r: &Routing) -> Result<(), StoreError> {
+    for connection_id in &r.replace_ignored {
+        tx.execute(
+            "DELETE FROM ignored_events WHERE request_id = ?1 AND connection_id = ?2",
+            params![r.request_id, connection_id],
+        )
+        .map_err(map_err)?;
+    }
     {
         let mut ins = tx
             .prepare_cached(

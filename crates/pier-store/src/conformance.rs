@@ -250,13 +250,8 @@ pub async fn run(store: Arc<dyn Store>) {
     let r0 = &sent[0];
     let e1 = event_for(&mut ids, r0, &c1);
     let e2 = event_for(&mut ids, r0, &ccli);
-    let routing = Routing {
-        request_id: r0.id.clone(),
-        events: vec![e1.clone(), e2.clone()],
-        ignored: vec![],
-        rejection: None,
-        now: ids.now,
-    };
+    let routing =
+        Routing { request_id: r0.id.clone(), events: vec![e1.clone(), e2.clone()], now: ids.now, ..Routing::default() };
     store.complete_routing(routing.clone()).await.expect("route");
     // Replaying routing (a crash between the write and its acknowledgement) changes nothing.
     let mut replay = routing.clone();
@@ -290,8 +285,8 @@ pub async fn run(store: Arc<dyn Store>) {
             request_id: r1.id.clone(),
             events: vec![],
             ignored: vec![ign.clone()],
-            rejection: None,
             now: ids.now,
+            ..Routing::default()
         })
         .await
         .unwrap();
@@ -300,6 +295,19 @@ pub async fn run(store: Arc<dyn Store>) {
         .await
         .unwrap();
     assert_eq!(ig.models, vec![ign]);
+    // A request retry replaces the ignored event of a connection by an event.
+    let retry_event = event_for(&mut ids, r1, &c1);
+    let retry = Routing {
+        request_id: r1.id.clone(),
+        events: vec![retry_event.clone()],
+        now: ids.now,
+        replace_ignored: vec![c1.id.clone()],
+        ..Routing::default()
+    };
+    store.complete_routing(retry).await.unwrap();
+    let after = store.request(&p1.id, &r1.id).await.unwrap().unwrap();
+    assert_eq!((after.events_count, after.ignored_count), (1, 0));
+    assert_eq!(store.event(&p1.id, &retry_event.id).await.unwrap(), Some(retry_event));
     let r2 = &sent[2];
     store
         .complete_routing(Routing {
@@ -340,7 +348,7 @@ pub async fn run(store: Arc<dyn Store>) {
         )
         .await
         .unwrap();
-    assert_eq!(queued, 2);
+    assert_eq!(queued, 3, "two from routing, one from the retry");
 
     // ---- deletes cascade to connections; deleting nothing is NotFound ----
     store.apply(&p1.id, vec![Change::DeleteDestination(dcli.id.clone())]).await.unwrap();

@@ -43,6 +43,9 @@ pub struct Routing {
     /// Set when the request produced nothing at all (`NO_CONNECTION`).
     pub rejection: Option<RejectionCause>,
     pub now: pier_core::Millis,
+    /// Connections whose ignored events for this request are removed first (a request retry
+    /// re-routes them).
+    pub replace_ignored: Vec<String>,
 }
 
 /// An event taken for delivery, with its request and what triggered this attempt.
@@ -122,7 +125,6 @@ pub trait Store: Send + Sync + 'static {
     // ---- delivery ----
     /// Destinations with deliverable events (due time set, not held, not leased): project id,
     /// destination id and earliest due time, across projects.
-
     async fn due_destinations(&self, now: Millis) -> Result<Vec<(String, String, Millis)>>;
     /// The earliest due time of a destination's deliverable, unleased events.
     async fn next_due(&self, destination_id: &str, now: Millis) -> Result<Option<Millis>>;

@@ -4,6 +4,9 @@
 //!
 //! For tests only; nothing in Pier's runtime may depend on it.
 
+mod receiver;
+pub use receiver::{Received, TestReceiver};
+
 use anyhow::{bail, Context};
 use serde_json::Value;
 use std::future::Future;

@@ -256,5 +256,17 @@ pub async fn lifecycle(
     }
     c.updated_at = now;
     st.store.apply(&p.id, vec![Change::PutConnection(c.clone())]).await?;
+    match action {
+        // Pending events wait while paused; unpausing delivers them (trigger UNPAUSE).
+        Action::Pause => {
+            st.store.hold_events(&p.id, &c.id, now).await?;
+        }
+        Action::Unpause => {
+            for dest in st.store.release_held_events(&p.id, &c.id, now).await? {
+                st.delivery.notify(&p.id, &dest, now);
+            }
+        }
+        Action::Disable | Action::Enable => {}
+    }
     expand(&st, v, &c).await.map(Json)
 }

@@ -99,3 +99,35 @@ pub async fn raw_body(State(st): State<AppState>, Auth(p): Auth, Path(id): Path<
     let r = st.store.request(&p.id, &e.request_id).await?.ok_or_else(|| ApiError::not_found("event data"))?;
     Ok(Json(RawBody { body: String::from_utf8_lossy(r.body.as_deref().unwrap_or_default()).into_owned() }))
 }
+
+/// `POST /events/{id}/retry`: deliver now (trigger `MANUAL`); answers with the attempt made.
+pub async fn retry(
+    State(st): State<AppState>,
+    Extension(v): Extension<ApiVersion>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<output::RetriedEvent>> {
+    let (event, attempt) =
+        st.delivery.retry_now(&p.id, &id, pier_core::AttemptTrigger::Manual).await.map_err(|e| match e {
+            pier_delivery::RetryError::NotFound => ApiError::not_found("event"),
+            pier_delivery::RetryError::Refused(m) => ApiError::conflict(m),
+            pier_delivery::RetryError::Store(s) => s.into(),
+        })?;
+    let r = st.store.request(&p.id, &event.request_id).await?;
+    Ok(Json(output::RetriedEvent {
+        event: output::event(v, &event, r.as_ref()),
+        attempt: output::attempt(v, &attempt),
+    }))
+}
+
+/// `PUT /events/{id}/mute` (and `cancel`): no further attempts.
+pub async fn mute(
+    State(st): State<AppState>,
+    Extension(v): Extension<ApiVersion>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<EventOut>> {
+    let e =
+        st.store.cancel_event(&p.id, &id, crate::clock::now_ms()).await?.ok_or_else(|| ApiError::not_found("event"))?;
+    Ok(Json(output::event(v, &e, None)))
+}

@@ -1,6 +1,7 @@
 //! The management API, mounted once per version (`/2023-07-01`, `/2024-03-01`, …). Handlers
 //! read the version from a request extension and shape their answers for it.
 
+mod attempts;
 mod auth;
 mod connections;
 mod destinations;
@@ -12,7 +13,7 @@ mod sources;
 
 use crate::error::ApiError;
 use crate::state::AppState;
-use axum::routing::{get, put};
+use axum::routing::{get, post, put};
 use axum::{Extension, Router};
 use pier_api_types::output::{Paginated, Pagination};
 use pier_api_types::ApiVersion;
@@ -39,9 +40,15 @@ pub fn router(version: ApiVersion) -> Router<AppState> {
         .route("/requests/{id}/raw_body", get(requests::raw_body))
         .route("/requests/{id}/events", get(requests::events))
         .route("/requests/{id}/ignored_events", get(requests::ignored_events))
+        .route("/requests/{id}/retry", post(requests::retry))
         .route("/events", get(events::list))
         .route("/events/{id}", get(events::retrieve))
         .route("/events/{id}/raw_body", get(events::raw_body))
+        .route("/events/{id}/retry", post(events::retry))
+        .route("/events/{id}/mute", put(events::mute).post(events::mute))
+        .route("/events/{id}/cancel", put(events::mute).post(events::mute))
+        .route("/attempts", get(attempts::list))
+        .route("/attempts/{id}", get(attempts::retrieve))
         .fallback(|| async { ApiError::not_found("endpoint") })
         .layer(Extension(version))
 }

@@ -99,3 +99,48 @@ pub async fn ignored_events(
     let page = st.store.list_ignored_events(&p.id, &q).await?;
     Ok(paginated(&q, page, |i| output::ignored_event(v, i)))
 }
+
+/// `POST /requests/{id}/retry {webhook_ids}`: route the request again through those
+/// connections (replacing their ignored events); answers with the request and its new events.
+pub async fn retry(
+    State(st): State<AppState>,
+    Extension(v): Extension<ApiVersion>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+    super::json::JsonBody(input): super::json::JsonBody<pier_api_types::input::RequestRetry>,
+) -> ApiResult<Json<output::RetriedRequest>> {
+    let request = get(&st, &p.id, &id).await?;
+    if request.rejection_cause.is_some_and(|c| c != pier_core::RejectionCause::NoConnection) {
+        return Err(ApiError::unprocessable("a rejected request cannot be retried"));
+    }
+    let all = crate::routing::connections_for_routing(&st, &request.source_id).await?;
+    let mut chosen = Vec::new();
+    for (i, wid) in input.webhook_ids.iter().enumerate() {
+        match all.iter().find(|c| &c.id == wid) {
+            Some(c) => chosen.push(c.clone()),
+            None => {
+                return Err(ApiError::field(format!("webhook_ids[{i}]"), "not a connection of this request's source"))
+            }
+        }
+    }
+    if chosen.is_empty() {
+        return Err(ApiError::field("webhook_ids", "name at least one connection"));
+    }
+    let mut routing = crate::routing::plan(&request, &chosen, crate::clock::now_ms());
+    routing.replace_ignored = chosen.iter().map(|c| c.id.clone()).collect();
+    let due = crate::routing::due_events(&routing);
+    st.store.complete_routing(routing).await?;
+    for (project, dest, at) in due {
+        st.delivery.notify(&project, &dest, at);
+    }
+    let request = get(&st, &p.id, &id).await?;
+    let q = pier_store::ListQuery::default().with(Cond::Eq(Col::RequestId, Val::Text(request.id.clone())));
+    let events = st.store.list_events(&p.id, &q).await?;
+    let events = events
+        .models
+        .iter()
+        .filter(|e| chosen.iter().any(|c| c.id == e.connection_id))
+        .map(|e| output::event(v, e, None))
+        .collect();
+    Ok(Json(output::RetriedRequest { request: output::request(v, &request, false), events }))
+}
