@@ -29,7 +29,7 @@ pub fn router(st: AppState) -> Router {
     for v in ApiVersion::ALL {
         r = r.nest(&format!("/{}", v.as_str()), api::router(v));
     }
-    r.fallback(|| async { ApiError::not_found("endpoint") }).with_state(st)
+    r.merge(crate::dashboard::routes()).fallback(|| async { ApiError::not_found("endpoint") }).with_state(st)
 }
 
 /// The built-in mock API: accepts anything and answers 200 (deliveries to it are answered

@@ -9,6 +9,7 @@ pub mod app;
 pub mod bootstrap;
 pub mod clock;
 pub mod config;
+pub mod dashboard;
 pub mod error;
 pub mod ingest;
 pub mod routing;
