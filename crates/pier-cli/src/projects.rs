@@ -51,7 +51,7 @@ pub async fn run(args: ProjectsArgs) -> anyhow::Result<()> {
         FileConfig::default(),
         Overrides { data_dir: args.data_dir.clone(), database_url: args.database_url.clone(), ..Default::default() },
     )?;
-    let store = pier_server::open_store(&config)?;
+    let store = pier_server::open_store(&config).await?;
     match args.command {
         ProjectsCommand::Create { name } => {
             check_name(&name)?;

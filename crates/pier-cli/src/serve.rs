@@ -101,7 +101,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     let config = resolve(&args)?;
-    let store = pier_server::open_store(&config)?;
+    let store = pier_server::open_store(&config).await?;
     let boot = pier_server::bootstrap::ensure_default_project(store.as_ref(), &config)
         .await
         .context("cannot prepare the default project")?;

@@ -28,6 +28,8 @@ pub struct AuthError(pub String);
 #[derive(Default)]
 pub struct TokenCache {
     tokens: Mutex<HashMap<String, (String, Instant)>>,
+    /// One token request at a time, so concurrent deliveries share one fetch.
+    fetching: tokio::sync::Mutex<()>,
 }
 
 impl TokenCache {
@@ -89,6 +91,10 @@ pub async fn oauth2_token(
     timeout: Duration,
 ) -> Result<String, AuthError> {
     let key = format!("{destination_id}:{}:{}", cfg(a, "auth_server"), cfg(a, "client_id"));
+    if let Some(t) = cache.get(&key) {
+        return Ok(t);
+    }
+    let _one_at_a_time = cache.fetching.lock().await;
     if let Some(t) = cache.get(&key) {
         return Ok(t);
     }

@@ -232,6 +232,8 @@ async fn dispatch(inner: Arc<Inner>, mut rx: mpsc::UnboundedReceiver<Msg>) {
     }
     let mut schedule = Schedule::default();
     let mut next_scan = Instant::now();
+    // Other nodes' due-work notices (shared stores only).
+    let mut remote = inner.store.subscribe_due();
     loop {
         if *shutdown.borrow() {
             return;
@@ -261,6 +263,15 @@ async fn dispatch(inner: Arc<Inner>, mut rx: mpsc::UnboundedReceiver<Msg>) {
             },
             _ = tokio::time::sleep(sleep) => {}
             _ = shutdown.changed() => return,
+            n = async {
+                match remote.as_mut() {
+                    Some(r) => r.recv().await,
+                    None => std::future::pending().await,
+                }
+            } => match n {
+                Some((project_id, destination_id, at)) => schedule.push(project_id, destination_id, at),
+                None => remote = None,
+            },
         }
         // Take everything queued before deciding what to poke.
         while let Ok(Msg::Due { project_id, destination_id, at }) = rx.try_recv() {
@@ -286,6 +297,8 @@ impl Inner {
 
 /// How long an idle lane waits for work before it stops.
 const LANE_IDLE: Duration = Duration::from_secs(5);
+/// How long one node keeps the right to deliver to a destination (renewed at half-life).
+const OWNERSHIP_MS: i64 = 15_000;
 
 async fn lane(inner: Arc<Inner>, project_id: String, dest_id: String, mut poke: mpsc::UnboundedReceiver<()>) {
     let in_flight = Arc::new(AtomicUsize::new(0));
@@ -295,13 +308,21 @@ async fn lane(inner: Arc<Inner>, project_id: String, dest_id: String, mut poke: 
     let mut loaded = Instant::now() - Duration::from_secs(60);
     let mut limits = Limits { rate: None, concurrency: inner.config.destination_concurrency };
     let mut window: Option<Window> = None;
-    let exit = |inner: &Arc<Inner>, poke: &mut mpsc::UnboundedReceiver<()>| -> bool {
+    // The right to deliver to this destination (one node at a time on a shared store).
+    let mut owned_until: Millis = 0;
+    let exit = |inner: &Arc<Inner>, poke: &mut mpsc::UnboundedReceiver<()>, owned: bool| -> bool {
         // Leave only if no poke is waiting (pokes are sent under the same lock).
         let mut lanes = inner.lanes.lock();
         if poke.try_recv().is_ok() {
             return false;
         }
         lanes.remove(&dest_id);
+        if owned {
+            let (store, d, node) = (inner.store.clone(), dest_id.clone(), inner.config.node_id.clone());
+            tokio::spawn(async move {
+                let _ = store.release_destination(&d, &node).await;
+            });
+        }
         true
     };
     loop {
@@ -320,7 +341,7 @@ async fn lane(inner: Arc<Inner>, project_id: String, dest_id: String, mut poke: 
                     dest = Some(Arc::new(d));
                 }
                 Ok(None) => {
-                    if exit(&inner, &mut poke) {
+                    if exit(&inner, &mut poke, owned_until > 0) {
                         return;
                     }
                     continue;
@@ -336,10 +357,30 @@ async fn lane(inner: Arc<Inner>, project_id: String, dest_id: String, mut poke: 
         let Some(d) = dest.clone() else { continue };
         if d.url.is_none() {
             // CLI destinations are delivered by the tunnel, not by lanes.
-            if exit(&inner, &mut poke) {
+            if exit(&inner, &mut poke, owned_until > 0) {
                 return;
             }
             continue;
+        }
+        let now = now_ms();
+        if owned_until - now < OWNERSHIP_MS / 2 {
+            match inner.store.own_destination(&dest_id, &inner.config.node_id, now + OWNERSHIP_MS, now).await {
+                Ok(true) => owned_until = now + OWNERSHIP_MS,
+                Ok(false) => {
+                    // Another node delivers to this destination; it will see the work.
+                    owned_until = 0;
+                    if exit(&inner, &mut poke, false) {
+                        return;
+                    }
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, destination_id = %dest_id, "cannot take the destination's lane");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+            }
         }
         let now_i = Instant::now();
         let free_conc = limits.concurrency.saturating_sub(in_flight.load(Ordering::Acquire));
@@ -382,7 +423,7 @@ async fn lane(inner: Arc<Inner>, project_id: String, dest_id: String, mut poke: 
             tokio::select! {
                 r = poke.recv() => if r.is_none() { return },
                 _ = tokio::time::sleep(LANE_IDLE) => {
-                    if in_flight.load(Ordering::Acquire) == 0 && exit(&inner, &mut poke) {
+                    if in_flight.load(Ordering::Acquire) == 0 && exit(&inner, &mut poke, owned_until > 0) {
                         return;
                     }
                 }

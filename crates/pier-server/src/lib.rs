@@ -20,12 +20,11 @@ pub use config::Config;
 
 use std::sync::Arc;
 
-/// Open the store that `database_url` names (`sqlite://path`), or the SQLite file in
-/// `data_dir` when none is given.
-pub fn open_store(config: &Config) -> anyhow::Result<Arc<dyn pier_store::Store>> {
+/// Open the store that `database_url` names (`sqlite://path` or `postgres://…`), or the
+/// SQLite file in `data_dir` when none is given.
+pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn pier_store::Store>> {
     use anyhow::Context;
-    let url = config.database_url.clone();
-    match url.as_deref() {
+    match config.database_url.as_deref() {
         None => {
             let path = config.data_dir.join("pier.db");
             let store = pier_store_sqlite::SqliteStore::open(&path)
@@ -39,8 +38,11 @@ pub fn open_store(config: &Config) -> anyhow::Result<Arc<dyn pier_store::Store>>
             Ok(Arc::new(store))
         }
         Some(u) if u.starts_with("postgres:") || u.starts_with("postgresql:") => {
-            anyhow::bail!("postgresql support is not built into this version of pier yet; use sqlite://PATH or leave --database-url unset")
+            let store = pier_store_postgres::PostgresStore::open(u)
+                .await
+                .context("cannot open the PostgreSQL database (is it running and is the URL right?)")?;
+            Ok(Arc::new(store))
         }
-        Some(u) => anyhow::bail!("unsupported --database-url '{u}': use sqlite://PATH"),
+        Some(u) => anyhow::bail!("unsupported --database-url '{u}': use sqlite://PATH or postgres://USER@HOST/DB"),
     }
 }

@@ -468,6 +468,15 @@ impl Store for SqliteStore {
             })
             .await
     }
+
+    async fn own_destination(&self, _destination_id: &str, _node: &str, _until: Millis, _now: Millis) -> Result<bool> {
+        // One node per SQLite file: the right is always ours.
+        Ok(true)
+    }
+
+    async fn release_destination(&self, _destination_id: &str, _node: &str) -> Result<()> {
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -114,7 +114,8 @@ pub trait Store: Send + Sync + 'static {
     async fn request(&self, project_id: &str, id: &str) -> Result<Option<Request>>;
     /// Requests without bodies (`body` is `None`) unless `with_bodies`.
     async fn list_requests(&self, project_id: &str, q: &ListQuery, with_bodies: bool) -> Result<Page<Request>>;
-    /// Accepted requests not yet routed, oldest first, across projects.
+    /// Accepted requests not yet routed, oldest first, across projects. A backend shared by
+    /// several nodes leases them briefly, so two nodes do not route the same request at once.
     async fn unrouted_requests(&self, limit: u32) -> Result<Vec<Request>>;
     /// Write the outcome of routing; idempotent (one event per request and connection).
     async fn complete_routing(&self, routing: Routing) -> Result<()>;
@@ -162,6 +163,17 @@ pub trait Store: Send + Sync + 'static {
     async fn cancel_event(&self, project_id: &str, event_id: &str, now: Millis) -> Result<Option<Event>>;
     async fn attempt(&self, project_id: &str, id: &str) -> Result<Option<Attempt>>;
     async fn list_attempts(&self, project_id: &str, q: &ListQuery) -> Result<Page<Attempt>>;
+    /// Take (or renew) the right to deliver to a destination until `until`: one node at a
+    /// time, so a destination's rate limit holds for the whole gateway. `false` when another
+    /// node holds it. Single-node backends always grant it.
+    async fn own_destination(&self, destination_id: &str, node: &str, until: Millis, now: Millis) -> Result<bool>;
+    /// Give up the right to deliver to a destination.
+    async fn release_destination(&self, destination_id: &str, node: &str) -> Result<()>;
+    /// Due-work notices from other nodes sharing the store (project, destination, due time);
+    /// `None` for single-node backends. Taken once.
+    fn subscribe_due(&self) -> Option<tokio::sync::mpsc::UnboundedReceiver<(String, String, Millis)>> {
+        None
+    }
     /// Rotate the signing secret: the current one becomes the previous one until `expires_at`.
     async fn rotate_signing_secret(
         &self,

@@ -35,6 +35,21 @@ where
     }
 }
 
+/// The database a test server should use: `None` for the embedded SQLite default, or a fresh
+/// PostgreSQL schema when `PIER_TEST_STORE=postgres` (with `PIER_TEST_DATABASE_URL`). CI runs
+/// the whole suite once per backend this way: one test body, two backends.
+pub async fn test_database() -> anyhow::Result<Option<String>> {
+    match std::env::var("PIER_TEST_STORE").as_deref() {
+        Ok("postgres") => {
+            let base = pier_store_postgres::testing::test_database_url()
+                .context("PIER_TEST_STORE=postgres needs PIER_TEST_DATABASE_URL")?;
+            let url = pier_store_postgres::testing::fresh_schema_url(&base).await.map_err(anyhow::Error::msg)?;
+            Ok(Some(url))
+        }
+        _ => Ok(None),
+    }
+}
+
 /// A free TCP port on 127.0.0.1 (bound and released; good enough for tests).
 pub fn free_port() -> anyhow::Result<u16> {
     let l = std::net::TcpListener::bind("127.0.0.1:0")?;
@@ -55,12 +70,17 @@ impl PierProcess {
     /// Start `bin serve` on a free port with a new temporary data directory.
     pub async fn start(bin: impl AsRef<Path>, extra_args: &[&str]) -> anyhow::Result<PierProcess> {
         let tmp = tempfile::tempdir()?;
+        let mut extra: Vec<String> = extra_args.iter().map(|s| s.to_string()).collect();
+        if let Some(url) = test_database().await? {
+            extra.push("--database-url".into());
+            extra.push(url);
+        }
         let mut p = PierProcess {
             bin: bin.as_ref().to_path_buf(),
             data_dir: tmp.path().to_path_buf(),
             port: free_port()?,
             child: None,
-            extra: extra_args.iter().map(|s| s.to_string()).collect(),
+            extra,
             _tmp: Some(tmp),
         };
         p.spawn().await?;
@@ -171,8 +191,9 @@ impl TestServer {
         let tmp = tempfile::tempdir()?;
         let mut config = pier_server::Config::for_tests(tmp.path().to_path_buf());
         config.api_key = Some(TEST_API_KEY.into());
+        config.database_url = test_database().await?;
         f(&mut config);
-        let store = pier_server::open_store(&config)?;
+        let store = pier_server::open_store(&config).await?;
         pier_server::bootstrap::ensure_default_project(store.as_ref(), &config).await?;
         let server = pier_server::Server::start(config, store).await?;
         Ok(TestServer { server, _tmp: tmp })
