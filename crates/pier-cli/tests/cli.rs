@@ -7,7 +7,7 @@ use std::process::Command;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-fn pier(args: &[&str]) -> (bool, String, String) {
+fn pier(args: &[String]) -> (bool, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_pier")).args(args).output().expect("run pier");
     (
         out.status.success(),
@@ -20,9 +20,12 @@ fn pier(args: &[&str]) -> (bool, String, String) {
 async fn projects_are_administered_while_the_server_runs() {
     tokio::time::timeout(Duration::from_secs(60), async {
         let server = PierProcess::start(env!("CARGO_BIN_EXE_pier"), &[]).await.unwrap();
-        let dir = server.data_dir.to_str().unwrap().to_string();
+        let store = server.store_args();
+        let with_store = |args: &[&str]| -> Vec<String> {
+            args.iter().map(|a| a.to_string()).chain(store.iter().cloned()).collect()
+        };
 
-        let (ok, out, err) = pier(&["projects", "create", "acme", "--data-dir", &dir, "--output", "json"]);
+        let (ok, out, err) = pier(&with_store(&["projects", "create", "acme", "--output", "json"]));
         assert!(ok, "{err}");
         let created: Value = serde_json::from_str(&out).unwrap();
         let key = created["api_key"].as_str().unwrap().to_string();
@@ -34,19 +37,19 @@ async fn projects_are_administered_while_the_server_runs() {
         assert_eq!(acme.post("/sources", &serde_json::json!({"name": "only-acme"})).await.unwrap().0, 200);
         assert_eq!(server.api("2024-03-01").ok("/sources?name=only-acme").await.unwrap()["count"], 0);
 
-        let (ok, out, _) = pier(&["projects", "list", "--data-dir", &dir, "--output", "json"]);
+        let (ok, out, _) = pier(&with_store(&["projects", "list", "--output", "json"]));
         assert!(ok);
         let list: Value = serde_json::from_str(&out).unwrap();
         let names: Vec<&str> = list.as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
         assert_eq!(names, ["default", "acme"]);
 
-        let (ok, _, err) = pier(&["projects", "create", "acme", "--data-dir", &dir]);
+        let (ok, _, err) = pier(&with_store(&["projects", "create", "acme"]));
         assert!(!ok);
         assert!(err.contains("already exists"), "{err}");
-        let (ok, _, err) = pier(&["projects", "create", "bad name", "--data-dir", &dir]);
+        let (ok, _, err) = pier(&with_store(&["projects", "create", "bad name"]));
         assert!(!ok && err.contains("invalid project name"), "{err}");
 
-        let (ok, out, err) = pier(&["projects", "rotate-key", &project_id, "--data-dir", &dir]);
+        let (ok, out, err) = pier(&with_store(&["projects", "rotate-key", &project_id]));
         assert!(ok, "{err}");
         let new_key = out.trim().to_string();
         assert!(new_key.starts_with("pier_") && new_key != key);
@@ -54,13 +57,12 @@ async fn projects_are_administered_while_the_server_runs() {
         assert_eq!(acme.get("/sources").await.unwrap().0, 401, "the old key stops working");
         assert_eq!(acme.with_key(&new_key).ok("/sources").await.unwrap()["count"], 1);
 
-        let (ok, out, err) =
-            pier(&["projects", "rotate-signing-secret", &project_id, "--data-dir", &dir, "-o", "json"]);
+        let (ok, out, err) = pier(&with_store(&["projects", "rotate-signing-secret", &project_id, "-o", "json"]));
         assert!(ok, "{err}");
         let rotated: Value = serde_json::from_str(&out).unwrap();
         assert_eq!(rotated["signing_secret"].as_str().unwrap().len(), 32);
 
-        let (ok, _, err) = pier(&["projects", "rotate-key", "tm_nope", "--data-dir", &dir]);
+        let (ok, _, err) = pier(&with_store(&["projects", "rotate-key", "tm_nope"]));
         assert!(!ok && err.contains("pier projects list"), "{err}");
     })
     .await

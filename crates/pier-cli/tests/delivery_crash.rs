@@ -12,8 +12,12 @@ async fn events_in_flight_at_a_crash_are_delivered_after_restart() {
     tokio::time::timeout(Duration::from_secs(120), async {
         let rx = TestReceiver::start().await.unwrap();
         rx.set_delay(Duration::from_millis(400));
-        let mut pier =
-            PierProcess::start(env!("CARGO_BIN_EXE_pier"), &["--destination-concurrency", "4"]).await.unwrap();
+        let mut pier = PierProcess::start(
+            env!("CARGO_BIN_EXE_pier"),
+            &["--destination-concurrency", "4", "--delivery-timeout-secs", "5"],
+        )
+        .await
+        .unwrap();
         let api = pier.api("2024-03-01");
         let (s, c) = api
             .post(

@@ -19,7 +19,8 @@ use tokio::sync::{mpsc, watch, Notify, Semaphore};
 /// How the engine behaves; the server fills it from its configuration.
 #[derive(Debug, Clone)]
 pub struct DeliveryConfig {
-    /// This process's name in leases.
+    /// This node's name in leases; stable across restarts of the same node (the server keeps
+    /// it in the data directory) so a restart releases what its previous run held.
     pub node_id: String,
     /// Longest wait for a destination's response.
     pub timeout: Duration,
@@ -37,8 +38,6 @@ pub struct DeliveryConfig {
     pub response_cap: usize,
     /// How often the store is scanned for due work the schedule does not know about.
     pub rescan_every: Duration,
-    /// Only this process uses the store: leases left by a previous run are released at start.
-    pub single_node: bool,
 }
 
 impl DeliveryConfig {
@@ -53,12 +52,11 @@ impl DeliveryConfig {
             public_url: public_url.to_string(),
             response_cap: 64 * 1024,
             rescan_every: Duration::from_secs(10),
-            single_node: true,
         }
     }
 
     fn lease(&self) -> i64 {
-        (self.timeout + Duration::from_secs(30)).as_millis() as i64
+        (self.timeout + Duration::from_secs(10)).as_millis() as i64
     }
 }
 
@@ -223,12 +221,10 @@ impl Delivery {
 
 async fn dispatch(inner: Arc<Inner>, mut rx: mpsc::UnboundedReceiver<Msg>) {
     let mut shutdown = inner.shutdown.clone();
-    if inner.config.single_node {
-        match inner.store.release_all_leases().await {
-            Ok(n) if n > 0 => tracing::info!(released = n, "released leases left by the previous run"),
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "cannot release old leases; they expire by themselves"),
-        }
+    match inner.store.release_leases_of(&inner.config.node_id).await {
+        Ok(n) if n > 0 => tracing::info!(released = n, "released leases left by this node's previous run"),
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "cannot release old leases; they expire by themselves"),
     }
     let mut schedule = Schedule::default();
     let mut next_scan = Instant::now();
@@ -298,7 +294,7 @@ impl Inner {
 /// How long an idle lane waits for work before it stops.
 const LANE_IDLE: Duration = Duration::from_secs(5);
 /// How long one node keeps the right to deliver to a destination (renewed at half-life).
-const OWNERSHIP_MS: i64 = 15_000;
+const OWNERSHIP_MS: i64 = 10_000;
 
 async fn lane(inner: Arc<Inner>, project_id: String, dest_id: String, mut poke: mpsc::UnboundedReceiver<()>) {
     let in_flight = Arc::new(AtomicUsize::new(0));

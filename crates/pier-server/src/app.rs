@@ -61,8 +61,25 @@ pub fn delivery_config(c: &Config) -> pier_delivery::DeliveryConfig {
     d.max_in_flight = c.max_in_flight;
     d.destination_concurrency = c.destination_concurrency;
     d.allow_private = c.allow_private_destinations;
-    d.single_node = c.database_url.as_deref().is_none_or(|u| u.starts_with("sqlite"));
+    d.node_id = node_id(&c.data_dir);
     d
+}
+
+/// This node's stable name: kept in `{data_dir}/node-id`, made on first start.
+pub fn node_id(data_dir: &std::path::Path) -> String {
+    let path = data_dir.join("node-id");
+    if let Ok(id) = std::fs::read_to_string(&path) {
+        let id = id.trim();
+        if !id.is_empty() {
+            return id.to_string();
+        }
+    }
+    let id = format!("node-{}", pier_core::id::random_token(12, &mut rand::rng()));
+    let _ = std::fs::create_dir_all(data_dir);
+    if let Err(e) = std::fs::write(&path, &id) {
+        tracing::warn!(error = %e, path = %path.display(), "cannot keep the node id; leases of a crash will only expire");
+    }
+    id
 }
 
 /// A server running in this process (tests, embedding).

@@ -409,7 +409,7 @@ impl Store for SqliteStore {
         self.writer.write(move |tx| delivery::record_attempt(tx, &record)).await
     }
 
-    async fn release_all_leases(&self) -> Result<u64> {
+    async fn release_leases_of(&self, _node: &str) -> Result<u64> {
         self.writer
             .write(|tx| {
                 tx.execute("UPDATE events SET locked_until = NULL, locked_by = NULL WHERE locked_until IS NOT NULL", [])

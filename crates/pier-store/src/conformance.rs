@@ -486,6 +486,19 @@ async fn delivery(store: &Arc<dyn Store>, ids: &mut Ids, p1: &Project, p2: &Proj
     let manual = manual.expect("claimed");
     assert_eq!((manual.trigger, manual.event.status), (AttemptTrigger::Manual, EventStatus::Successful));
 
+    // A node restarting releases the leases its previous run held.
+    let later = now + 1_000_000;
+    let held = store.claim_due(&d.id, later, 10, later + 100_000, "node-r").await.unwrap();
+    assert!(!held.is_empty());
+    assert!(store.claim_due(&d.id, later, 10, later + 100_000, "node-s").await.unwrap().is_empty());
+    assert!(store.release_leases_of("node-r").await.unwrap() >= held.len() as u64);
+    assert_eq!(store.claim_due(&d.id, later, 10, later + 100_000, "node-s").await.unwrap().len(), held.len());
+    // Destination ownership: one node at a time until it lapses.
+    assert!(store.own_destination(&d.id, "node-a", later + 10, later).await.unwrap());
+    assert!(store.own_destination(&d.id, "node-a", later + 20, later + 1).await.unwrap(), "renewal");
+    store.release_destination(&d.id, "node-a").await.unwrap();
+    assert!(store.own_destination(&d.id, "node-b", later + 30, later + 2).await.unwrap(), "released, free to take");
+
     store.rotate_signing_secret(&p1.id, "s-new", now + 86_400_000).await.unwrap();
     let p = store.project(&p1.id).await.unwrap().unwrap();
     assert_eq!((p.signing_secret.as_str(), p.previous_signing_secret.as_deref()), ("s-new", Some("s1b")));

@@ -153,8 +153,9 @@ pub trait Store: Send + Sync + 'static {
     /// Store an attempt and the event's new state, releasing the lease. A cancelled or held
     /// event keeps that status (unless this attempt succeeded).
     async fn record_attempt(&self, record: AttemptRecord) -> Result<Event>;
-    /// Release every lease (single-node start-up: no other process can hold one).
-    async fn release_all_leases(&self) -> Result<u64>;
+    /// At start-up: release the leases (and destination ownerships) a previous run of this
+    /// node left behind. A single-node backend releases every lease.
+    async fn release_leases_of(&self, node: &str) -> Result<u64>;
     /// Pause: the connection's pending events go to `HOLD`.
     async fn hold_events(&self, project_id: &str, connection_id: &str, now: Millis) -> Result<u64>;
     /// Unpause: `HOLD` events become due now, with trigger `UNPAUSE`; returns their destinations.

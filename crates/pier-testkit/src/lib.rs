@@ -95,6 +95,15 @@ impl PierProcess {
         Api::new(&self.url(), version, TEST_API_KEY)
     }
 
+    /// The flags that point another `pier` command at this server's store.
+    pub fn store_args(&self) -> Vec<String> {
+        let mut args = vec!["--data-dir".to_string(), self.data_dir.to_string_lossy().into_owned()];
+        if let Some(i) = self.extra.iter().position(|a| a == "--database-url") {
+            args.extend(self.extra.get(i..i + 2).unwrap_or_default().iter().cloned());
+        }
+        args
+    }
+
     async fn spawn(&mut self) -> anyhow::Result<()> {
         let log = std::fs::OpenOptions::new().create(true).append(true).open(self.data_dir.join("pier.log"))?;
         let child = Command::new(&self.bin)
