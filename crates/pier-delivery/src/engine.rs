@@ -221,11 +221,6 @@ impl Delivery {
 
 async fn dispatch(inner: Arc<Inner>, mut rx: mpsc::UnboundedReceiver<Msg>) {
     let mut shutdown = inner.shutdown.clone();
-    match inner.store.release_leases_of(&inner.config.node_id).await {
-        Ok(n) if n > 0 => tracing::info!(released = n, "released leases left by this node's previous run"),
-        Ok(_) => {}
-        Err(e) => tracing::warn!(error = %e, "cannot release old leases; they expire by themselves"),
-    }
     let mut schedule = Schedule::default();
     let mut next_scan = Instant::now();
     // Other nodes' due-work notices (shared stores only).

@@ -127,6 +127,14 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let grace = Duration::from_secs(config.shutdown_grace_secs);
     let (stop_workers, workers_stop) = watch::channel(false);
+    let node = node_id(&config.data_dir);
+    match store.release_leases_of(&node).await {
+        Ok(n) if n > 0 => {
+            tracing::info!(released = n, node = %node, "released leases left by this node's previous run")
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "cannot release old leases; they expire by themselves"),
+    }
     let delivery = pier_delivery::Delivery::start(store.clone(), delivery_config(&config), workers_stop.clone());
     let st = AppState::new(store, config, delivery.clone());
     let router_task = tokio::spawn(routing::run(st.clone(), workers_stop));

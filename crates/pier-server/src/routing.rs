@@ -47,7 +47,7 @@ pub async fn run(st: AppState, mut shutdown: watch::Receiver<bool>) {
 pub async fn route_pending(st: &AppState) -> Result<usize, pier_store::StoreError> {
     let mut total = 0;
     loop {
-        let batch = st.store.unrouted_requests(BATCH).await?;
+        let batch = st.store.unrouted_requests(BATCH, &st.node_id).await?;
         if batch.is_empty() {
             return Ok(total);
         }

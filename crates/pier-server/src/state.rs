@@ -18,12 +18,22 @@ pub struct AppState {
     /// None when the API is not rate limited.
     pub api_limiter: Option<Arc<ApiLimiter>>,
     pub delivery: Delivery,
+    /// This node's stable name (leases).
+    pub node_id: String,
 }
 
 impl AppState {
     pub fn new(store: Arc<dyn Store>, config: Config, delivery: Delivery) -> AppState {
         let api_limiter = std::num::NonZeroU32::new(config.api_rate_limit)
             .map(|n| Arc::new(governor::RateLimiter::keyed(governor::Quota::per_second(n))));
-        AppState { store, config: Arc::new(config), routing_wake: Arc::new(Notify::new()), api_limiter, delivery }
+        let node_id = crate::app::node_id(&config.data_dir);
+        AppState {
+            store,
+            config: Arc::new(config),
+            routing_wake: Arc::new(Notify::new()),
+            api_limiter,
+            delivery,
+            node_id,
+        }
     }
 }

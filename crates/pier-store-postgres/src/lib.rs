@@ -138,7 +138,7 @@ impl PostgresStore {
                 rows.iter().find(|(id, _)| *id == event.id).map(|(_, t)| *t).unwrap_or(AttemptTrigger::Initial);
             out.push(Claimed { event, request, trigger });
         }
-        out.sort_by(|a, b| a.event.next_attempt_at.cmp(&b.event.next_attempt_at));
+        out.sort_by_key(|c| c.event.next_attempt_at);
         Ok(out)
     }
 }
@@ -468,17 +468,17 @@ impl Store for PostgresStore {
         let cols = if with_bodies { rows::REQUEST } else { rows::REQUEST_NO_BODY };
         self.list(Table::Requests, project_id, q, cols, rows::request).await
     }
-    async fn unrouted_requests(&self, limit: u32) -> Result<Vec<Request>> {
+    async fn unrouted_requests(&self, limit: u32, node: &str) -> Result<Vec<Request>> {
         // Lease them for 30 s so another node does not route the same requests meanwhile.
         let now = pier_store::clock::now_ms();
         let sql = format!(
-            "UPDATE requests SET routing_lease = $2 WHERE id IN (SELECT id FROM requests \
+            "UPDATE requests SET routing_lease = $2, routing_by = $4 WHERE id IN (SELECT id FROM requests \
              WHERE NOT routed AND (routing_lease IS NULL OR routing_lease < $1) ORDER BY id LIMIT $3 \
              FOR UPDATE SKIP LOCKED) RETURNING {}",
             rows::REQUEST
         );
         let mut out: Vec<Request> = self
-            .query(&sql, &[&now, &(now + 30_000), &(limit as i64)])
+            .query(&sql, &[&now, &(now + 30_000), &(limit as i64), &node])
             .await?
             .iter()
             .map(rows::request)
@@ -718,6 +718,9 @@ impl Store for PostgresStore {
             .await
             .map_err(map_err)?;
         tx.execute("DELETE FROM destination_owners WHERE node = $1", &[&node]).await.map_err(map_err)?;
+        tx.execute("UPDATE requests SET routing_lease = NULL WHERE routing_by = $1 AND NOT routed", &[&node])
+            .await
+            .map_err(map_err)?;
         tx.commit().await.map_err(map_err)?;
         Ok(n)
     }

@@ -4,9 +4,10 @@
 use crate::map_err;
 use pier_store::StoreError;
 
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("migrations/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str)] =
+    &[(1, include_str!("migrations/0001_init.sql")), (2, include_str!("migrations/0002_routing_owner.sql"))];
 /// An arbitrary constant naming Pier's migration lock.
-const LOCK: i64 = 0x7069_6572_6d69_67; // "piermig"
+const LOCK: i64 = 0x0070_6965_726d_6967; // "piermig"
 
 pub(crate) async fn run(client: &mut deadpool_postgres::Object) -> Result<(), StoreError> {
     client.execute("SELECT pg_advisory_lock($1)", &[&LOCK]).await.map_err(map_err)?;

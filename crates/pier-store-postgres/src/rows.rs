@@ -126,7 +126,7 @@ pub(crate) fn request_at(r: &Row, o: usize) -> Result<Request, StoreError> {
     let cause: Option<String> = r.g(o + 11)?;
     let body: Option<Vec<u8>> = r.g(o + 7)?;
     Ok(Request {
-        id: r.g(o + 0)?,
+        id: r.g(o)?,
         project_id: r.g(o + 1)?,
         source_id: r.g(o + 2)?,
         method: r.g(o + 3)?,

@@ -327,7 +327,7 @@ impl Store for SqliteStore {
         };
         self.list(Table::Requests, project_id, q, cols, map).await
     }
-    async fn unrouted_requests(&self, limit: u32) -> Result<Vec<Request>> {
+    async fn unrouted_requests(&self, limit: u32, _node: &str) -> Result<Vec<Request>> {
         self.readers
             .read(move |c| {
                 let mut st = c.prepare_cached(rows::UNROUTED).map_err(map_err)?;

@@ -244,7 +244,7 @@ pub async fn run(store: Arc<dyn Store>) {
     let got = store.request(&p1.id, &sent[17].id).await.unwrap().expect("stored");
     assert_eq!(got, sent[17], "a request reads back exactly, body bytes included");
     assert_eq!(store.request(&p2.id, &sent[17].id).await.unwrap(), None);
-    let unrouted = store.unrouted_requests(1000).await.unwrap();
+    let unrouted = store.unrouted_requests(1000, "node-r").await.unwrap();
     assert_eq!(unrouted.len(), 200);
 
     let r0 = &sent[0];
@@ -268,7 +268,7 @@ pub async fn run(store: Arc<dyn Store>) {
     assert_eq!(store.event(&p1.id, &e1.id).await.unwrap(), Some(e1.clone()));
     assert_eq!(store.event(&p2.id, &e1.id).await.unwrap(), None);
     // A shared backend may lease what it returned before, so only check that r0 is done.
-    assert!(store.unrouted_requests(1000).await.unwrap().iter().all(|r| r.id != r0.id));
+    assert!(store.unrouted_requests(1000, "node-r").await.unwrap().iter().all(|r| r.id != r0.id));
 
     let r1 = &sent[1];
     let ign = IgnoredEvent {

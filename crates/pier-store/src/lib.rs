@@ -116,7 +116,7 @@ pub trait Store: Send + Sync + 'static {
     async fn list_requests(&self, project_id: &str, q: &ListQuery, with_bodies: bool) -> Result<Page<Request>>;
     /// Accepted requests not yet routed, oldest first, across projects. A backend shared by
     /// several nodes leases them briefly, so two nodes do not route the same request at once.
-    async fn unrouted_requests(&self, limit: u32) -> Result<Vec<Request>>;
+    async fn unrouted_requests(&self, limit: u32, node: &str) -> Result<Vec<Request>>;
     /// Write the outcome of routing; idempotent (one event per request and connection).
     async fn complete_routing(&self, routing: Routing) -> Result<()>;
     async fn event(&self, project_id: &str, id: &str) -> Result<Option<Event>>;

@@ -67,11 +67,22 @@ pub struct PierProcess {
 }
 
 impl PierProcess {
-    /// Start `bin serve` on a free port with a new temporary data directory.
+    /// Start `bin serve` on a free port with a new temporary data directory (and the test
+    /// database of [`test_database`]).
     pub async fn start(bin: impl AsRef<Path>, extra_args: &[&str]) -> anyhow::Result<PierProcess> {
+        let db = test_database().await?;
+        Self::start_on(bin, extra_args, db).await
+    }
+
+    /// Start on a given database (`None`: the embedded SQLite in the data directory).
+    pub async fn start_on(
+        bin: impl AsRef<Path>,
+        extra_args: &[&str],
+        database_url: Option<String>,
+    ) -> anyhow::Result<PierProcess> {
         let tmp = tempfile::tempdir()?;
         let mut extra: Vec<String> = extra_args.iter().map(|s| s.to_string()).collect();
-        if let Some(url) = test_database().await? {
+        if let Some(url) = database_url {
             extra.push("--database-url".into());
             extra.push(url);
         }
@@ -135,6 +146,11 @@ impl PierProcess {
         })
         .await
         .with_context(|| format!("pier log:\n{}", self.log()))
+    }
+
+    /// This node's stable id (see `pier serve`'s `node-id` file).
+    pub fn node_id(&self) -> String {
+        std::fs::read_to_string(self.data_dir.join("node-id")).unwrap_or_default().trim().to_string()
     }
 
     /// The process's log so far.
