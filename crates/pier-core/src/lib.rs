@@ -5,6 +5,7 @@
 //! Must not depend on any other Pier crate, on tokio, on a database or an HTTP stack.
 
 pub mod cursor;
+pub mod dedup;
 pub mod filter;
 pub mod id;
 pub mod keys;

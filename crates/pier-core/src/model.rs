@@ -415,3 +415,74 @@ pub struct Attempt {
     pub created_at: Millis,
     pub updated_at: Millis,
 }
+
+/// A request as a transformation left it: what is delivered instead of the original.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TransformedRequest {
+    pub headers: Vec<(String, String)>,
+    /// Bytes to deliver (`None`: no body).
+    #[serde(with = "body_bytes")]
+    pub body: Option<bytes::Bytes>,
+    pub path: String,
+    pub query: String,
+}
+
+mod body_bytes {
+    use base64::Engine;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(b: &Option<bytes::Bytes>, s: S) -> Result<S::Ok, S::Error> {
+        match b {
+            Some(b) => s.serialize_some(&base64::engine::general_purpose::STANDARD.encode(b)),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bytes::Bytes>, D::Error> {
+        let s: Option<String> = Option::deserialize(d)?;
+        s.map(|s| {
+            base64::engine::general_purpose::STANDARD
+                .decode(s)
+                .map(bytes::Bytes::from)
+                .map_err(serde::de::Error::custom)
+        })
+        .transpose()
+    }
+}
+
+/// Named JavaScript code with environment variables, used by transform rules.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Transformation {
+    pub id: String,
+    pub project_id: String,
+    pub name: String,
+    pub code: String,
+    /// Secret-ish configuration readable as `process.env.X`; never logged.
+    pub env: serde_json::Map<String, serde_json::Value>,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+}
+
+/// One console line of a transformation run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConsoleLine {
+    #[serde(rename = "type")]
+    pub level: String,
+    pub message: String,
+}
+
+/// One run of a transformation on a request, with its console output or its error.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TransformationExecution {
+    pub id: String,
+    pub project_id: String,
+    pub transformation_id: String,
+    pub connection_id: Option<String>,
+    pub request_id: Option<String>,
+    /// `info` when it succeeded, `error` when it failed.
+    pub log_level: String,
+    pub logs: Vec<ConsoleLine>,
+    pub error: Option<String>,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+}

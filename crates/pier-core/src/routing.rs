@@ -22,6 +22,19 @@ pub fn route(connections: &[Connection], now: Millis) -> Option<Vec<Outcome>> {
     Some(connections.iter().map(|c| route_one(c, now)).collect())
 }
 
+/// The event a connection makes of a request that passed its rules, due at `due`.
+pub fn deliver(c: &Connection, due: Millis, now: Millis) -> Outcome {
+    // A held event has no due time until its connection is unpaused.
+    let (status, next_attempt_at) = if c.paused_at.is_some() {
+        (EventStatus::Hold, None)
+    } else if due > now {
+        (EventStatus::Scheduled, Some(due))
+    } else {
+        (EventStatus::Queued, Some(due))
+    };
+    Outcome::Deliver { connection_id: c.id.clone(), destination_id: c.destination_id.clone(), status, next_attempt_at }
+}
+
 fn route_one(c: &Connection, now: Millis) -> Outcome {
     if c.disabled_at.is_some() {
         return Outcome::Ignore { connection_id: c.id.clone(), cause: IgnoredCause::Disabled };

@@ -17,6 +17,7 @@ use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use pier_core::{
     Attempt, AttemptTrigger, Connection, Destination, Event, IgnoredEvent, Millis, Project, Request, Source,
+    Transformation, TransformationExecution, TransformedRequest,
 };
 use pier_store::{
     AttemptRecord, Change, Claimed, Cond, ListQuery, Listed, Page, Result, Routing, Store, StoreError, Table,
@@ -125,7 +126,8 @@ impl PostgresStore {
         }
         let ids: Vec<String> = rows.iter().map(|(id, _)| id.clone()).collect();
         let sql = format!(
-            "SELECT {}, {} FROM events e JOIN requests r ON r.id = e.request_id WHERE e.id = ANY($1)",
+            "SELECT {}, {}, d.data FROM events e JOIN requests r ON r.id = e.request_id \
+             LEFT JOIN event_data d ON d.event_id = e.id WHERE e.id = ANY($1)",
             rows::EVENT.split(", ").map(|c| format!("e.{c}")).collect::<Vec<_>>().join(", "),
             rows::REQUEST.split(", ").map(|c| format!("r.{c}")).collect::<Vec<_>>().join(", "),
         );
@@ -136,7 +138,9 @@ impl PostgresStore {
             let request = rows::request_at(row, 16)?;
             let trigger =
                 rows.iter().find(|(id, _)| *id == event.id).map(|(_, t)| *t).unwrap_or(AttemptTrigger::Initial);
-            out.push(Claimed { event, request, trigger });
+            let data: Option<String> = row.g(35)?;
+            let data = data.and_then(|d| serde_json::from_str(&d).ok());
+            out.push(Claimed { event, request, trigger, data });
         }
         out.sort_by_key(|c| c.event.next_attempt_at);
         Ok(out)
@@ -559,6 +563,14 @@ impl Store for PostgresStore {
         if n == 0 {
             return Err(StoreError::NotFound);
         }
+        for (event_id, data) in &r.event_data {
+            tx.execute(
+                "INSERT INTO event_data (event_id, data) VALUES ($1, $2) ON CONFLICT (event_id) DO NOTHING",
+                &[event_id, &to_json(data)?],
+            )
+            .await
+            .map_err(map_err)?;
+        }
         notify_due(&tx, &due_payloads(&r.events)).await?;
         tx.commit().await.map_err(map_err)
     }
@@ -786,6 +798,109 @@ impl Store for PostgresStore {
             .await
             .map_err(map_err)?;
         Ok(())
+    }
+    async fn put_transformation(&self, t: &Transformation) -> Result<()> {
+        let c = self.client().await?;
+        let env = to_json(&t.env)?;
+        let n = c
+            .execute(
+                "INSERT INTO transformations (id, project_id, name, code, env, created_at, updated_at) \
+                 VALUES ($1,$2,$3,$4,$5,$6,$7) ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, code = EXCLUDED.code, \
+                 env = EXCLUDED.env, updated_at = EXCLUDED.updated_at WHERE transformations.project_id = EXCLUDED.project_id",
+                &[&t.id, &t.project_id, &t.name, &t.code, &env, &t.created_at, &t.updated_at],
+            )
+            .await
+            .map_err(|e| match map_err(e) {
+                StoreError::Conflict(_) => StoreError::Conflict("a transformation with this name already exists".into()),
+                other => other,
+            })?;
+        if n == 0 {
+            return Err(StoreError::InvalidReference("the transformation belongs to another project".into()));
+        }
+        Ok(())
+    }
+    async fn transformation(&self, project_id: &str, id: &str) -> Result<Option<Transformation>> {
+        let sql = format!("SELECT {} FROM transformations WHERE project_id = $1 AND id = $2", rows::TRANSFORMATION);
+        self.one(&sql, &[&project_id, &id], rows::transformation).await
+    }
+    async fn transformation_by_name(&self, project_id: &str, name: &str) -> Result<Option<Transformation>> {
+        let sql = format!("SELECT {} FROM transformations WHERE project_id = $1 AND name = $2", rows::TRANSFORMATION);
+        self.one(&sql, &[&project_id, &name], rows::transformation).await
+    }
+    async fn list_transformations(&self, project_id: &str, q: &ListQuery) -> Result<Page<Transformation>> {
+        self.list(Table::Transformations, project_id, q, rows::TRANSFORMATION, rows::transformation).await
+    }
+    async fn delete_transformation(&self, project_id: &str, id: &str) -> Result<()> {
+        let c = self.client().await?;
+        let n = c
+            .execute("DELETE FROM transformations WHERE project_id = $1 AND id = $2", &[&project_id, &id])
+            .await
+            .map_err(map_err)?;
+        if n == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+    async fn insert_execution(&self, e: &TransformationExecution) -> Result<()> {
+        let c = self.client().await?;
+        c.execute(
+            "INSERT INTO transformation_executions (id, project_id, transformation_id, connection_id, request_id, log_level, \
+             logs, error, created_at, updated_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)",
+            &[
+                &e.id,
+                &e.project_id,
+                &e.transformation_id,
+                &e.connection_id,
+                &e.request_id,
+                &e.log_level,
+                &to_json(&e.logs)?,
+                &e.error,
+                &e.created_at,
+                &e.updated_at,
+            ],
+        )
+        .await
+        .map_err(map_err)?;
+        Ok(())
+    }
+    async fn execution(&self, project_id: &str, id: &str) -> Result<Option<TransformationExecution>> {
+        let sql =
+            format!("SELECT {} FROM transformation_executions WHERE project_id = $1 AND id = $2", rows::EXECUTION);
+        self.one(&sql, &[&project_id, &id], rows::execution).await
+    }
+    async fn list_executions(&self, project_id: &str, q: &ListQuery) -> Result<Page<TransformationExecution>> {
+        self.list(Table::TransformationExecutions, project_id, q, rows::EXECUTION, rows::execution).await
+    }
+    async fn dedup_seen(
+        &self,
+        connection_id: &str,
+        key: &str,
+        request_id: &str,
+        now: Millis,
+        window: i64,
+    ) -> Result<bool> {
+        // Insert, or take over an expired key (or this very request's: routing replayed);
+        // nothing returned means a live key of another request: a duplicate.
+        let rows = self
+            .query(
+                "INSERT INTO dedup_keys (connection_id, key, request_id, expires_at) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (connection_id, key) DO UPDATE SET request_id = EXCLUDED.request_id, \
+                 expires_at = EXCLUDED.expires_at WHERE dedup_keys.expires_at <= $5 OR dedup_keys.request_id = $3 \
+                 RETURNING request_id",
+                &[&connection_id, &key, &request_id, &(now + window), &now],
+            )
+            .await?;
+        Ok(rows.is_empty())
+    }
+    async fn event_data(&self, event_id: &str) -> Result<Option<TransformedRequest>> {
+        let rows = self.query("SELECT data FROM event_data WHERE event_id = $1", &[&event_id]).await?;
+        match rows.first() {
+            Some(r) => {
+                let d: String = r.g(0)?;
+                serde_json::from_str(&d).map(Some).map_err(|e| StoreError::Internal(e.to_string()))
+            }
+            None => Ok(None),
+        }
     }
     fn subscribe_due(&self) -> Option<mpsc::UnboundedReceiver<(String, String, Millis)>> {
         self.due.lock().ok().and_then(|mut d| d.take())

@@ -4,8 +4,11 @@
 use crate::map_err;
 use pier_store::StoreError;
 
-const MIGRATIONS: &[(i64, &str)] =
-    &[(1, include_str!("migrations/0001_init.sql")), (2, include_str!("migrations/0002_routing_owner.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("migrations/0001_init.sql")),
+    (2, include_str!("migrations/0002_routing_owner.sql")),
+    (3, include_str!("migrations/0003_rules.sql")),
+];
 /// An arbitrary constant naming Pier's migration lock.
 const LOCK: i64 = 0x0070_6965_726d_6967; // "piermig"
 

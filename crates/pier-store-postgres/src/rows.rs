@@ -220,3 +220,35 @@ pub(crate) fn attempt(r: &Row) -> Result<Attempt, StoreError> {
         updated_at: r.g(17)?,
     })
 }
+
+pub(crate) const TRANSFORMATION: &str = "id, project_id, name, code, env, created_at, updated_at";
+
+pub(crate) fn transformation(r: &Row) -> Result<pier_core::Transformation, StoreError> {
+    Ok(pier_core::Transformation {
+        id: r.g(0)?,
+        project_id: r.g(1)?,
+        name: r.g(2)?,
+        code: r.g(3)?,
+        env: json(r.g::<&str>(4)?, "env")?,
+        created_at: r.g(5)?,
+        updated_at: r.g(6)?,
+    })
+}
+
+pub(crate) const EXECUTION: &str =
+    "id, project_id, transformation_id, connection_id, request_id, log_level, logs, error, created_at, updated_at";
+
+pub(crate) fn execution(r: &Row) -> Result<pier_core::TransformationExecution, StoreError> {
+    Ok(pier_core::TransformationExecution {
+        id: r.g(0)?,
+        project_id: r.g(1)?,
+        transformation_id: r.g(2)?,
+        connection_id: r.g(3)?,
+        request_id: r.g(4)?,
+        log_level: r.g(5)?,
+        logs: json(r.g::<&str>(6)?, "logs")?,
+        error: r.g(7)?,
+        created_at: r.g(8)?,
+        updated_at: r.g(9)?,
+    })
+}

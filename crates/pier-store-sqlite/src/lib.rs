@@ -8,10 +8,11 @@ mod list;
 mod migrate;
 mod readers;
 mod rows;
+mod rules;
 mod writer;
 
 use async_trait::async_trait;
-use pier_core::{Attempt, AttemptTrigger, Millis};
+use pier_core::{Attempt, AttemptTrigger, Millis, Transformation, TransformationExecution, TransformedRequest};
 use pier_store::{AttemptRecord, Claimed};
 
 use pier_core::{Connection as Conn, Destination, Event, IgnoredEvent, Project, Request, Source};
@@ -105,6 +106,7 @@ impl SqliteStore {
                 let mut rq = c
                     .prepare_cached(&format!("SELECT {} FROM requests WHERE id = ?1", rows::REQUEST_COLUMNS_BODY))
                     .map_err(map_err)?;
+                let mut ed = c.prepare_cached("SELECT data FROM event_data WHERE event_id = ?1").map_err(map_err)?;
                 let mut out = Vec::with_capacity(ids.len());
                 for (id, trigger) in ids {
                     let Some(event) = ev.query_row([&id], rows::event).optional().map_err(map_err)? else { continue };
@@ -112,7 +114,9 @@ impl SqliteStore {
                     else {
                         continue;
                     };
-                    out.push(Claimed { event, request, trigger });
+                    let data: Option<String> = ed.query_row([&event.id], |r| r.get(0)).optional().map_err(map_err)?;
+                    let data = data.and_then(|d| serde_json::from_str(&d).ok());
+                    out.push(Claimed { event, request, trigger, data });
                 }
                 Ok(out)
             })
@@ -476,6 +480,76 @@ impl Store for SqliteStore {
 
     async fn release_destination(&self, _destination_id: &str, _node: &str) -> Result<()> {
         Ok(())
+    }
+
+    async fn put_transformation(&self, t: &Transformation) -> Result<()> {
+        let t = t.clone();
+        self.writer.write(move |tx| rules::put_transformation(tx, &t)).await
+    }
+    async fn transformation(&self, project_id: &str, id: &str) -> Result<Option<Transformation>> {
+        const SQL: &str = "SELECT id, project_id, name, code, env, created_at, updated_at FROM transformations \
+                           WHERE project_id = ?1 AND id = ?2";
+        self.get(SQL, vec![project_id.into(), id.into()], rules::transformation).await
+    }
+    async fn transformation_by_name(&self, project_id: &str, name: &str) -> Result<Option<Transformation>> {
+        const SQL: &str = "SELECT id, project_id, name, code, env, created_at, updated_at FROM transformations \
+                           WHERE project_id = ?1 AND name = ?2";
+        self.get(SQL, vec![project_id.into(), name.into()], rules::transformation).await
+    }
+    async fn list_transformations(&self, project_id: &str, q: &ListQuery) -> Result<Page<Transformation>> {
+        self.list(Table::Transformations, project_id, q, rules::TRANSFORMATION, rules::transformation).await
+    }
+    async fn delete_transformation(&self, project_id: &str, id: &str) -> Result<()> {
+        let (p, id) = (project_id.to_string(), id.to_string());
+        self.writer
+            .write(move |tx| {
+                let n = tx
+                    .execute("DELETE FROM transformations WHERE project_id = ?1 AND id = ?2", params![p, id])
+                    .map_err(map_err)?;
+                if n == 0 {
+                    return Err(StoreError::NotFound);
+                }
+                Ok(())
+            })
+            .await
+    }
+    async fn insert_execution(&self, e: &TransformationExecution) -> Result<()> {
+        let e = e.clone();
+        self.writer.write(move |tx| rules::insert_execution(tx, &e)).await
+    }
+    async fn execution(&self, project_id: &str, id: &str) -> Result<Option<TransformationExecution>> {
+        const SQL: &str =
+            "SELECT id, project_id, transformation_id, connection_id, request_id, log_level, logs, error, \
+                           created_at, updated_at FROM transformation_executions WHERE project_id = ?1 AND id = ?2";
+        self.get(SQL, vec![project_id.into(), id.into()], rules::execution).await
+    }
+    async fn list_executions(&self, project_id: &str, q: &ListQuery) -> Result<Page<TransformationExecution>> {
+        self.list(Table::TransformationExecutions, project_id, q, rules::EXECUTION, rules::execution).await
+    }
+    async fn dedup_seen(
+        &self,
+        connection_id: &str,
+        key: &str,
+        request_id: &str,
+        now: Millis,
+        window: i64,
+    ) -> Result<bool> {
+        let (c, k, r) = (connection_id.to_string(), key.to_string(), request_id.to_string());
+        self.writer.write(move |tx| rules::dedup_seen(tx, &c, &k, &r, now, window)).await
+    }
+    async fn event_data(&self, event_id: &str) -> Result<Option<TransformedRequest>> {
+        let id = event_id.to_string();
+        self.readers
+            .read(move |c| {
+                let data: Option<String> = c
+                    .prepare_cached("SELECT data FROM event_data WHERE event_id = ?1")
+                    .map_err(map_err)?
+                    .query_row([id], |r| r.get(0))
+                    .optional()
+                    .map_err(map_err)?;
+                data.map(|d| serde_json::from_str(&d).map_err(|e| StoreError::Internal(e.to_string()))).transpose()
+            })
+            .await
     }
 }
 

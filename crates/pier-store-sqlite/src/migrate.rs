@@ -2,8 +2,11 @@
 
 use rusqlite::Connection;
 
-const MIGRATIONS: &[(i64, &str)] =
-    &[(1, include_str!("migrations/0001_init.sql")), (2, include_str!("migrations/0002_delivery.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("migrations/0001_init.sql")),
+    (2, include_str!("migrations/0002_delivery.sql")),
+    (3, include_str!("migrations/0003_rules.sql")),
+];
 
 pub(crate) fn run(conn: &mut Connection) -> rusqlite::Result<()> {
     conn.execute_batch(

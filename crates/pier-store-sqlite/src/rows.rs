@@ -424,6 +424,13 @@ pub(crate) fn complete_routing(tx: &Transaction<'_>, r: &Routing) -> Result<(), 
             .map_err(map_err)?;
         }
     }
+    for (event_id, data) in &r.event_data {
+        tx.execute(
+            "INSERT INTO event_data (event_id, data) VALUES (?1, ?2) ON CONFLICT(event_id) DO NOTHING",
+            params![event_id, to_json(data)?],
+        )
+        .map_err(map_err)?;
+    }
     let mut upd = tx
         .prepare_cached(
             "UPDATE requests SET routed = 1, updated_at = ?2, \

@@ -4,7 +4,8 @@
 use crate::{AttemptRecord, Change, Claimed, Cmp, Col, Cond, ListQuery, Routing, Store, StoreError, Table, Val};
 use pier_core::{
     keys, Attempt, AttemptTrigger, AuthMethod, Connection, Destination, Event, EventStatus, IdKind, IgnoredCause,
-    IgnoredEvent, Project, RateLimitPeriod, RejectionCause, Request, Source,
+    IgnoredEvent, Project, RateLimitPeriod, RejectionCause, Request, Source, Transformation, TransformationExecution,
+    TransformedRequest,
 };
 use rand::{rngs::StdRng, SeedableRng};
 use std::sync::Arc;
@@ -364,6 +365,90 @@ pub async fn run(store: Arc<dyn Store>) {
     ));
 
     delivery(&store, &mut ids, &p1, &p2).await;
+    rules(&store, &mut ids, &p1, &p2).await;
+}
+
+/// Transformations, executions, deduplication keys, transformed event data.
+async fn rules(store: &Arc<dyn Store>, ids: &mut Ids, p1: &Project, p2: &Project) {
+    let now = ids.now;
+    let t = Transformation {
+        id: ids.next(IdKind::Transformation),
+        project_id: p1.id.clone(),
+        name: "add-field".into(),
+        code: "addHandler('transform', (r) => r)".into(),
+        env: serde_json::json!({"K": "v"}).as_object().cloned().unwrap_or_default(),
+        created_at: now,
+        updated_at: now,
+    };
+    store.put_transformation(&t).await.unwrap();
+    assert_eq!(store.transformation(&p1.id, &t.id).await.unwrap(), Some(t.clone()));
+    assert_eq!(store.transformation_by_name(&p1.id, "add-field").await.unwrap(), Some(t.clone()));
+    assert_eq!(store.transformation(&p2.id, &t.id).await.unwrap(), None);
+    let clash = Transformation { id: ids.next(IdKind::Transformation), ..t.clone() };
+    assert!(matches!(store.put_transformation(&clash).await, Err(StoreError::Conflict(_))));
+    let mut changed = t.clone();
+    changed.code = "addHandler('transform', (r) => { r.path = '/x'; return r; })".into();
+    store.put_transformation(&changed).await.unwrap();
+    assert_eq!(store.transformation(&p1.id, &t.id).await.unwrap().unwrap().code, changed.code);
+    assert_eq!(store.list_transformations(&p1.id, &ListQuery::default()).await.unwrap().models.len(), 1);
+
+    let exec = TransformationExecution {
+        id: ids.next(IdKind::Transformation),
+        project_id: p1.id.clone(),
+        transformation_id: t.id.clone(),
+        connection_id: Some("web_x".into()),
+        request_id: Some("req_x".into()),
+        log_level: "info".into(),
+        logs: vec![pier_core::ConsoleLine { level: "log".into(), message: "hello".into() }],
+        error: None,
+        created_at: now,
+        updated_at: now,
+    };
+    store.insert_execution(&exec).await.unwrap();
+    let q = ListQuery::default().with(Cond::Eq(Col::TransformationId, Val::Text(t.id.clone())));
+    assert_eq!(store.list_executions(&p1.id, &q).await.unwrap().models, vec![exec.clone()]);
+    assert_eq!(store.execution(&p1.id, &exec.id).await.unwrap(), Some(exec.clone()));
+    assert_eq!(store.execution(&p2.id, &exec.id).await.unwrap(), None);
+    store.delete_transformation(&p1.id, &t.id).await.unwrap();
+    assert!(matches!(store.delete_transformation(&p1.id, &t.id).await, Err(StoreError::NotFound)));
+
+    // Deduplication: first sighting remembered, a second within the window is a duplicate,
+    // the same request again is not, and after the window the key is fresh.
+    assert!(!store.dedup_seen("web_d", "k1", "req_1", now, 1000).await.unwrap());
+    assert!(store.dedup_seen("web_d", "k1", "req_2", now + 500, 1000).await.unwrap());
+    assert!(!store.dedup_seen("web_d", "k1", "req_1", now + 600, 1000).await.unwrap(), "routing replayed");
+    assert!(!store.dedup_seen("web_other", "k1", "req_2", now + 500, 1000).await.unwrap(), "per connection");
+    assert!(!store.dedup_seen("web_d", "k1", "req_3", now + 2000, 1000).await.unwrap(), "after the window");
+    assert!(store.dedup_seen("web_d", "k1", "req_4", now + 2500, 1000).await.unwrap());
+
+    // Transformed data travels with the event to delivery.
+    let s = source(ids, &p1.id, "transform-src");
+    let d = destination(ids, &p1.id, "transform-dst", false);
+    let c = connection(ids, &p1.id, "transform", &s, &d);
+    let changes =
+        vec![Change::PutSource(s.clone()), Change::PutDestination(d.clone()), Change::PutConnection(c.clone())];
+    store.apply(&p1.id, changes).await.unwrap();
+    let r = request(ids, &s, b"{\"a\":1}");
+    store.ingest(r.clone()).await.unwrap();
+    let e = event_for(ids, &r, &c);
+    let data = TransformedRequest {
+        headers: vec![("x-added".into(), "1".into())],
+        body: Some(bytes::Bytes::from_static(b"{\"a\":2}")),
+        path: "/changed".into(),
+        query: "z=1".into(),
+    };
+    let routing = Routing {
+        request_id: r.id.clone(),
+        events: vec![e.clone()],
+        event_data: vec![(e.id.clone(), data.clone())],
+        now: ids.now,
+        ..Routing::default()
+    };
+    store.complete_routing(routing).await.unwrap();
+    assert_eq!(store.event_data(&e.id).await.unwrap(), Some(data.clone()));
+    let claimed = store.claim_due(&d.id, ids.now + 10, 10, ids.now + 1000, "n").await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(claimed[0].data, Some(data));
 }
 
 fn attempt_for(ids: &mut Ids, c: &Claimed, successful: bool, status: Option<i64>) -> Attempt {

@@ -15,7 +15,7 @@ pub use query::{sortable, Cmp, Col, Cond, ListQuery, Listed, Page, Table, Val};
 use async_trait::async_trait;
 use pier_core::{
     Attempt, AttemptTrigger, Connection, Destination, Event, EventStatus, IgnoredEvent, Millis, Project,
-    RejectionCause, Request, Source,
+    RejectionCause, Request, Source, Transformation, TransformationExecution, TransformedRequest,
 };
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -46,6 +46,8 @@ pub struct Routing {
     /// Connections whose ignored events for this request are removed first (a request retry
     /// re-routes them).
     pub replace_ignored: Vec<String>,
+    /// What to deliver instead of the request, per event id (set by transformations).
+    pub event_data: Vec<(String, TransformedRequest)>,
 }
 
 /// An event taken for delivery, with its request and what triggered this attempt.
@@ -54,6 +56,8 @@ pub struct Claimed {
     pub event: Event,
     pub request: Request,
     pub trigger: AttemptTrigger,
+    /// The transformed request to deliver instead of `request`, if a transformation ran.
+    pub data: Option<TransformedRequest>,
 }
 
 /// The result of one attempt, written with the event's new state in one transaction.
@@ -175,6 +179,28 @@ pub trait Store: Send + Sync + 'static {
     fn subscribe_due(&self) -> Option<tokio::sync::mpsc::UnboundedReceiver<(String, String, Millis)>> {
         None
     }
+    // ---- rules: transformations, executions, deduplication ----
+    /// Insert or replace (by id) a transformation. `Conflict` on a duplicate name.
+    async fn put_transformation(&self, t: &Transformation) -> Result<()>;
+    async fn transformation(&self, project_id: &str, id: &str) -> Result<Option<Transformation>>;
+    async fn transformation_by_name(&self, project_id: &str, name: &str) -> Result<Option<Transformation>>;
+    async fn list_transformations(&self, project_id: &str, q: &ListQuery) -> Result<Page<Transformation>>;
+    async fn delete_transformation(&self, project_id: &str, id: &str) -> Result<()>;
+    async fn insert_execution(&self, e: &TransformationExecution) -> Result<()>;
+    async fn execution(&self, project_id: &str, id: &str) -> Result<Option<TransformationExecution>>;
+    async fn list_executions(&self, project_id: &str, q: &ListQuery) -> Result<Page<TransformationExecution>>;
+    /// Deduplication: has this connection seen `key` within `window` ms before `now`? If not,
+    /// remember it (for `request_id`). Routing the same request again is not a duplicate.
+    async fn dedup_seen(
+        &self,
+        connection_id: &str,
+        key: &str,
+        request_id: &str,
+        now: Millis,
+        window: i64,
+    ) -> Result<bool>;
+    /// The transformed request of an event, if a transformation made one.
+    async fn event_data(&self, event_id: &str) -> Result<Option<TransformedRequest>>;
     /// Rotate the signing secret: the current one becomes the previous one until `expires_at`.
     async fn rotate_signing_secret(
         &self,

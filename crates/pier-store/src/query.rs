@@ -13,6 +13,8 @@ pub enum Table {
     Events,
     IgnoredEvents,
     Attempts,
+    Transformations,
+    TransformationExecutions,
 }
 
 /// A filterable or sortable column.
@@ -43,6 +45,8 @@ pub enum Col {
     BodySize,
     Cause,
     EventId,
+    TransformationId,
+    LogLevel,
     DisabledAt,
     PausedAt,
     CreatedAt,
@@ -78,6 +82,8 @@ impl Col {
             Col::BodySize => "body_size",
             Col::Cause => "cause",
             Col::EventId => "event_id",
+            Col::TransformationId => "transformation_id",
+            Col::LogLevel => "log_level",
             Col::DisabledAt => "disabled_at",
             Col::PausedAt => "paused_at",
             Col::CreatedAt => "created_at",
@@ -96,6 +102,8 @@ impl Table {
             Table::Events => "events",
             Table::IgnoredEvents => "ignored_events",
             Table::Attempts => "attempts",
+            Table::Transformations => "transformations",
+            Table::TransformationExecutions => "transformation_executions",
         }
     }
 
@@ -104,21 +112,21 @@ impl Table {
         use Col::*;
         match col {
             Id | CreatedAt | UpdatedAt => true,
-            Name | Description | DisabledAt => {
-                matches!(self, Table::Sources | Table::Destinations | Table::Connections)
-            }
+            Name => matches!(self, Table::Sources | Table::Destinations | Table::Connections | Table::Transformations),
+            Description | DisabledAt => matches!(self, Table::Sources | Table::Destinations | Table::Connections),
             Url | CliPath => self == Table::Destinations,
             SourceId => matches!(self, Table::Connections | Table::Requests | Table::Events),
             DestinationId => matches!(self, Table::Connections | Table::Events),
             PausedAt => self == Table::Connections,
-            ConnectionId => matches!(self, Table::Events | Table::IgnoredEvents),
-            RequestId => matches!(self, Table::Events | Table::IgnoredEvents),
+            ConnectionId => matches!(self, Table::Events | Table::IgnoredEvents | Table::TransformationExecutions),
+            RequestId => matches!(self, Table::Events | Table::IgnoredEvents | Table::TransformationExecutions),
             Status | Attempts | ResponseStatus | ErrorCode | CliId | LastAttemptAt | NextAttemptAt | SuccessfulAt => {
                 self == Table::Events
             }
             Verified | RejectionCause | EventsCount | IgnoredCount | IngestedAt | BodySize => self == Table::Requests,
             Cause => self == Table::IgnoredEvents,
             EventId => self == Table::Attempts,
+            TransformationId | LogLevel => self == Table::TransformationExecutions,
         }
     }
 }
@@ -253,6 +261,8 @@ listed!(pier_core::Destination, |s, c| if c == Col::UpdatedAt { s.updated_at } e
 listed!(pier_core::Connection, |s, c| if c == Col::UpdatedAt { s.updated_at } else { s.created_at });
 listed!(pier_core::IgnoredEvent, |s, c| if c == Col::UpdatedAt { s.updated_at } else { s.created_at });
 listed!(pier_core::Attempt, |s, c| if c == Col::UpdatedAt { s.updated_at } else { s.created_at });
+listed!(pier_core::Transformation, |s, c| if c == Col::UpdatedAt { s.updated_at } else { s.created_at });
+listed!(pier_core::TransformationExecution, |s, c| if c == Col::UpdatedAt { s.updated_at } else { s.created_at });
 
 listed!(pier_core::Request, |s, c| match c {
     Col::UpdatedAt => s.updated_at,

@@ -19,10 +19,7 @@ addHandler("transform", (request, context) => {
 "#;
 
 fn main() {
-    let seconds: u64 = std::env::args()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(3);
+    let seconds: u64 = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(3);
     let sandbox = Sandbox::new(1, Limits::default());
     let mut env = Map::new();
     env.insert("REGION".into(), json!("eu-west-1"));
@@ -47,10 +44,7 @@ fn main() {
         parsed_query: json!({"shop": "example"}),
         path: "/webhooks/shopify".into(),
     };
-    println!(
-        "body: {} bytes",
-        serde_json::to_string(&input.body).unwrap().len()
-    );
+    println!("body: {} bytes", serde_json::to_string(&input.body).unwrap().len());
     // Warm up (first execution creates the runtime).
     for _ in 0..100 {
         sandbox.run(CODE, &env, input.clone()).unwrap();

@@ -19,11 +19,7 @@ pub(crate) struct Budget {
 
 impl Budget {
     pub(crate) fn new(limit: usize) -> Rc<Budget> {
-        Rc::new(Budget {
-            limit,
-            used: Cell::new(0),
-            refused: Cell::new(false),
-        })
+        Rc::new(Budget { limit, used: Cell::new(0), refused: Cell::new(false) })
     }
 
     /// Bytes currently allocated by the runtime.
@@ -41,11 +37,7 @@ impl Budget {
     }
 
     fn admit(&self, extra: usize) -> bool {
-        let fits = self
-            .used
-            .get()
-            .checked_add(extra)
-            .is_some_and(|total| total <= self.limit);
+        let fits = self.used.get().checked_add(extra).is_some_and(|total| total <= self.limit);
         if !fits {
             self.refused.set(true);
         }
@@ -92,9 +84,7 @@ unsafe impl Allocator for LimitedAllocator {
 
     unsafe fn dealloc(&mut self, ptr: *mut u8) {
         let usable = RustAllocator::usable_size(ptr);
-        self.budget
-            .used
-            .set(self.budget.used.get().saturating_sub(usable));
+        self.budget.used.set(self.budget.used.get().saturating_sub(usable));
         RustAllocator.dealloc(ptr);
     }
 
@@ -109,9 +99,7 @@ unsafe impl Allocator for LimitedAllocator {
         let new_ptr = RustAllocator.realloc(ptr, new_size);
         if !new_ptr.is_null() {
             let usable = RustAllocator::usable_size(new_ptr);
-            self.budget
-                .used
-                .set(self.budget.used.get().saturating_sub(old) + usable);
+            self.budget.used.set(self.budget.used.get().saturating_sub(old) + usable);
         }
         new_ptr
     }

@@ -12,9 +12,7 @@ use std::time::Instant;
 use rquickjs::context::intrinsic;
 use rquickjs::function::Rest;
 use rquickjs::promise::PromiseState;
-use rquickjs::{
-    qjs, Coerced, Context, Ctx, FromJs, Function, Object, Persistent, Runtime, Type, Value,
-};
+use rquickjs::{qjs, Coerced, Context, Ctx, FromJs, Function, Object, Persistent, Runtime, Type, Value};
 
 use crate::alloc::{Budget, LimitedAllocator};
 use crate::{ConsoleLine, Limits, TransformError, MAX_LOG_BYTES, MAX_LOG_LINES};
@@ -57,10 +55,7 @@ pub(crate) struct Control {
 impl Control {
     /// Worker side: claims a queued job. False if its caller already gave up on it.
     fn begin(&self) -> bool {
-        let claimed = self
-            .state
-            .compare_exchange(QUEUED, RUNNING, Ordering::AcqRel, Ordering::Acquire)
-            .is_ok();
+        let claimed = self.state.compare_exchange(QUEUED, RUNNING, Ordering::AcqRel, Ordering::Acquire).is_ok();
         if claimed {
             *self.started.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
         }
@@ -69,9 +64,7 @@ impl Control {
 
     /// Worker side: true if the caller still waits for the result.
     fn finish(&self) -> bool {
-        self.state
-            .compare_exchange(RUNNING, DONE, Ordering::AcqRel, Ordering::Acquire)
-            .is_ok()
+        self.state.compare_exchange(RUNNING, DONE, Ordering::AcqRel, Ordering::Acquire).is_ok()
     }
 
     /// Caller side: when the job started running, if it has.
@@ -81,17 +74,13 @@ impl Control {
 
     /// Caller side: gives up on a job nobody has started. False if a worker took it meanwhile.
     pub(crate) fn abandon_queued(&self) -> bool {
-        self.state
-            .compare_exchange(QUEUED, ABANDONED, Ordering::AcqRel, Ordering::Acquire)
-            .is_ok()
+        self.state.compare_exchange(QUEUED, ABANDONED, Ordering::AcqRel, Ordering::Acquire).is_ok()
     }
 
     /// Caller side: gives up on a running job. False if it finished meanwhile (the reply is on
     /// its way). On success the caller must call [`Pool::write_off_worker`].
     pub(crate) fn abandon_running(&self) -> bool {
-        self.state
-            .compare_exchange(RUNNING, ABANDONED, Ordering::AcqRel, Ordering::Acquire)
-            .is_ok()
+        self.state.compare_exchange(RUNNING, ABANDONED, Ordering::AcqRel, Ordering::Acquire).is_ok()
     }
 }
 
@@ -141,9 +130,7 @@ impl Pool {
     /// Counts one more live worker if the pool is short of its size.
     fn try_add_live(&self) -> bool {
         self.live
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |live| {
-                (live < self.size).then_some(live + 1)
-            })
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |live| (live < self.size).then_some(live + 1))
             .is_ok()
     }
 }
@@ -184,9 +171,7 @@ fn worker_main(pool: Arc<Pool>) {
         }
         let _ = job.reply.send(result);
         let healthy = !failed_internally
-            && slot.as_mut().is_some_and(|engine| {
-                catch_unwind(AssertUnwindSafe(|| engine.recycle())).unwrap_or(false)
-            });
+            && slot.as_mut().is_some_and(|engine| catch_unwind(AssertUnwindSafe(|| engine.recycle())).unwrap_or(false));
         if !healthy {
             discard(slot.take());
         }
@@ -194,11 +179,8 @@ fn worker_main(pool: Arc<Pool>) {
 }
 
 fn run_job(engine: &mut Engine, job: &Job) -> JobResult {
-    catch_unwind(AssertUnwindSafe(|| engine.execute(job))).unwrap_or_else(|_| {
-        Err(TransformError::Internal(
-            "the transformation runtime panicked".into(),
-        ))
-    })
+    catch_unwind(AssertUnwindSafe(|| engine.execute(job)))
+        .unwrap_or_else(|_| Err(TransformError::Internal("the transformation runtime panicked".into())))
 }
 
 /// Drops a runtime; never lets tearing one down take the worker with it.
@@ -252,17 +234,10 @@ enum Phase {
 impl Engine {
     fn new(limits: Limits) -> Result<Engine, String> {
         let budget = Budget::new(limits.memory_bytes);
-        let allocator = LimitedAllocator {
-            budget: Rc::clone(&budget),
-        };
-        let rt = Runtime::new_with_alloc(allocator)
-            .map_err(|e| format!("cannot create a JS runtime: {e}"))?;
+        let allocator = LimitedAllocator { budget: Rc::clone(&budget) };
+        let rt = Runtime::new_with_alloc(allocator).map_err(|e| format!("cannot create a JS runtime: {e}"))?;
         rt.set_max_stack_size(JS_STACK_SIZE);
-        let state = Rc::new(RunState {
-            deadline: Cell::new(None),
-            interrupted: Cell::new(false),
-            budget,
-        });
+        let state = Rc::new(RunState { deadline: Cell::new(None), interrupted: Cell::new(false), budget });
         let watcher = Rc::clone(&state);
         rt.set_interrupt_handler(Some(Box::new(move || {
             let expired = watcher.deadline.get().is_some_and(|d| Instant::now() >= d);
@@ -271,12 +246,7 @@ impl Engine {
             }
             expired
         })));
-        Ok(Engine {
-            spare: None,
-            rt,
-            state,
-            limits,
-        })
+        Ok(Engine { spare: None, rt, state, limits })
     }
 
     /// Runs one job in a fresh context.
@@ -284,9 +254,7 @@ impl Engine {
         let logs = Rc::new(RefCell::new(LogSink::default()));
         self.state.interrupted.set(false);
         self.state.budget.reset_refused();
-        self.state
-            .deadline
-            .set(Some(Instant::now() + self.limits.cpu_time));
+        self.state.deadline.set(Some(Instant::now() + self.limits.cpu_time));
         let context = match self.spare.take() {
             Some(context) => Ok(context),
             None => new_context(&self.rt),
@@ -439,16 +407,10 @@ fn install_globals<'js>(
         ctx.clone(),
         move |ctx: Ctx<'js>, name: Value<'js>, handler: Value<'js>| -> rquickjs::Result<()> {
             let Some(name) = name.as_string().and_then(|s| s.to_string().ok()) else {
-                return Err(throw_type_error(
-                    &ctx,
-                    "addHandler: the event name must be a string",
-                ));
+                return Err(throw_type_error(&ctx, "addHandler: the event name must be a string"));
             };
             let Some(handler) = handler.into_function() else {
-                return Err(throw_type_error(
-                    &ctx,
-                    "addHandler: the handler must be a function",
-                ));
+                return Err(throw_type_error(&ctx, "addHandler: the handler must be a function"));
             };
             if name == "transform" {
                 *slot.borrow_mut() = Some(Persistent::save(&ctx, handler));
@@ -482,11 +444,8 @@ fn format_arg<'js>(ctx: &Ctx<'js>, value: Value<'js>) -> String {
         return describe(ctx, value);
     }
     if let Some(symbol) = value.as_symbol() {
-        let description = symbol
-            .description()
-            .ok()
-            .and_then(|d| d.as_string().and_then(|s| s.to_string().ok()))
-            .unwrap_or_default();
+        let description =
+            symbol.description().ok().and_then(|d| d.as_string().and_then(|s| s.to_string().ok())).unwrap_or_default();
         return format!("Symbol({description})");
     }
     if !value.is_function() && !value.is_symbol() {
@@ -537,9 +496,7 @@ fn run_in_context<'js>(
         match promise.state() {
             PromiseState::Pending => {
                 if !ctx.execute_pending_job() {
-                    return Err(Fail::Invalid(
-                        "the handler returned a promise that never settles".into(),
-                    ));
+                    return Err(Fail::Invalid("the handler returned a promise that never settles".into()));
                 }
                 if state.out_of_time() {
                     return Err(Fail::Timeout);
@@ -567,37 +524,21 @@ fn run_in_context<'js>(
     let serialize = |e| classify(ctx, e, Phase::Serialize, state);
     match ctx.json_stringify(result).map_err(serialize)? {
         Some(json) => json.to_string().map_err(serialize),
-        None => Err(Fail::Invalid(
-            "the returned request cannot be serialised to JSON".into(),
-        )),
+        None => Err(Fail::Invalid("the returned request cannot be serialised to JSON".into())),
     }
 }
 
 /// Compiles first (so a syntax error is a `Compile` failure, not a throw), then runs the script.
 fn compile_and_run(ctx: &Ctx<'_>, code: &str, state: &RunState) -> Result<(), Fail> {
-    let source = CString::new(code)
-        .map_err(|_| Fail::Compile("the code contains a NUL character".into()))?;
+    let source = CString::new(code).map_err(|_| Fail::Compile("the code contains a NUL character".into()))?;
     let raw = ctx.as_raw().as_ptr();
     let flags = (qjs::JS_EVAL_TYPE_GLOBAL | qjs::JS_EVAL_FLAG_COMPILE_ONLY) as c_int;
     // SAFETY: `raw` is the live context `ctx` wraps; `source` is NUL-terminated and `code.len()`
     // is its length without the terminator, as JS_Eval requires.
-    let func = unsafe {
-        qjs::JS_Eval(
-            raw,
-            source.as_ptr(),
-            code.len() as _,
-            FILENAME.as_ptr(),
-            flags,
-        )
-    };
+    let func = unsafe { qjs::JS_Eval(raw, source.as_ptr(), code.len() as _, FILENAME.as_ptr(), flags) };
     // SAFETY: inspecting the tag of a value we own.
     if unsafe { qjs::JS_IsException(func) } {
-        return Err(classify(
-            ctx,
-            rquickjs::Error::Exception,
-            Phase::Compile,
-            state,
-        ));
+        return Err(classify(ctx, rquickjs::Error::Exception, Phase::Compile, state));
     }
     // SAFETY: JS_EvalFunction takes ownership of `func`, a compiled script of this context; the
     // returned value is owned and handed to `Value`, which frees it.
@@ -662,9 +603,7 @@ fn classify(ctx: &Ctx<'_>, error: rquickjs::Error, phase: Phase, state: &RunStat
         Phase::Setup => Fail::Internal(message),
         Phase::Compile => Fail::Compile(message),
         Phase::Run => Fail::Threw(message),
-        Phase::Serialize => Fail::Invalid(format!(
-            "the returned request cannot be serialised to JSON: {message}"
-        )),
+        Phase::Serialize => Fail::Invalid(format!("the returned request cannot be serialised to JSON: {message}")),
     }
 }
 
@@ -691,10 +630,8 @@ fn describe<'js>(ctx: &Ctx<'js>, value: Value<'js>) -> String {
     }
     if value.is_error() {
         let head = coerce_string(ctx, value.clone());
-        let stack = value
-            .as_object()
-            .and_then(|o| o.get::<_, Option<String>>("stack").ok().flatten())
-            .unwrap_or_default();
+        let stack =
+            value.as_object().and_then(|o| o.get::<_, Option<String>>("stack").ok().flatten()).unwrap_or_default();
         let mut message = head;
         for (i, frame) in stack.lines().filter(|l| !l.trim().is_empty()).enumerate() {
             if i == MAX_STACK_FRAMES {
@@ -737,8 +674,7 @@ mod tests {
         let job = Job {
             code: code.into(),
             env_json: "{}".into(),
-            request_json: r#"{"headers":{},"body":null,"query":"","parsed_query":{},"path":"/"}"#
-                .into(),
+            request_json: r#"{"headers":{},"body":null,"query":"","parsed_query":{},"path":"/"}"#.into(),
             reply,
             control: Arc::default(),
         };
@@ -752,12 +688,7 @@ mod tests {
 
     /// Engines need the worker's stack (the default test thread's 2 MiB is too small).
     fn on_worker_stack(body: impl FnOnce() + Send + 'static) {
-        std::thread::Builder::new()
-            .stack_size(THREAD_STACK_SIZE)
-            .spawn(body)
-            .unwrap()
-            .join()
-            .unwrap();
+        std::thread::Builder::new().stack_size(THREAD_STACK_SIZE).spawn(body).unwrap().join().unwrap();
     }
 
     #[test]
@@ -767,17 +698,11 @@ mod tests {
             assert!(execute(&mut engine, "addHandler('transform', r => r)").is_ok());
             assert!(engine.recycle());
             let baseline = engine.state.budget.used();
-            let result = execute(
-                &mut engine,
-                "let a = []; while (true) a.push(new Array(1e6).fill(1));",
-            );
+            let result = execute(&mut engine, "let a = []; while (true) a.push(new Array(1e6).fill(1));");
             assert!(matches!(result, Err(TransformError::OutOfMemory { .. })));
             assert!(engine.recycle(), "runtime should be reusable after OOM");
             let after = engine.state.budget.used();
-            assert!(
-                after < baseline + 1024 * 1024,
-                "baseline {baseline}, after {after}"
-            );
+            assert!(after < baseline + 1024 * 1024, "baseline {baseline}, after {after}");
             assert!(execute(&mut engine, "addHandler('transform', r => r)").is_ok());
         });
     }
@@ -785,19 +710,13 @@ mod tests {
     #[test]
     fn pending_jobs_make_the_runtime_be_replaced_and_dropping_it_is_safe() {
         on_worker_stack(|| {
-            let mut engine = Engine::new(Limits {
-                cpu_time: std::time::Duration::from_millis(50),
-                ..Limits::default()
-            })
-            .unwrap();
+            let mut engine =
+                Engine::new(Limits { cpu_time: std::time::Duration::from_millis(50), ..Limits::default() }).unwrap();
             let result = execute(
-            &mut engine,
-            "addHandler('transform', (r) => { (function loop() { Promise.resolve().then(loop); })(); return r; });",
-        );
-            assert!(
-                matches!(result, Err(TransformError::Timeout { .. })),
-                "{result:?}"
+                &mut engine,
+                "addHandler('transform', (r) => { (function loop() { Promise.resolve().then(loop); })(); return r; });",
             );
+            assert!(matches!(result, Err(TransformError::Timeout { .. })), "{result:?}");
             assert!(!engine.recycle());
             drop(engine);
         });
@@ -807,23 +726,21 @@ mod tests {
     fn runtimes_can_be_dropped_after_every_kind_of_failure() {
         on_worker_stack(|| {
             for code in [
-            "while (true) {}",
-            "let a = []; while (true) a.push(new Array(1e6).fill(1));",
-            "const m = new Map(); for (let i = 0; ; i++) m.set(i, { i });",
-            "function f() { return f(); } f();",
-            "addHandler('transform', () => new Promise(() => {}));",
-            "addHandler('transform', (r) => { r.body = { r }; r.body.r.x = r.body; return r; });",
-            "syntax error (",
-        ] {
-            let mut engine = Engine::new(Limits {
-                cpu_time: std::time::Duration::from_millis(200),
-                ..Limits::default()
-            })
-            .unwrap();
-            assert!(execute(&mut engine, code).is_err(), "{code}");
-            engine.recycle();
-            drop(engine);
-        }
+                "while (true) {}",
+                "let a = []; while (true) a.push(new Array(1e6).fill(1));",
+                "const m = new Map(); for (let i = 0; ; i++) m.set(i, { i });",
+                "function f() { return f(); } f();",
+                "addHandler('transform', () => new Promise(() => {}));",
+                "addHandler('transform', (r) => { r.body = { r }; r.body.r.x = r.body; return r; });",
+                "syntax error (",
+            ] {
+                let mut engine =
+                    Engine::new(Limits { cpu_time: std::time::Duration::from_millis(200), ..Limits::default() })
+                        .unwrap();
+                assert!(execute(&mut engine, code).is_err(), "{code}");
+                engine.recycle();
+                drop(engine);
+            }
         });
     }
 

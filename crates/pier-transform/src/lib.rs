@@ -70,10 +70,7 @@ pub enum TransformError {
     /// `RangeError: Maximum call stack size exceeded`. The message is `Name: message` followed
     /// by up to 10 stack frames (at most 16 KiB); a thrown non-error is shown as a string/JSON.
     #[error("transformation threw: {message}")]
-    Threw {
-        message: String,
-        logs: Vec<ConsoleLine>,
-    },
+    Threw { message: String, logs: Vec<ConsoleLine> },
     /// The execution used more than [`Limits::cpu_time`]. When the pool's watchdog had to give
     /// up on a worker stuck in a built-in (see [`Sandbox`]), `logs` is empty.
     #[error("transformation exceeded its time limit")]
@@ -83,12 +80,11 @@ pub enum TransformError {
     OutOfMemory { logs: Vec<ConsoleLine> },
     /// The handler returned something that is not a valid request.
     #[error("transformation returned an invalid request: {message}")]
-    InvalidReturn {
-        message: String,
-        logs: Vec<ConsoleLine>,
-    },
+    InvalidReturn { message: String, logs: Vec<ConsoleLine> },
     /// The script never called `addHandler("transform", fn)`.
-    #[error("transformation did not register a handler: call addHandler(\"transform\", (request, context) => request)")]
+    #[error(
+        "transformation did not register a handler: call addHandler(\"transform\", (request, context) => request)"
+    )]
     NoHandler { logs: Vec<ConsoleLine> },
     /// The script does not parse.
     #[error("transformation does not compile: {message}")]
@@ -124,10 +120,7 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits {
-            cpu_time: Duration::from_secs(1),
-            memory_bytes: 64 * 1024 * 1024,
-        }
+        Limits { cpu_time: Duration::from_secs(1), memory_bytes: 64 * 1024 * 1024 }
     }
 }
 
@@ -156,10 +149,7 @@ pub struct Sandbox {
 
 impl fmt::Debug for Sandbox {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Sandbox")
-            .field("workers", &self.pool.size)
-            .field("limits", &self.pool.limits)
-            .finish()
+        f.debug_struct("Sandbox").field("workers", &self.pool.size).field("limits", &self.pool.limits).finish()
     }
 }
 
@@ -172,13 +162,9 @@ impl Sandbox {
         let (sender, receiver) = mpsc::channel::<engine::Job>();
         let pool = engine::Pool::new(receiver, workers.max(1), limits);
         for _ in 0..pool.size {
-            engine::Pool::spawn_worker(&pool)
-                .expect("failed to start a transformation worker thread");
+            engine::Pool::spawn_worker(&pool).expect("failed to start a transformation worker thread");
         }
-        Sandbox {
-            sender: Some(sender),
-            pool,
-        }
+        Sandbox { sender: Some(sender), pool }
     }
 
     /// The limits every execution runs under.
@@ -199,19 +185,13 @@ impl Sandbox {
         env: &Map<String, Value>,
         input: TransformInput,
     ) -> Result<TransformOutput, TransformError> {
-        let env_json = serde_json::to_string(env)
-            .map_err(|e| TransformError::Internal(format!("cannot serialise env: {e}")))?;
+        let env_json =
+            serde_json::to_string(env).map_err(|e| TransformError::Internal(format!("cannot serialise env: {e}")))?;
         let request_json = serde_json::to_string(&input)
             .map_err(|e| TransformError::Internal(format!("cannot serialise request: {e}")))?;
         let (reply, answer) = mpsc::sync_channel(1);
         let control = Arc::new(engine::Control::default());
-        let job = engine::Job {
-            code: code.to_owned(),
-            env_json,
-            request_json,
-            reply,
-            control: Arc::clone(&control),
-        };
+        let job = engine::Job { code: code.to_owned(), env_json, request_json, reply, control: Arc::clone(&control) };
         self.sender
             .as_ref()
             .ok_or_else(|| TransformError::Internal("sandbox is shut down".into()))?
@@ -236,16 +216,14 @@ impl Sandbox {
         loop {
             let wait = match control.started() {
                 None => Duration::from_millis(100),
-                Some(started) => (started + give_up_after)
-                    .saturating_duration_since(Instant::now())
-                    .max(Duration::from_millis(1)),
+                Some(started) => {
+                    (started + give_up_after).saturating_duration_since(Instant::now()).max(Duration::from_millis(1))
+                }
             };
             match answer.recv_timeout(wait) {
                 Ok(result) => return Ok(result),
                 Err(mpsc::RecvTimeoutError::Disconnected) => {
-                    return Err(TransformError::Internal(
-                        "transformation worker stopped".into(),
-                    ))
+                    return Err(TransformError::Internal("transformation worker stopped".into()))
                 }
                 Err(mpsc::RecvTimeoutError::Timeout) => match control.started() {
                     None => {
@@ -277,25 +255,18 @@ impl Drop for Sandbox {
 
 /// Checks the JSON text of the object the handler returned and turns it into a request.
 fn validate_returned(json: &str, input: TransformInput) -> Result<TransformInput, String> {
-    let value: Value = serde_json::from_str(json)
-        .map_err(|e| format!("the returned request cannot be read as JSON: {e}"))?;
+    let value: Value =
+        serde_json::from_str(json).map_err(|e| format!("the returned request cannot be read as JSON: {e}"))?;
     let Value::Object(mut obj) = value else {
         return Err("the handler must return the request object".into());
     };
     let headers = match obj.remove("headers") {
         Some(Value::Object(headers)) => headers,
-        None | Some(Value::Null) => {
-            return Err(
-                "the returned request has no `headers` object (return the request you were given, e.g. `return request;`)"
-                    .into(),
-            )
-        }
-        Some(other) => {
-            return Err(format!(
-                "`headers` must be an object of strings, got {}",
-                json_type(&other)
-            ))
-        }
+        None | Some(Value::Null) => return Err(
+            "the returned request has no `headers` object (return the request you were given, e.g. `return request;`)"
+                .into(),
+        ),
+        Some(other) => return Err(format!("`headers` must be an object of strings, got {}", json_type(&other))),
     };
     for (name, value) in &headers {
         if !value.is_string() {
@@ -309,34 +280,18 @@ fn validate_returned(json: &str, input: TransformInput) -> Result<TransformInput
     let query = match obj.remove("query") {
         None | Some(Value::Null) => input.query,
         Some(Value::String(q)) => q,
-        Some(other) => {
-            return Err(format!(
-                "`query` must be a string, got {}",
-                json_type(&other)
-            ))
-        }
+        Some(other) => return Err(format!("`query` must be a string, got {}", json_type(&other))),
     };
     let path = match obj.remove("path") {
         None | Some(Value::Null) => input.path,
         Some(Value::String(p)) => p,
-        Some(other) => {
-            return Err(format!(
-                "`path` must be a string, got {}",
-                json_type(&other)
-            ))
-        }
+        Some(other) => return Err(format!("`path` must be a string, got {}", json_type(&other))),
     };
     let parsed_query = match obj.remove("parsed_query") {
         None | Some(Value::Null) => input.parsed_query,
         Some(v) => v,
     };
-    Ok(TransformInput {
-        headers,
-        body,
-        query,
-        parsed_query,
-        path,
-    })
+    Ok(TransformInput { headers, body, query, parsed_query, path })
 }
 
 fn json_type(v: &Value) -> &'static str {

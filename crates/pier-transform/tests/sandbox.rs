@@ -64,10 +64,7 @@ fn happy_path_changes_headers_body_and_path() {
         let req = out.request;
         assert_eq!(req.headers["x-event-type"], json!("order.created"));
         assert_eq!(req.headers["x-original"], json!("yes"));
-        assert_eq!(
-            req.body,
-            json!({"kind": "order.created", "order": 42, "n": 1})
-        );
+        assert_eq!(req.body, json!({"kind": "order.created", "order": 42, "n": 1}));
         assert_eq!(req.path, "/webhooks/shop/v2");
         assert_eq!(req.query, "c=3");
         assert_eq!(req.parsed_query, json!({"a": "1", "b": "2"}));
@@ -97,11 +94,7 @@ fn non_json_and_missing_bodies_pass_through() {
         let mut text = input();
         text.body = json!("<xml>hi</xml>");
         let out = sb
-            .run(
-                r#"addHandler("transform", (r) => { r.body = r.body.toUpperCase(); return r; });"#,
-                &no_env(),
-                text,
-            )
+            .run(r#"addHandler("transform", (r) => { r.body = r.body.toUpperCase(); return r; });"#, &no_env(), text)
             .unwrap();
         assert_eq!(out.request.body, json!("<XML>HI</XML>"));
 
@@ -123,11 +116,7 @@ fn non_json_and_missing_bodies_pass_through() {
 fn missing_fields_keep_path_and_query_and_drop_body() {
     bounded(10, || {
         let sb = sandbox();
-        let out = run(
-            &sb,
-            r#"addHandler("transform", (r) => ({ headers: { a: "b" } }));"#,
-        )
-        .unwrap();
+        let out = run(&sb, r#"addHandler("transform", (r) => ({ headers: { a: "b" } }));"#).unwrap();
         assert_eq!(out.request.headers.len(), 1);
         assert_eq!(out.request.body, Value::Null);
         assert_eq!(out.request.path, "/webhooks/shop");
@@ -187,11 +176,7 @@ fn console_levels_are_captured() {
         assert_eq!(out.logs[1].message, "a 1 true null undefined");
         assert_eq!(out.logs[2].message, r#"{"x":[1,2]}"#);
         assert_eq!(out.logs[3].message, "w");
-        assert!(
-            out.logs[4].message.starts_with("Error: bad"),
-            "{:?}",
-            out.logs[4]
-        );
+        assert!(out.logs[4].message.starts_with("Error: bad"), "{:?}", out.logs[4]);
         assert_eq!(out.logs[5].message, "d e");
     });
 }
@@ -230,22 +215,9 @@ fn throw_is_reported_with_message_and_logs() {
         assert_eq!(err.logs()[0].message, "before");
 
         let err = run(&sb, r#"throw "plain string";"#).unwrap_err();
-        assert_eq!(
-            err,
-            TransformError::Threw {
-                message: "plain string".into(),
-                logs: vec![]
-            }
-        );
-        let err = run(
-            &sb,
-            r#"addHandler("transform", () => { throw { code: 7 }; });"#,
-        )
-        .unwrap_err();
-        assert!(
-            matches!(err, TransformError::Threw { ref message, .. } if message == r#"{"code":7}"#),
-            "{err:?}"
-        );
+        assert_eq!(err, TransformError::Threw { message: "plain string".into(), logs: vec![] });
+        let err = run(&sb, r#"addHandler("transform", () => { throw { code: 7 }; });"#).unwrap_err();
+        assert!(matches!(err, TransformError::Threw { ref message, .. } if message == r#"{"code":7}"#), "{err:?}");
     });
 }
 
@@ -254,11 +226,8 @@ fn infinite_loop_times_out() {
     bounded(10, || {
         let sb = sandbox();
         let started = Instant::now();
-        let err = run(
-            &sb,
-            r#"addHandler("transform", (r) => { console.log("spinning"); while (true) {} });"#,
-        )
-        .unwrap_err();
+        let err =
+            run(&sb, r#"addHandler("transform", (r) => { console.log("spinning"); while (true) {} });"#).unwrap_err();
         let took = started.elapsed();
         assert!(matches!(err, TransformError::Timeout { .. }), "{err:?}");
         assert_eq!(err.logs().len(), 1);
@@ -266,11 +235,7 @@ fn infinite_loop_times_out() {
         assert!(took >= Duration::from_millis(900), "took {took:?}");
 
         // try/catch cannot swallow the interruption, and top-level loops are covered too.
-        let err = run(
-            &sb,
-            r#"try { for (;;) {} } catch (e) {} addHandler("transform", r => r);"#,
-        )
-        .unwrap_err();
+        let err = run(&sb, r#"try { for (;;) {} } catch (e) {} addHandler("transform", r => r);"#).unwrap_err();
         assert!(matches!(err, TransformError::Timeout { .. }), "{err:?}");
 
         // The same runtime works afterwards.
@@ -281,13 +246,7 @@ fn infinite_loop_times_out() {
 #[test]
 fn short_limit_is_honoured() {
     bounded(10, || {
-        let sb = Sandbox::new(
-            1,
-            Limits {
-                cpu_time: Duration::from_millis(100),
-                ..Limits::default()
-            },
-        );
+        let sb = Sandbox::new(1, Limits { cpu_time: Duration::from_millis(100), ..Limits::default() });
         let started = Instant::now();
         let err = run(&sb, "while (true) {}").unwrap_err();
         assert!(matches!(err, TransformError::Timeout { .. }));
@@ -299,26 +258,12 @@ fn short_limit_is_honoured() {
 fn unbounded_allocation_is_out_of_memory() {
     bounded(20, || {
         let sb = sandbox();
-        let err = run(
-            &sb,
-            r#"let a = []; while (true) a.push(new Array(1e6).fill(1));"#,
-        )
-        .unwrap_err();
+        let err = run(&sb, r#"let a = []; while (true) a.push(new Array(1e6).fill(1));"#).unwrap_err();
         assert!(matches!(err, TransformError::OutOfMemory { .. }), "{err:?}");
 
         // Many small objects (a smaller limit keeps this fast in debug builds).
-        let sb = Sandbox::new(
-            1,
-            Limits {
-                memory_bytes: 8 * 1024 * 1024,
-                ..Limits::default()
-            },
-        );
-        let err = run(
-            &sb,
-            r#"let a = []; while (true) a.push(new Array(1e6).fill(1));"#,
-        )
-        .unwrap_err();
+        let sb = Sandbox::new(1, Limits { memory_bytes: 8 * 1024 * 1024, ..Limits::default() });
+        let err = run(&sb, r#"let a = []; while (true) a.push(new Array(1e6).fill(1));"#).unwrap_err();
         assert!(matches!(err, TransformError::OutOfMemory { .. }), "{err:?}");
 
         let err = run(
@@ -344,11 +289,9 @@ fn unbounded_allocation_is_out_of_memory() {
 fn deep_recursion_is_an_error_not_a_crash() {
     bounded(10, || {
         let sb = sandbox();
-        let err = run(
-            &sb,
-            r#"function f(n) { return f(n + 1) + 1; } addHandler("transform", (r) => { f(0); return r; });"#,
-        )
-        .unwrap_err();
+        let err =
+            run(&sb, r#"function f(n) { return f(n + 1) + 1; } addHandler("transform", (r) => { f(0); return r; });"#)
+                .unwrap_err();
         match &err {
             TransformError::Threw { message, .. } => {
                 assert!(message.contains("call stack"), "{message}")
@@ -361,13 +304,7 @@ fn deep_recursion_is_an_error_not_a_crash() {
             r#"addHandler("transform", (r) => { let o = {}; for (let i = 0; i < 1e5; i++) o = { o }; r.body = o; return r; });"#,
         )
         .unwrap_err();
-        assert!(
-            matches!(
-                err,
-                TransformError::InvalidReturn { .. } | TransformError::Threw { .. }
-            ),
-            "{err:?}"
-        );
+        assert!(matches!(err, TransformError::InvalidReturn { .. } | TransformError::Threw { .. }), "{err:?}");
         run(&sb, IDENTITY).unwrap();
     });
 }
@@ -379,42 +316,21 @@ fn invalid_returns_are_rejected_with_clear_messages() {
         let cases = [
             (r#"addHandler("transform", () => 42);"#, "returned a number"),
             (r#"addHandler("transform", () => null);"#, "returned null"),
-            (
-                r#"addHandler("transform", () => {});"#,
-                "returned undefined",
-            ),
-            (
-                r#"addHandler("transform", () => [1]);"#,
-                "returned an array",
-            ),
-            (
-                r#"addHandler("transform", () => ({ body: {} }));"#,
-                "no `headers`",
-            ),
-            (
-                r#"addHandler("transform", () => ({ headers: "x" }));"#,
-                "`headers` must be an object",
-            ),
+            (r#"addHandler("transform", () => {});"#, "returned undefined"),
+            (r#"addHandler("transform", () => [1]);"#, "returned an array"),
+            (r#"addHandler("transform", () => ({ body: {} }));"#, "no `headers`"),
+            (r#"addHandler("transform", () => ({ headers: "x" }));"#, "`headers` must be an object"),
             (
                 r#"addHandler("transform", (r) => { r.headers["x-n"] = 5; return r; });"#,
                 "header \"x-n\" must be a string, got a number",
             ),
-            (
-                r#"addHandler("transform", (r) => { r.path = 3; return r; });"#,
-                "`path` must be a string",
-            ),
-            (
-                r#"addHandler("transform", (r) => { r.query = {}; return r; });"#,
-                "`query` must be a string",
-            ),
+            (r#"addHandler("transform", (r) => { r.path = 3; return r; });"#, "`path` must be a string"),
+            (r#"addHandler("transform", (r) => { r.query = {}; return r; });"#, "`query` must be a string"),
             (
                 r#"addHandler("transform", (r) => { r.body = { me: r.body }; r.body.me.self = r.body; return r; });"#,
                 "cannot be serialised",
             ),
-            (
-                r#"addHandler("transform", (r) => { r.body = 10n; return r; });"#,
-                "cannot be serialised",
-            ),
+            (r#"addHandler("transform", (r) => { r.body = 10n; return r; });"#, "cannot be serialised"),
         ];
         for (code, expected) in cases {
             match run(&sb, code) {
@@ -474,10 +390,7 @@ fn no_modules_no_io_no_timers() {
             r#"addHandler("transform", async (r) => { await import('fs'); return r; });"#,
         ] {
             let err = run(&sb, code).unwrap_err();
-            assert!(
-                matches!(err, TransformError::Threw { .. }),
-                "{code}: {err:?}"
-            );
+            assert!(matches!(err, TransformError::Threw { .. }), "{code}: {err:?}");
         }
         let out = run(
             &sb,
@@ -486,10 +399,7 @@ fn no_modules_no_io_no_timers() {
                 return r; });"#,
         )
         .unwrap();
-        assert_eq!(
-            out.request.headers["x"],
-            json!("undefined,undefined,undefined,undefined,undefined,undefined")
-        );
+        assert_eq!(out.request.headers["x"], json!("undefined,undefined,undefined,undefined,undefined,undefined"));
     });
 }
 
@@ -497,36 +407,20 @@ fn no_modules_no_io_no_timers() {
 fn promises_are_resolved() {
     bounded(10, || {
         let sb = sandbox();
-        let out = run(
-            &sb,
-            r#"addHandler("transform", async (r) => { await null; r.headers.async = "yes"; return r; });"#,
-        )
-        .unwrap();
+        let out =
+            run(&sb, r#"addHandler("transform", async (r) => { await null; r.headers.async = "yes"; return r; });"#)
+                .unwrap();
         assert_eq!(out.request.headers["async"], json!("yes"));
-        let err = run(
-            &sb,
-            r#"addHandler("transform", async (r) => { await null; throw new Error("later"); });"#,
-        )
-        .unwrap_err();
+        let err = run(&sb, r#"addHandler("transform", async (r) => { await null; throw new Error("later"); });"#)
+            .unwrap_err();
         assert!(
             matches!(err, TransformError::Threw { ref message, .. } if message.starts_with("Error: later")),
             "{err:?}"
         );
-        let err = run(
-            &sb,
-            r#"addHandler("transform", () => new Promise(() => {}));"#,
-        )
-        .unwrap_err();
-        assert!(
-            matches!(err, TransformError::InvalidReturn { .. }),
-            "{err:?}"
-        );
+        let err = run(&sb, r#"addHandler("transform", () => new Promise(() => {}));"#).unwrap_err();
+        assert!(matches!(err, TransformError::InvalidReturn { .. }), "{err:?}");
         // An endless chain of microtasks is stopped by the deadline.
-        let err = run(
-            &sb,
-            r#"addHandler("transform", async (r) => { for (;;) await null; });"#,
-        )
-        .unwrap_err();
+        let err = run(&sb, r#"addHandler("transform", async (r) => { for (;;) await null; });"#).unwrap_err();
         assert!(matches!(err, TransformError::Timeout { .. }), "{err:?}");
         // Microtasks left behind by one run do not run in the next one.
         let out = run(
@@ -565,10 +459,7 @@ fn no_state_leaks_between_runs() {
                 return r; });"#,
         )
         .unwrap();
-        assert_eq!(
-            out.request.headers["seen"],
-            json!("undefined,undefined,undefined,undefined,undefined")
-        );
+        assert_eq!(out.request.headers["seen"], json!("undefined,undefined,undefined,undefined,undefined"));
         assert_eq!(out.logs.len(), 1);
         // A handler registered in one run is not there in the next.
         let err = run(&sb, "1 + 1;").unwrap_err();
@@ -645,31 +536,13 @@ fn deeply_nested_source_and_data_do_not_crash() {
         let sb = sandbox();
         let code = format!("let x = {}1{};", "[".repeat(200_000), "]".repeat(200_000));
         let err = run(&sb, &code).unwrap_err();
-        assert!(
-            matches!(
-                err,
-                TransformError::Compile { .. } | TransformError::OutOfMemory { .. }
-            ),
-            "{err:?}"
-        );
-        let err = run(
-            &sb,
-            r#"addHandler("transform", (r) => { JSON.parse("[".repeat(1e6)); return r; });"#,
-        )
-        .unwrap_err();
+        assert!(matches!(err, TransformError::Compile { .. } | TransformError::OutOfMemory { .. }), "{err:?}");
+        let err =
+            run(&sb, r#"addHandler("transform", (r) => { JSON.parse("[".repeat(1e6)); return r; });"#).unwrap_err();
         assert!(matches!(err, TransformError::Threw { .. }), "{err:?}");
-        let err = run(
-            &sb,
-            r#"addHandler("transform", (r) => { /(a*)*b/.test("a".repeat(1e5)); return r; });"#,
-        )
-        .unwrap_err();
-        assert!(
-            matches!(
-                err,
-                TransformError::Threw { .. } | TransformError::Timeout { .. }
-            ),
-            "{err:?}"
-        );
+        let err =
+            run(&sb, r#"addHandler("transform", (r) => { /(a*)*b/.test("a".repeat(1e5)); return r; });"#).unwrap_err();
+        assert!(matches!(err, TransformError::Threw { .. } | TransformError::Timeout { .. }), "{err:?}");
         run(&sb, IDENTITY).unwrap();
     });
 }
@@ -677,13 +550,7 @@ fn deeply_nested_source_and_data_do_not_crash() {
 #[test]
 fn input_larger_than_the_memory_limit_is_out_of_memory() {
     bounded(20, || {
-        let sb = Sandbox::new(
-            1,
-            Limits {
-                memory_bytes: 4 * 1024 * 1024,
-                ..Limits::default()
-            },
-        );
+        let sb = Sandbox::new(1, Limits { memory_bytes: 4 * 1024 * 1024, ..Limits::default() });
         let mut big = input();
         big.body = json!({ "blob": "x".repeat(8 * 1024 * 1024) });
         let err = sb.run(IDENTITY, &no_env(), big).unwrap_err();
@@ -728,11 +595,8 @@ fn huge_messages_are_truncated() {
             TransformError::Threw { message, .. } => assert!(message.len() < 20_000),
             other => panic!("{other:?}"),
         }
-        let out = run(
-            &sb,
-            r#"console.log("ü".repeat(1e6)); console.log("after"); addHandler("transform", r => r);"#,
-        )
-        .unwrap();
+        let out = run(&sb, r#"console.log("ü".repeat(1e6)); console.log("after"); addHandler("transform", r => r);"#)
+            .unwrap();
         assert_eq!(out.logs.len(), 2);
         assert!(out.logs[0].message.len() <= pier_transform::MAX_LOG_BYTES);
         assert!(out.logs[1].message.contains("limit"));
@@ -742,10 +606,7 @@ fn huge_messages_are_truncated() {
 #[test]
 fn uninterruptible_native_loop_is_written_off_and_replaced() {
     bounded(60, || {
-        let limits = Limits {
-            cpu_time: Duration::from_millis(200),
-            ..Limits::default()
-        };
+        let limits = Limits { cpu_time: Duration::from_millis(200), ..Limits::default() };
         let sb = Arc::new(Sandbox::new(1, limits));
         // `join` over a huge sparse array loops in C without polling the interrupt handler.
         let started = Instant::now();
@@ -767,14 +628,9 @@ fn uninterruptible_native_loop_is_written_off_and_replaced() {
 fn object_key_order_is_kept() {
     bounded(10, || {
         let sb = sandbox();
-        let out = run(
-            &sb,
-            r#"addHandler("transform", (r) => { r.body = { z: 1, a: 2, m: { y: 1, b: 2 } }; return r; });"#,
-        )
-        .unwrap();
-        assert_eq!(
-            serde_json::to_string(&out.request.body).unwrap(),
-            r#"{"z":1,"a":2,"m":{"y":1,"b":2}}"#
-        );
+        let out =
+            run(&sb, r#"addHandler("transform", (r) => { r.body = { z: 1, a: 2, m: { y: 1, b: 2 } }; return r; });"#)
+                .unwrap();
+        assert_eq!(serde_json::to_string(&out.request.body).unwrap(), r#"{"z":1,"a":2,"m":{"y":1,"b":2}}"#);
     });
 }
