@@ -93,6 +93,75 @@ pub struct RequestRetry {
     pub webhook_ids: Vec<String>,
 }
 
+/// `POST`/`PUT /transformations`, `PUT /transformations/{id}`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TransformationInput {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub code: Option<String>,
+    #[serde(default, deserialize_with = "some")]
+    pub env: Option<Option<Map<String, Value>>>,
+}
+
+impl TransformationInput {
+    /// Apply to `t`; env values must be strings.
+    pub fn apply(&self, t: &mut pier_core::Transformation) -> Result<(), FieldError> {
+        if let Some(n) = &self.name {
+            check_name("name", n)?;
+            t.name = n.clone();
+        }
+        if let Some(c) = &self.code {
+            if c.len() > 5 * 1024 * 1024 {
+                return Err(FieldError::new("code", "must be at most 5 MB"));
+            }
+            t.code = c.clone();
+        }
+        if let Some(env) = &self.env {
+            let env = env.clone().unwrap_or_default();
+            if let Some((k, _)) = env.iter().find(|(_, v)| !v.is_string()) {
+                return Err(FieldError::new(format!("env.{k}"), "must be a string"));
+            }
+            t.env = env;
+        }
+        Ok(())
+    }
+}
+
+/// The sample request of `PUT /transformations/run`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct RunRequest {
+    #[serde(default)]
+    pub headers: Map<String, Value>,
+    #[serde(default)]
+    pub body: Value,
+    #[serde(default)]
+    pub path: Option<String>,
+    #[serde(default)]
+    pub query: Option<String>,
+    #[serde(default)]
+    pub parsed_query: Option<Value>,
+}
+
+/// `PUT /transformations/run`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TransformationRun {
+    #[serde(default)]
+    pub code: Option<String>,
+    #[serde(default)]
+    pub transformation_id: Option<String>,
+    #[serde(default)]
+    pub env: Option<Map<String, Value>>,
+    #[serde(default)]
+    pub webhook_id: Option<String>,
+    #[serde(default)]
+    pub event_id: Option<String>,
+    #[serde(default)]
+    pub request: Option<RunRequest>,
+}
+
 /// Names: letters, digits, `-` and `_`, at most 155 characters.
 pub fn check_name(field: &str, name: &str) -> Result<(), FieldError> {
     if name.is_empty() || name.len() > 155 {

@@ -455,6 +455,66 @@ pub struct RetriedRequest {
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct TransformationOut {
+    pub id: String,
+    pub team_id: String,
+    pub name: String,
+    pub code: String,
+    pub encrypted_env: Option<String>,
+    pub iv: Option<String>,
+    pub env: Map<String, Value>,
+    pub updated_at: String,
+    pub created_at: String,
+}
+
+pub fn transformation(t: &pier_core::Transformation) -> TransformationOut {
+    TransformationOut {
+        id: t.id.clone(),
+        team_id: t.project_id.clone(),
+        name: t.name.clone(),
+        code: t.code.clone(),
+        encrypted_env: None,
+        iv: None,
+        env: t.env.clone(),
+        updated_at: format(t.updated_at),
+        created_at: format(t.created_at),
+    }
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ExecutionOut {
+    pub id: String,
+    pub team_id: String,
+    pub transformation_id: String,
+    pub webhook_id: Option<String>,
+    pub original_event_data_id: Option<String>,
+    pub transformed_event_data_id: Option<String>,
+    pub log_level: String,
+    pub logs: Vec<pier_core::ConsoleLine>,
+    pub error: Option<String>,
+    pub issue_id: Option<String>,
+    pub updated_at: String,
+    pub created_at: String,
+}
+
+pub fn execution(e: &pier_core::TransformationExecution) -> ExecutionOut {
+    ExecutionOut {
+        id: e.id.clone(),
+        team_id: e.project_id.clone(),
+        transformation_id: e.transformation_id.clone(),
+        webhook_id: e.connection_id.clone(),
+        original_event_data_id: e.request_id.clone(),
+        transformed_event_data_id: None,
+        log_level: e.log_level.clone(),
+        logs: e.logs.clone(),
+        error: e.error.clone(),
+        issue_id: None,
+        updated_at: format(e.updated_at),
+        created_at: format(e.created_at),
+    }
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Pagination {
     pub order_by: String,
     pub dir: String,

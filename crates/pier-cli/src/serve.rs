@@ -58,6 +58,9 @@ pub struct ServeArgs {
     /// Let destinations reach private, loopback and link-local addresses [default: true only when listening on loopback]
     #[arg(long, env = "PIER_ALLOW_PRIVATE_DESTINATIONS")]
     pub allow_private_destinations: Option<bool>,
+    /// Threads running JavaScript transformations [default: 2]
+    #[arg(long, env = "PIER_TRANSFORM_WORKERS")]
+    pub transform_workers: Option<usize>,
     /// A TOML configuration file (see --print-config for a commented example)
     #[arg(long, short = 'c', env = "PIER_CONFIG")]
     pub config: Option<PathBuf>,
@@ -91,6 +94,7 @@ pub fn resolve(args: &ServeArgs) -> anyhow::Result<Config> {
             retry_interval_ms: args.retry_interval_ms,
             retry_count: args.retry_count,
             allow_private_destinations: args.allow_private_destinations,
+            transform_workers: args.transform_workers,
         },
     )
 }

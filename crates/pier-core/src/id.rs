@@ -21,6 +21,7 @@ pub enum IdKind {
     Attempt,
     IgnoredEvent,
     Transformation,
+    Execution,
 }
 
 impl IdKind {
@@ -35,6 +36,7 @@ impl IdKind {
             IdKind::Attempt => "atm_",
             IdKind::IgnoredEvent => "ign_",
             IdKind::Transformation => "trs_",
+            IdKind::Execution => "exc_",
         }
     }
 }

@@ -497,6 +497,7 @@ async fn deliver(inner: &Arc<Inner>, c: Claimed, dest: &Destination) -> Result<(
         };
     let ctx = Context {
         request: &c.request,
+        data: c.data.as_ref(),
         event_id: &ev.id,
         destination: dest,
         connection: &connection,

@@ -58,6 +58,8 @@ pub fn target_url(base: &str, path: &str, query: &str, path_forwarding_disabled:
 /// What a delivery needs to know beyond the event.
 pub struct Context<'a> {
     pub request: &'a Request,
+    /// What a transformation made of the request; delivered instead of it when present.
+    pub data: Option<&'a pier_core::TransformedRequest>,
     pub event_id: &'a str,
     pub destination: &'a Destination,
     pub connection: &'a Connection,
@@ -73,9 +75,14 @@ pub struct Context<'a> {
 /// Build the HTTP request of a delivery (without auth methods that need the network).
 pub fn prepare(c: &Context<'_>) -> Prepared {
     let d = c.destination;
-    let body = c.request.body.clone().unwrap_or_default();
-    let url =
-        target_url(d.url.as_deref().unwrap_or_default(), &c.request.path, &c.request.query, d.path_forwarding_disabled);
+    let (headers_in, body, path, query) = match c.data {
+        Some(t) => (&t.headers, t.body.clone().unwrap_or_default(), t.path.as_str(), t.query.as_str()),
+        None => {
+            let r = c.request;
+            (&r.headers, r.body.clone().unwrap_or_default(), r.path.as_str(), r.query.as_str())
+        }
+    };
+    let url = target_url(d.url.as_deref().unwrap_or_default(), path, query, d.path_forwarding_disabled);
     let method = d.http_method.clone().unwrap_or_else(|| c.request.method.clone());
     let mut added: Vec<(String, String)> = vec![
         ("x-hookdeck-signature".into(), hookdeck_signature(&c.project.signing_secret, &body)),
@@ -111,9 +118,7 @@ pub fn prepare(c: &Context<'_>) -> Prepared {
         let sep = if url.contains('?') { '&' } else { '?' };
         format!("{url}{sep}{}", extra.collect::<Vec<_>>().join("&"))
     };
-    let mut headers: Vec<(String, String)> = c
-        .request
-        .headers
+    let mut headers: Vec<(String, String)> = headers_in
         .iter()
         .filter(|(k, _)| !DROPPED.contains(&k.as_str()) && !added.iter().any(|(a, _)| a == k))
         .cloned()

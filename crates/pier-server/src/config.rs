@@ -53,6 +53,8 @@ pub struct Config {
     /// Let destinations reach private, loopback and link-local addresses (default: only when
     /// Pier itself listens on loopback, i.e. local development).
     pub allow_private_destinations: bool,
+    /// Threads running transformations (each with its own JavaScript runtime).
+    pub transform_workers: usize,
 }
 
 /// The TOML file: every key optional, same names as the flags (with `_`).
@@ -76,6 +78,7 @@ pub struct FileConfig {
     pub retry_count: Option<i64>,
     pub retry_strategy: Option<String>,
     pub allow_private_destinations: Option<bool>,
+    pub transform_workers: Option<usize>,
 }
 
 /// Values given by flags or environment (None = not given).
@@ -98,6 +101,7 @@ pub struct Overrides {
     pub retry_count: Option<i64>,
     pub retry_strategy: Option<String>,
     pub allow_private_destinations: Option<bool>,
+    pub transform_workers: Option<usize>,
 }
 
 /// A commented example of the TOML file (`pier serve --print-config`).
@@ -143,6 +147,9 @@ retry_count = 8
 # Allow destinations on private, loopback and link-local addresses (SSRF guard). Default: true
 # only when listen is a loopback address.
 # allow_private_destinations = false
+
+# Threads running JavaScript transformations (1 s CPU and 64 MiB per run).
+transform_workers = 2
 "#;
 
 impl Config {
@@ -192,6 +199,7 @@ impl Config {
                 .allow_private_destinations
                 .or(file.allow_private_destinations)
                 .unwrap_or(listen.ip().is_loopback()),
+            transform_workers: o.transform_workers.or(file.transform_workers).unwrap_or(2),
         }
         .check()
     }
@@ -252,6 +260,7 @@ impl Config {
             retry_count: DEFAULT_RETRY_COUNT,
             retry_strategy: DEFAULT_RETRY_STRATEGY.into(),
             allow_private_destinations: true,
+            transform_workers: 2,
         }
     }
 }

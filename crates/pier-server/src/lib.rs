@@ -13,6 +13,7 @@ pub mod dashboard;
 pub mod error;
 pub mod ingest;
 pub mod routing;
+pub mod rules;
 pub mod state;
 
 pub use app::{serve, Server};

@@ -2,11 +2,13 @@
 //! events (idempotently, so a crash between the ingest commit and routing only delays it).
 
 use crate::clock::now_ms;
+use crate::rules::{self, Compiled};
 use crate::state::AppState;
-use pier_core::routing::{route, Outcome};
+use pier_core::routing::Outcome;
 use pier_core::{Connection, Event, IdKind, IgnoredEvent, RejectionCause, Request};
 use pier_store::Routing;
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 
@@ -53,6 +55,7 @@ pub async fn route_pending(st: &AppState) -> Result<usize, pier_store::StoreErro
         }
         let n = batch.len();
         let mut connections: HashMap<String, Vec<Connection>> = HashMap::new();
+        let mut compiled: HashMap<String, Arc<Compiled>> = HashMap::new();
         let mut routings = Vec::with_capacity(n);
         for request in &batch {
             if !connections.contains_key(&request.source_id) {
@@ -60,7 +63,7 @@ pub async fn route_pending(st: &AppState) -> Result<usize, pier_store::StoreErro
                 connections.insert(request.source_id.clone(), cs);
             }
             let cs = connections.get(&request.source_id).map(Vec::as_slice).unwrap_or_default();
-            routings.push(plan(request, cs, now_ms()));
+            routings.push(plan(st, request, cs, &mut compiled, now_ms()).await?);
         }
         // Written concurrently so the store commits them together.
         let due: Vec<Vec<(String, String, i64)>> = routings.iter().map(due_events).collect();
@@ -101,46 +104,59 @@ pub(crate) fn due_events(r: &Routing) -> Vec<(String, String, i64)> {
         .collect()
 }
 
-pub(crate) fn plan(request: &Request, connections: &[Connection], now: i64) -> Routing {
+/// Route one request through the given connections (their rules run in order).
+pub(crate) async fn plan(
+    st: &AppState,
+    request: &Request,
+    connections: &[Connection],
+    compiled: &mut HashMap<String, Arc<Compiled>>,
+    now: i64,
+) -> Result<Routing, pier_store::StoreError> {
     let mut routing = Routing { request_id: request.id.clone(), now, ..Routing::default() };
-    match route(connections, now) {
-        None => routing.rejection = Some(RejectionCause::NoConnection),
-        Some(outcomes) => {
-            for o in outcomes {
-                match o {
-                    Outcome::Deliver { connection_id, destination_id, status, next_attempt_at } => {
-                        routing.events.push(Event {
-                            id: crate::clock::new_id(IdKind::Event, now),
-                            project_id: request.project_id.clone(),
-                            request_id: request.id.clone(),
-                            connection_id,
-                            source_id: request.source_id.clone(),
-                            destination_id,
-                            status,
-                            attempts: 0,
-                            last_attempt_at: None,
-                            next_attempt_at,
-                            response_status: None,
-                            error_code: None,
-                            successful_at: None,
-                            cli_id: None,
-                            created_at: now,
-                            updated_at: now,
-                        })
-                    }
-                    Outcome::Ignore { connection_id, cause } => routing.ignored.push(IgnoredEvent {
-                        id: crate::clock::new_id(IdKind::IgnoredEvent, now),
-                        project_id: request.project_id.clone(),
-                        request_id: request.id.clone(),
-                        connection_id,
-                        cause,
-                        meta: None,
-                        created_at: now,
-                        updated_at: now,
-                    }),
+    if connections.is_empty() {
+        routing.rejection = Some(RejectionCause::NoConnection);
+        return Ok(routing);
+    }
+    let mut transformations = HashMap::new();
+    for c in connections {
+        let rules = compiled.entry(c.id.clone()).or_insert_with(|| Arc::new(rules::compile(c))).clone();
+        let result = rules::run(st, request, c, &rules, &mut transformations, now).await?;
+        match result.outcome {
+            Outcome::Deliver { connection_id, destination_id, status, next_attempt_at } => {
+                let id = crate::clock::new_id(IdKind::Event, now);
+                if let Some(data) = result.data {
+                    routing.event_data.push((id.clone(), data));
                 }
+                routing.events.push(Event {
+                    id,
+                    project_id: request.project_id.clone(),
+                    request_id: request.id.clone(),
+                    connection_id,
+                    source_id: request.source_id.clone(),
+                    destination_id,
+                    status,
+                    attempts: 0,
+                    last_attempt_at: None,
+                    next_attempt_at,
+                    response_status: None,
+                    error_code: None,
+                    successful_at: None,
+                    cli_id: None,
+                    created_at: now,
+                    updated_at: now,
+                })
             }
+            Outcome::Ignore { connection_id, cause } => routing.ignored.push(IgnoredEvent {
+                id: crate::clock::new_id(IdKind::IgnoredEvent, now),
+                project_id: request.project_id.clone(),
+                request_id: request.id.clone(),
+                connection_id,
+                cause,
+                meta: result.meta,
+                created_at: now,
+                updated_at: now,
+            }),
         }
     }
-    routing
+    Ok(routing)
 }

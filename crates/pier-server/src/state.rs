@@ -20,6 +20,8 @@ pub struct AppState {
     pub delivery: Delivery,
     /// This node's stable name (leases).
     pub node_id: String,
+    /// The JavaScript sandbox of transformations (a pool of runtimes on their own threads).
+    pub sandbox: Arc<pier_transform::Sandbox>,
 }
 
 impl AppState {
@@ -27,6 +29,8 @@ impl AppState {
         let api_limiter = std::num::NonZeroU32::new(config.api_rate_limit)
             .map(|n| Arc::new(governor::RateLimiter::keyed(governor::Quota::per_second(n))));
         let node_id = crate::app::node_id(&config.data_dir);
+        let sandbox =
+            Arc::new(pier_transform::Sandbox::new(config.transform_workers.max(1), pier_transform::Limits::default()));
         AppState {
             store,
             config: Arc::new(config),
@@ -34,6 +38,7 @@ impl AppState {
             api_limiter,
             delivery,
             node_id,
+            sandbox,
         }
     }
 }

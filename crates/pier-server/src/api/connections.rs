@@ -10,7 +10,6 @@ use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use axum::extract::{Path, RawQuery, State};
 use axum::{Extension, Json};
-use pier_api_types::error::FieldError;
 use pier_api_types::input::{check_name, parse_rules, ConnectionInput, ConnectionUpdate};
 use pier_api_types::output::{self, ConnectionOut, Count, Deleted};
 use pier_api_types::ApiVersion;
@@ -20,22 +19,9 @@ use pier_store::{Change, Col, Table};
 use serde_json::Value;
 use std::collections::HashMap;
 
-/// Parse rules, refusing the kinds this version of Pier does not evaluate yet (accepting them
-/// would deliver what the user meant to filter or transform).
-fn rules(values: &[Value]) -> ApiResult<Vec<Rule>> {
-    let parsed = parse_rules(values)?;
-    for (i, r) in parsed.iter().enumerate() {
-        let kind = match r {
-            Rule::Filter { .. } => "filter",
-            Rule::Transform { .. } => "transform",
-            Rule::Deduplicate { .. } => "deduplicate",
-            Rule::Retry { .. } | Rule::Delay { .. } => continue,
-        };
-        return Err(
-            FieldError::new(format!("rules[{i}].type"), format!("{kind} rules are not supported by Pier yet")).into()
-        );
-    }
-    Ok(parsed)
+/// Parse and prepare rules (filters compiled, inline transformations created).
+async fn rules(st: &AppState, project_id: &str, values: &[Value]) -> ApiResult<Vec<Rule>> {
+    crate::rules::prepare(st, project_id, parse_rules(values)?).await
 }
 
 /// A connection with its source and destination, as the API shows it.
@@ -184,7 +170,7 @@ async fn save(
         c.description = d;
     }
     if let Some(r) = &input.rules {
-        c.rules = rules(r.as_deref().unwrap_or_default())?;
+        c.rules = rules(st, project_id, r.as_deref().unwrap_or_default()).await?;
     }
     c.updated_at = now;
     changes.push(Change::PutConnection(c.clone()));
@@ -223,7 +209,7 @@ pub async fn update(
         c.description = d;
     }
     if let Some(r) = &input.rules {
-        c.rules = rules(r.as_deref().unwrap_or_default())?;
+        c.rules = rules(&st, &p.id, r.as_deref().unwrap_or_default()).await?;
     }
     c.updated_at = now_ms();
     st.store.apply(&p.id, vec![Change::PutConnection(c.clone())]).await?;

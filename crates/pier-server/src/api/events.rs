@@ -79,6 +79,20 @@ pub async fn list(
     render_events(&st, v, &p.id, &q, page, with_data).await
 }
 
+/// The request data an event delivers: the transformed request when a transformation ran,
+/// else the request as received.
+pub(crate) async fn data_of(st: &AppState, project_id: &str, e: &Event) -> ApiResult<Option<Request>> {
+    let Some(mut r) = st.store.request(project_id, &e.request_id).await? else { return Ok(None) };
+    if let Some(t) = st.store.event_data(&e.id).await? {
+        r.body_size = t.body.as_ref().map_or(0, |b| b.len() as i64);
+        r.headers = t.headers;
+        r.body = t.body;
+        r.path = t.path;
+        r.query = t.query;
+    }
+    Ok(Some(r))
+}
+
 async fn get(st: &AppState, project_id: &str, id: &str) -> ApiResult<Event> {
     st.store.event(project_id, id).await?.ok_or_else(|| ApiError::not_found("event"))
 }
@@ -90,13 +104,13 @@ pub async fn retrieve(
     Path(id): Path<String>,
 ) -> ApiResult<Json<EventOut>> {
     let e = get(&st, &p.id, &id).await?;
-    let r = st.store.request(&p.id, &e.request_id).await?;
+    let r = data_of(&st, &p.id, &e).await?;
     Ok(Json(output::event(v, &e, r.as_ref())))
 }
 
 pub async fn raw_body(State(st): State<AppState>, Auth(p): Auth, Path(id): Path<String>) -> ApiResult<Json<RawBody>> {
     let e = get(&st, &p.id, &id).await?;
-    let r = st.store.request(&p.id, &e.request_id).await?.ok_or_else(|| ApiError::not_found("event data"))?;
+    let r = data_of(&st, &p.id, &e).await?.ok_or_else(|| ApiError::not_found("event data"))?;
     Ok(Json(RawBody { body: String::from_utf8_lossy(r.body.as_deref().unwrap_or_default()).into_owned() }))
 }
 

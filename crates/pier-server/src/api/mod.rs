@@ -10,6 +10,7 @@ mod json;
 mod params;
 mod requests;
 mod sources;
+mod transformations;
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -47,6 +48,17 @@ pub fn router(version: ApiVersion) -> Router<AppState> {
         .route("/events/{id}/retry", post(events::retry))
         .route("/events/{id}/mute", put(events::mute).post(events::mute))
         .route("/events/{id}/cancel", put(events::mute).post(events::mute))
+        .route(
+            "/transformations",
+            get(transformations::list).post(transformations::create).put(transformations::upsert),
+        )
+        .route("/transformations/run", put(transformations::run))
+        .route(
+            "/transformations/{id}",
+            get(transformations::retrieve).put(transformations::update).delete(transformations::delete),
+        )
+        .route("/transformations/{id}/executions", get(transformations::executions))
+        .route("/transformations/{id}/executions/{execution_id}", get(transformations::execution))
         .route("/attempts", get(attempts::list))
         .route("/attempts/{id}", get(attempts::retrieve))
         .fallback(|| async { ApiError::not_found("endpoint") })

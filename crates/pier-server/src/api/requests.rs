@@ -126,7 +126,8 @@ pub async fn retry(
     if chosen.is_empty() {
         return Err(ApiError::field("webhook_ids", "name at least one connection"));
     }
-    let mut routing = crate::routing::plan(&request, &chosen, crate::clock::now_ms());
+    let mut compiled = std::collections::HashMap::new();
+    let mut routing = crate::routing::plan(&st, &request, &chosen, &mut compiled, crate::clock::now_ms()).await?;
     routing.replace_ignored = chosen.iter().map(|c| c.id.clone()).collect();
     let due = crate::routing::due_events(&routing);
     st.store.complete_routing(routing).await?;
