@@ -1,0 +1,117 @@
+//! Starting processes: `pier serve` (next to this binary) and the baseline server, with their
+//! peak memory read from /proc.
+
+use anyhow::Context;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const KEY: &str = "pier_bench_key_0123456789";
+
+pub struct Proc {
+    pub child: Child,
+    pub port: u16,
+    pub dir: Option<tempfile::TempDir>,
+}
+
+impl Proc {
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+    /// Peak and current resident memory, MiB.
+    pub fn memory_mib(&self) -> (f64, f64) {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
+        let field = |name: &str| {
+            status
+                .lines()
+                .find(|l| l.starts_with(name))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse::<f64>().ok())
+                .map(|kb| kb / 1024.0)
+                .unwrap_or(0.0)
+        };
+        (field("VmHWM:"), field("VmRSS:"))
+    }
+    /// Size of the data directory, MiB.
+    pub fn disk_mib(&self) -> f64 {
+        fn size(p: &std::path::Path) -> u64 {
+            std::fs::read_dir(p)
+                .map(|d| {
+                    d.filter_map(|e| e.ok())
+                        .map(|e| match e.metadata() {
+                            Ok(m) if m.is_dir() => size(&e.path()),
+                            Ok(m) => m.len(),
+                            Err(_) => 0,
+                        })
+                        .sum()
+                })
+                .unwrap_or(0)
+        }
+        self.dir.as_ref().map_or(0.0, |d| size(d.path()) as f64 / 1048576.0)
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+fn sibling(name: &str) -> anyhow::Result<std::path::PathBuf> {
+    let me = std::env::current_exe()?;
+    let path = me.with_file_name(name);
+    anyhow::ensure!(path.exists(), "{} not found: build it first (cargo build --release -p pier-cli)", path.display());
+    Ok(path)
+}
+
+async fn wait_ready(url: &str) -> anyhow::Result<()> {
+    let http = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if let Ok(r) = http.get(url).timeout(Duration::from_secs(1)).send().await {
+            if r.status().as_u16() < 500 {
+                return Ok(());
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    anyhow::bail!("{url} did not answer within 30 s")
+}
+
+pub async fn pier(database_url: Option<&str>, extra: &[&str]) -> anyhow::Result<Proc> {
+    let dir = tempfile::tempdir()?;
+    let port = free_port()?;
+    let mut cmd = Command::new(sibling("pier")?);
+    cmd.args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--api-key", KEY, "--api-rate-limit", "0"])
+        .arg("--data-dir")
+        .arg(dir.path())
+        .args(extra)
+        .env("PIER_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    if let Some(u) = database_url {
+        cmd.args(["--database-url", u]);
+    }
+    let child = cmd.spawn().context("cannot start pier")?;
+    let p = Proc { child, port, dir: Some(dir) };
+    wait_ready(&format!("{}/readyz", p.url())).await?;
+    Ok(p)
+}
+
+pub async fn baseline() -> anyhow::Result<Proc> {
+    let port = free_port()?;
+    let child = Command::new(std::env::current_exe()?)
+        .args(["baseline-server", "--port", &port.to_string()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()?;
+    let p = Proc { child, port, dir: None };
+    wait_ready(&p.url()).await?;
+    Ok(p)
+}

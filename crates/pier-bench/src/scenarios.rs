@@ -1,0 +1,257 @@
+//! The scenarios, the table and the JSON results.
+
+use crate::load::{self, pct};
+use crate::node::{self, KEY};
+use crate::receiver;
+use crate::{Args, Scenario};
+use serde_json::{json, Value};
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+/// A ~300-byte JSON body, like a typical webhook.
+const BODY: &str = r#"{"event_type":"mouse.click","click_x":"339","click_y":"318","timestamp":"2024-01-15T22:39:29.964Z","user":{"id":"u_12345","plan":"pro","tags":["a","b","c"]},"page":"/pricing","session":"s_0123456789abcdef","type":"click","ua":"Mozilla/5.0 (X11; Linux x86_64)","ref":"https://example.com/"}"#;
+
+struct Row {
+    name: String,
+    rate: f64,
+    unit: &'static str,
+    p50: f64,
+    p99: f64,
+    p999: f64,
+    rss: f64,
+    extra: Value,
+}
+
+fn machine() -> Value {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| c.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string()))
+        .unwrap_or_default();
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
+    let commit = std::process::Command::new("git")
+        .args(["rev-parse", "--short", "HEAD"])
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default();
+    json!({"cores": cores, "cpu": cpu, "commit": commit})
+}
+
+async fn api(base: &str, method: reqwest::Method, path: &str, body: Value) -> anyhow::Result<Value> {
+    let r = reqwest::Client::new()
+        .request(method, format!("{base}/2024-03-01{path}"))
+        .bearer_auth(KEY)
+        .json(&body)
+        .send()
+        .await?;
+    let status = r.status();
+    let v: Value = r.json().await.unwrap_or(Value::Null);
+    anyhow::ensure!(status.is_success(), "{path} answered {status}: {v}");
+    Ok(v)
+}
+
+/// A connection; returns (source url, connection id).
+async fn connection(base: &str, name: &str, url: &str, rules: Value) -> anyhow::Result<(String, String)> {
+    let c = api(
+        base,
+        reqwest::Method::POST,
+        "/connections",
+        json!({"name": name, "source": {"name": "bench-in"}, "destination": {"name": format!("{name}-out"), "url": url}, "rules": rules}),
+    )
+    .await?;
+    Ok((c["source"]["url"].as_str().unwrap_or_default().to_string(), c["id"].as_str().unwrap_or_default().to_string()))
+}
+
+/// Wait until `n` arrivals (bounded); returns when the last arrived.
+async fn wait_arrivals(a: &receiver::Arrivals, n: usize, limit: Duration) -> Instant {
+    let deadline = Instant::now() + limit;
+    while a.count.load(std::sync::atomic::Ordering::Relaxed) < n && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    Instant::now()
+}
+
+/// Ingest-to-receiver latencies (ms, sorted) of the requests sent.
+fn e2e_latencies(sent: &[(String, Instant)], a: &receiver::Arrivals) -> Vec<u64> {
+    let arrived = a.by_request.lock().unwrap_or_else(|p| p.into_inner());
+    let mut l: Vec<u64> = sent
+        .iter()
+        .filter_map(|(id, t)| arrived.get(id).map(|at| at.duration_since(*t).as_micros() as u64))
+        .collect();
+    l.sort_unstable();
+    l
+}
+
+pub async fn run(args: Args) -> anyhow::Result<()> {
+    let secs = Duration::from_secs(args.seconds.unwrap_or(if args.quick { 2 } else { 10 }));
+    let db = args.database_url.as_deref();
+    let which = |s: Scenario| args.scenario == Scenario::All || args.scenario == s;
+    let machine = machine();
+    eprintln!("pier-bench on {} cores ({}), commit {}, store {}", machine["cores"], machine["cpu"], machine["commit"], db.map_or("sqlite", |_| "postgres"));
+    let mut rows: Vec<Row> = Vec::new();
+    let mut baseline_rate = None;
+
+    if which(Scenario::Baseline) || which(Scenario::Ingest) {
+        let b = node::baseline().await?;
+        let o = load::closed(&format!("{}/hook", b.url()), BODY, args.connections, secs).await;
+        baseline_rate = Some(o.rate());
+        rows.push(Row { name: "baseline".into(), rate: o.rate(), unit: "req/s", p50: o.pct(50.0), p99: o.pct(99.0), p999: o.pct(99.9), rss: b.memory_mib().0, extra: json!({"errors": o.errors}) });
+    }
+
+    if which(Scenario::Ingest) {
+        let p = node::pier(db, &[]).await?;
+        let (src, cid) = connection(&p.url(), "ingest", &format!("{}/mock", p.url()), json!([])).await?;
+        api(&p.url(), reqwest::Method::PUT, &format!("/connections/{cid}/pause"), json!({})).await?;
+        let o = load::closed(&src, BODY, args.connections, secs).await;
+        let max = o.rate();
+        rows.push(Row { name: "ingest (closed loop)".into(), rate: max, unit: "req/s", p50: o.pct(50.0), p99: o.pct(99.0), p999: o.pct(99.9), rss: p.memory_mib().0, extra: json!({"errors": o.errors, "connections": args.connections}) });
+        let half = load::open(&src, BODY, (max / 2.0).max(10.0), secs).await;
+        rows.push(Row { name: "ingest (open loop, 50%)".into(), rate: half.rate(), unit: "req/s", p50: half.pct(50.0), p99: half.pct(99.0), p999: half.pct(99.9), rss: p.memory_mib().0, extra: json!({"offered": max / 2.0, "errors": half.errors}) });
+    }
+
+    let e2e_rate = if args.quick { 200.0 } else { 1000.0 };
+    for (scenario, name, rules) in [
+        (Scenario::E2e, "e2e", json!([])),
+        (Scenario::Transform, "transform", json!([{"type": "transform", "transformation": {"name": "bench-t", "code": "addHandler('transform', (r, c) => { r.body.seen = true; r.headers['x-bench'] = '1'; return r; })"}}])),
+    ] {
+        if !which(scenario) {
+            continue;
+        }
+        let p = node::pier(db, &[]).await?;
+        let (rx, arrivals) = receiver::start().await?;
+        let (src, _) = connection(&p.url(), name, &rx, rules).await?;
+        let o = load::open(&src, BODY, e2e_rate, secs).await;
+        let start = Instant::now() - o.elapsed;
+        let last = wait_arrivals(&arrivals, o.ok, Duration::from_secs(60)).await;
+        let delivered = arrivals.count.load(std::sync::atomic::Ordering::Relaxed);
+        let l = e2e_latencies(&o.sent, &arrivals);
+        rows.push(Row {
+            name: format!("{name} (offered {e2e_rate}/s)"),
+            rate: delivered as f64 / last.duration_since(start).as_secs_f64(),
+            unit: "events/s",
+            p50: pct(&l, 50.0),
+            p99: pct(&l, 99.0),
+            p999: pct(&l, 99.9),
+            rss: p.memory_mib().0,
+            extra: json!({"acked": o.ok, "delivered": delivered, "latency": "ingest to receiver"}),
+        });
+    }
+
+    if which(Scenario::Fanout) {
+        let p = node::pier(db, &[]).await?;
+        let mut all = Vec::new();
+        let mut src = String::new();
+        for i in 0..10 {
+            let (rx, a) = receiver::start().await?;
+            let rules = json!([{"type": "filter", "body": {"type": {"$in": ["click", "view"]}, "user": {"plan": {"$startsWith": "p"}}}}]);
+            src = connection(&p.url(), &format!("fan{i}"), &rx, rules).await?.0;
+            all.push(a);
+        }
+        let rate = e2e_rate / 5.0;
+        let o = load::open(&src, BODY, rate, secs).await;
+        let start = Instant::now() - o.elapsed;
+        let mut last = Instant::now();
+        for a in &all {
+            last = wait_arrivals(a, o.ok, Duration::from_secs(60)).await;
+        }
+        let delivered: usize = all.iter().map(|a| a.count.load(std::sync::atomic::Ordering::Relaxed)).sum();
+        let mut l: Vec<u64> = all.iter().flat_map(|a| e2e_latencies(&o.sent, a)).collect();
+        l.sort_unstable();
+        rows.push(Row { name: format!("fanout x10 (offered {rate}/s)"), rate: delivered as f64 / last.duration_since(start).as_secs_f64(), unit: "events/s", p50: pct(&l, 50.0), p99: pct(&l, 99.0), p999: pct(&l, 99.9), rss: p.memory_mib().0, extra: json!({"acked": o.ok, "delivered": delivered}) });
+    }
+
+    if which(Scenario::Backlog) {
+        let n = args.backlog.unwrap_or(if args.quick { 5_000 } else { 1_000_000 });
+        let p = node::pier(db, &[]).await?;
+        let (rx, arrivals) = receiver::start().await?;
+        let (src, cid) = connection(&p.url(), "backlog", &rx, json!([])).await?;
+        api(&p.url(), reqwest::Method::PUT, &format!("/connections/{cid}/pause"), json!({})).await?;
+        let t = Instant::now();
+        let mut acked = 0;
+        while acked < n {
+            let o = load::closed(&src, BODY, args.connections, Duration::from_millis(500)).await;
+            acked += o.ok;
+        }
+        let queue_time = t.elapsed();
+        let (queued_rss, _) = p.memory_mib();
+        let disk = p.disk_mib();
+        let t = Instant::now();
+        api(&p.url(), reqwest::Method::PUT, &format!("/connections/{cid}/unpause"), json!({})).await?;
+        wait_arrivals(&arrivals, acked, Duration::from_secs(3600)).await;
+        let drain = t.elapsed();
+        let delivered = arrivals.count.load(std::sync::atomic::Ordering::Relaxed);
+        rows.push(Row {
+            name: format!("backlog {acked} queued, then drained"),
+            rate: delivered as f64 / drain.as_secs_f64(),
+            unit: "events/s",
+            p50: 0.0,
+            p99: 0.0,
+            p999: 0.0,
+            rss: p.memory_mib().0,
+            extra: json!({"queued": acked, "queue_seconds": queue_time.as_secs_f64(), "rss_while_queued_mib": queued_rss, "disk_mib": disk, "drain_seconds": drain.as_secs_f64(), "delivered": delivered}),
+        });
+    }
+
+    if which(Scenario::Engines) {
+        let filter = pier_core::filter::compile(&json!({
+            "event_type": {"$in": ["mouse.click", "mouse.move"]}, "click_x": {"$startsWith": "3"},
+            "user": {"plan": "pro", "tags": "b", "id": {"$exist": true}}, "page": {"$neq": "/"},
+            "type": {"$nin": ["view"]}, "session": {"$endsWith": "def"}, "ref": {"$startsWith": "https"},
+            "timestamp": {"$gte": "2024-01-01"}
+        }))
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let input: Value = serde_json::from_str(BODY)?;
+        let t = Instant::now();
+        let mut n = 0u64;
+        let mut matched = 0u64;
+        while t.elapsed() < secs.min(Duration::from_secs(3)) {
+            for _ in 0..1000 {
+                matched += filter.matches(&input) as u64;
+            }
+            n += 1000;
+        }
+        rows.push(Row { name: "filter, 10 clauses, 1 core".into(), rate: n as f64 / t.elapsed().as_secs_f64(), unit: "evals/s", p50: 0.0, p99: 0.0, p999: 0.0, rss: 0.0, extra: json!({"matched": matched == n}) });
+        let sandbox = pier_transform::Sandbox::new(1, pier_transform::Limits::default());
+        let code = "addHandler('transform', (r, c) => { r.body.seen = true; r.headers['x-env'] = process.env.K; return r; })";
+        let env = json!({"K": "v"}).as_object().cloned().unwrap_or_default();
+        let sample = pier_transform::TransformInput { headers: Default::default(), body: input.clone(), query: String::new(), parsed_query: json!({}), path: "/".into() };
+        let t = Instant::now();
+        let mut n = 0u64;
+        while t.elapsed() < secs.min(Duration::from_secs(3)) {
+            sandbox.run(code, &env, sample.clone()).map_err(|e| anyhow::anyhow!("{e}"))?;
+            n += 1;
+        }
+        rows.push(Row { name: "transform (JS), 1 worker".into(), rate: n as f64 / t.elapsed().as_secs_f64(), unit: "runs/s", p50: 0.0, p99: 0.0, p999: 0.0, rss: 0.0, extra: json!({}) });
+    }
+
+    print_table(&rows, baseline_rate);
+    let mut out = std::fs::OpenOptions::new().create(true).append(true).open(&args.out)?;
+    for r in &rows {
+        let line = json!({
+            "scenario": r.name, "rate": r.rate, "unit": r.unit, "ratio_to_baseline": baseline_rate.map(|b| r.rate / b),
+            "p50_ms": r.p50, "p99_ms": r.p99, "p999_ms": r.p999, "peak_rss_mib": r.rss, "detail": r.extra,
+            "machine": machine, "store": db.map_or("sqlite", |_| "postgres"), "quick": args.quick,
+            "seconds": secs.as_secs(),
+        });
+        writeln!(out, "{line}")?;
+        println!("{line}");
+    }
+    eprintln!("results appended to {}", args.out.display());
+    Ok(())
+}
+
+fn print_table(rows: &[Row], baseline: Option<f64>) {
+    eprintln!();
+    eprintln!("{:<38} {:>12} {:<9} {:>7} {:>9} {:>9} {:>9} {:>9}", "scenario", "rate", "unit", "×base", "p50 ms", "p99 ms", "p99.9 ms", "RSS MiB");
+    for r in rows {
+        let ratio = match (baseline, r.unit) {
+            (Some(b), "req/s" | "events/s") if b > 0.0 => format!("{:.2}", r.rate / b),
+            _ => "-".into(),
+        };
+        eprintln!(
+            "{:<38} {:>12.0} {:<9} {:>7} {:>9.2} {:>9.2} {:>9.2} {:>9.1}",
+            r.name, r.rate, r.unit, ratio, r.p50, r.p99, r.p999, r.rss
+        );
+    }
+    eprintln!();
+}
