@@ -20,7 +20,11 @@ pub async fn start() -> anyhow::Result<(String, Arrivals)> {
         async move {
             a.count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             if let Some(id) = headers.get("x-hookdeck-requestid").and_then(|v| v.to_str().ok()) {
-                a.by_request.lock().unwrap_or_else(|p| p.into_inner()).entry(id.to_string()).or_insert_with(Instant::now);
+                a.by_request
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .entry(id.to_string())
+                    .or_insert_with(Instant::now);
             }
             "ok"
         }

@@ -25,7 +25,11 @@ struct Row {
 fn machine() -> Value {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
-        .and_then(|c| c.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string()))
+        .and_then(|c| {
+            c.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
         .unwrap_or_default();
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
     let commit = std::process::Command::new("git")
@@ -74,10 +78,8 @@ async fn wait_arrivals(a: &receiver::Arrivals, n: usize, limit: Duration) -> Ins
 /// Ingest-to-receiver latencies (ms, sorted) of the requests sent.
 fn e2e_latencies(sent: &[(String, Instant)], a: &receiver::Arrivals) -> Vec<u64> {
     let arrived = a.by_request.lock().unwrap_or_else(|p| p.into_inner());
-    let mut l: Vec<u64> = sent
-        .iter()
-        .filter_map(|(id, t)| arrived.get(id).map(|at| at.duration_since(*t).as_micros() as u64))
-        .collect();
+    let mut l: Vec<u64> =
+        sent.iter().filter_map(|(id, t)| arrived.get(id).map(|at| at.duration_since(*t).as_micros() as u64)).collect();
     l.sort_unstable();
     l
 }
@@ -87,7 +89,13 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let db = args.database_url.as_deref();
     let which = |s: Scenario| args.scenario == Scenario::All || args.scenario == s;
     let machine = machine();
-    eprintln!("pier-bench on {} cores ({}), commit {}, store {}", machine["cores"], machine["cpu"], machine["commit"], db.map_or("sqlite", |_| "postgres"));
+    eprintln!(
+        "pier-bench on {} cores ({}), commit {}, store {}",
+        machine["cores"],
+        machine["cpu"],
+        machine["commit"],
+        db.map_or("sqlite", |_| "postgres")
+    );
     let mut rows: Vec<Row> = Vec::new();
     let mut baseline_rate = None;
 
@@ -95,7 +103,16 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         let b = node::baseline().await?;
         let o = load::closed(&format!("{}/hook", b.url()), BODY, args.connections, secs).await;
         baseline_rate = Some(o.rate());
-        rows.push(Row { name: "baseline".into(), rate: o.rate(), unit: "req/s", p50: o.pct(50.0), p99: o.pct(99.0), p999: o.pct(99.9), rss: b.memory_mib().0, extra: json!({"errors": o.errors}) });
+        rows.push(Row {
+            name: "baseline".into(),
+            rate: o.rate(),
+            unit: "req/s",
+            p50: o.pct(50.0),
+            p99: o.pct(99.0),
+            p999: o.pct(99.9),
+            rss: b.memory_mib().0,
+            extra: json!({"errors": o.errors}),
+        });
     }
 
     if which(Scenario::Ingest) {
@@ -104,15 +121,37 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         api(&p.url(), reqwest::Method::PUT, &format!("/connections/{cid}/pause"), json!({})).await?;
         let o = load::closed(&src, BODY, args.connections, secs).await;
         let max = o.rate();
-        rows.push(Row { name: "ingest (closed loop)".into(), rate: max, unit: "req/s", p50: o.pct(50.0), p99: o.pct(99.0), p999: o.pct(99.9), rss: p.memory_mib().0, extra: json!({"errors": o.errors, "connections": args.connections}) });
+        rows.push(Row {
+            name: "ingest (closed loop)".into(),
+            rate: max,
+            unit: "req/s",
+            p50: o.pct(50.0),
+            p99: o.pct(99.0),
+            p999: o.pct(99.9),
+            rss: p.memory_mib().0,
+            extra: json!({"errors": o.errors, "connections": args.connections}),
+        });
         let half = load::open(&src, BODY, (max / 2.0).max(10.0), secs).await;
-        rows.push(Row { name: "ingest (open loop, 50%)".into(), rate: half.rate(), unit: "req/s", p50: half.pct(50.0), p99: half.pct(99.0), p999: half.pct(99.9), rss: p.memory_mib().0, extra: json!({"offered": max / 2.0, "errors": half.errors}) });
+        rows.push(Row {
+            name: "ingest (open loop, 50%)".into(),
+            rate: half.rate(),
+            unit: "req/s",
+            p50: half.pct(50.0),
+            p99: half.pct(99.0),
+            p999: half.pct(99.9),
+            rss: p.memory_mib().0,
+            extra: json!({"offered": max / 2.0, "errors": half.errors}),
+        });
     }
 
     let e2e_rate = if args.quick { 200.0 } else { 1000.0 };
     for (scenario, name, rules) in [
         (Scenario::E2e, "e2e", json!([])),
-        (Scenario::Transform, "transform", json!([{"type": "transform", "transformation": {"name": "bench-t", "code": "addHandler('transform', (r, c) => { r.body.seen = true; r.headers['x-bench'] = '1'; return r; })"}}])),
+        (
+            Scenario::Transform,
+            "transform",
+            json!([{"type": "transform", "transformation": {"name": "bench-t", "code": "addHandler('transform', (r, c) => { r.body.seen = true; r.headers['x-bench'] = '1'; return r; })"}}]),
+        ),
     ] {
         if !which(scenario) {
             continue;
@@ -157,7 +196,16 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         let delivered: usize = all.iter().map(|a| a.count.load(std::sync::atomic::Ordering::Relaxed)).sum();
         let mut l: Vec<u64> = all.iter().flat_map(|a| e2e_latencies(&o.sent, a)).collect();
         l.sort_unstable();
-        rows.push(Row { name: format!("fanout x10 (offered {rate}/s)"), rate: delivered as f64 / last.duration_since(start).as_secs_f64(), unit: "events/s", p50: pct(&l, 50.0), p99: pct(&l, 99.0), p999: pct(&l, 99.9), rss: p.memory_mib().0, extra: json!({"acked": o.ok, "delivered": delivered}) });
+        rows.push(Row {
+            name: format!("fanout x10 (offered {rate}/s)"),
+            rate: delivered as f64 / last.duration_since(start).as_secs_f64(),
+            unit: "events/s",
+            p50: pct(&l, 50.0),
+            p99: pct(&l, 99.0),
+            p999: pct(&l, 99.9),
+            rss: p.memory_mib().0,
+            extra: json!({"acked": o.ok, "delivered": delivered}),
+        });
     }
 
     if which(Scenario::Backlog) {
@@ -210,18 +258,43 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             }
             n += 1000;
         }
-        rows.push(Row { name: "filter, 10 clauses, 1 core".into(), rate: n as f64 / t.elapsed().as_secs_f64(), unit: "evals/s", p50: 0.0, p99: 0.0, p999: 0.0, rss: 0.0, extra: json!({"matched": matched == n}) });
+        rows.push(Row {
+            name: "filter, 10 clauses, 1 core".into(),
+            rate: n as f64 / t.elapsed().as_secs_f64(),
+            unit: "evals/s",
+            p50: 0.0,
+            p99: 0.0,
+            p999: 0.0,
+            rss: 0.0,
+            extra: json!({"matched": matched == n}),
+        });
         let sandbox = pier_transform::Sandbox::new(1, pier_transform::Limits::default());
-        let code = "addHandler('transform', (r, c) => { r.body.seen = true; r.headers['x-env'] = process.env.K; return r; })";
+        let code =
+            "addHandler('transform', (r, c) => { r.body.seen = true; r.headers['x-env'] = process.env.K; return r; })";
         let env = json!({"K": "v"}).as_object().cloned().unwrap_or_default();
-        let sample = pier_transform::TransformInput { headers: Default::default(), body: input.clone(), query: String::new(), parsed_query: json!({}), path: "/".into() };
+        let sample = pier_transform::TransformInput {
+            headers: Default::default(),
+            body: input.clone(),
+            query: String::new(),
+            parsed_query: json!({}),
+            path: "/".into(),
+        };
         let t = Instant::now();
         let mut n = 0u64;
         while t.elapsed() < secs.min(Duration::from_secs(3)) {
             sandbox.run(code, &env, sample.clone()).map_err(|e| anyhow::anyhow!("{e}"))?;
             n += 1;
         }
-        rows.push(Row { name: "transform (JS), 1 worker".into(), rate: n as f64 / t.elapsed().as_secs_f64(), unit: "runs/s", p50: 0.0, p99: 0.0, p999: 0.0, rss: 0.0, extra: json!({}) });
+        rows.push(Row {
+            name: "transform (JS), 1 worker".into(),
+            rate: n as f64 / t.elapsed().as_secs_f64(),
+            unit: "runs/s",
+            p50: 0.0,
+            p99: 0.0,
+            p999: 0.0,
+            rss: 0.0,
+            extra: json!({}),
+        });
     }
 
     print_table(&rows, baseline_rate);
@@ -242,7 +315,10 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
 
 fn print_table(rows: &[Row], baseline: Option<f64>) {
     eprintln!();
-    eprintln!("{:<38} {:>12} {:<9} {:>7} {:>9} {:>9} {:>9} {:>9}", "scenario", "rate", "unit", "×base", "p50 ms", "p99 ms", "p99.9 ms", "RSS MiB");
+    eprintln!(
+        "{:<38} {:>12} {:<9} {:>7} {:>9} {:>9} {:>9} {:>9}",
+        "scenario", "rate", "unit", "×base", "p50 ms", "p99 ms", "p99.9 ms", "RSS MiB"
+    );
     for r in rows {
         let ratio = match (baseline, r.unit) {
             (Some(b), "req/s" | "events/s") if b > 0.0 => format!("{:.2}", r.rate / b),

@@ -61,6 +61,9 @@ pub struct ServeArgs {
     /// Threads running JavaScript transformations [default: 2]
     #[arg(long, env = "PIER_TRANSFORM_WORKERS")]
     pub transform_workers: Option<usize>,
+    /// Events for a CLI destination wait for a `pier listen` session instead of being ignored [default: false]
+    #[arg(long, env = "PIER_CLI_HOLD_WHEN_DISCONNECTED")]
+    pub cli_hold_when_disconnected: Option<bool>,
     /// A TOML configuration file (see --print-config for a commented example)
     #[arg(long, short = 'c', env = "PIER_CONFIG")]
     pub config: Option<PathBuf>,
@@ -95,6 +98,7 @@ pub fn resolve(args: &ServeArgs) -> anyhow::Result<Config> {
             retry_count: args.retry_count,
             allow_private_destinations: args.allow_private_destinations,
             transform_workers: args.transform_workers,
+            cli_hold_when_disconnected: args.cli_hold_when_disconnected,
         },
     )
 }

@@ -22,6 +22,7 @@ pub enum IdKind {
     IgnoredEvent,
     Transformation,
     Execution,
+    CliSession,
 }
 
 impl IdKind {
@@ -37,6 +38,7 @@ impl IdKind {
             IdKind::IgnoredEvent => "ign_",
             IdKind::Transformation => "trs_",
             IdKind::Execution => "exc_",
+            IdKind::CliSession => "cls_",
         }
     }
 }

@@ -486,3 +486,15 @@ pub struct TransformationExecution {
     pub created_at: Millis,
     pub updated_at: Millis,
 }
+
+/// A `pier listen` (or Hookdeck CLI) session: the connections it receives, and which node holds
+/// its websocket (None while disconnected).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CliSession {
+    pub id: String,
+    pub project_id: String,
+    pub webhook_ids: Vec<String>,
+    pub node: Option<String>,
+    pub seen_at: Millis,
+    pub created_at: Millis,
+}

@@ -128,6 +128,7 @@ struct Inner {
     global: Arc<Semaphore>,
     lanes: Mutex<HashMap<String, Lane>>,
     shutdown: watch::Receiver<bool>,
+    tunnel: Option<Arc<dyn crate::Tunnel>>,
 }
 
 /// A handle on the running engine.
@@ -139,7 +140,12 @@ pub struct Delivery {
 impl Delivery {
     /// Start the dispatcher; it stops claiming when `shutdown` turns true. Await
     /// [`Delivery::drain`] to let in-flight deliveries finish.
-    pub fn start(store: Arc<dyn Store>, config: DeliveryConfig, shutdown: watch::Receiver<bool>) -> Delivery {
+    pub fn start(
+        store: Arc<dyn Store>,
+        config: DeliveryConfig,
+        shutdown: watch::Receiver<bool>,
+        tunnel: Option<Arc<dyn crate::Tunnel>>,
+    ) -> Delivery {
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .dns_resolver(Arc::new(GuardedResolver { allow_private: config.allow_private }))
@@ -160,6 +166,7 @@ impl Delivery {
             tx,
             lanes: Mutex::new(HashMap::new()),
             shutdown,
+            tunnel,
         });
         tokio::spawn(dispatch(inner.clone(), rx));
         Delivery { inner }
@@ -200,8 +207,8 @@ impl Delivery {
             .destination(project_id, &event.destination_id)
             .await?
             .ok_or_else(|| RetryError::Refused("the event's destination no longer exists".into()))?;
-        if dest.cli_path.is_some() && dest.url.is_none() {
-            return Err(RetryError::Refused("events of CLI destinations are delivered through `pier listen`".into()));
+        if dest.url.is_none() && !inner.tunnel.as_ref().is_some_and(|t| t.serves_destination(&dest.id)) {
+            return Err(RetryError::Refused("no `pier listen` session receives this CLI destination right now".into()));
         }
         let now = now_ms();
         let claimed = inner
@@ -346,8 +353,8 @@ async fn lane(inner: Arc<Inner>, project_id: String, dest_id: String, mut poke: 
             loaded = Instant::now();
         }
         let Some(d) = dest.clone() else { continue };
-        if d.url.is_none() {
-            // CLI destinations are delivered by the tunnel, not by lanes.
+        if d.url.is_none() && !inner.tunnel.as_ref().is_some_and(|t| t.serves_destination(&d.id)) {
+            // A CLI destination is delivered by the node holding its session.
             if exit(&inner, &mut poke, owned_until > 0) {
                 return;
             }
@@ -457,6 +464,47 @@ fn is_mock(url: &str, public_url: &str) -> bool {
         || base.starts_with(&format!("{public_url}/mock/"))
 }
 
+/// Hand an attempt to the CLI session receiving its connection.
+async fn through_tunnel(inner: &Arc<Inner>, c: &Claimed, dest: &Destination, p: &send::Prepared) -> Performed {
+    let delivered_at = now_ms();
+    let started = Instant::now();
+    let attempt = crate::TunnelAttempt {
+        event_id: c.event.id.clone(),
+        attempt_id: new_id(IdKind::Attempt, delivered_at),
+        webhook_id: c.event.connection_id.clone(),
+        cli_path: dest.cli_path.clone().unwrap_or_else(|| "/".into()),
+        method: p.method.clone(),
+        headers: p.headers.clone(),
+        body: p.body.clone(),
+        timeout_ms: inner.config.timeout.as_millis() as u64,
+    };
+    let answer = match &inner.tunnel {
+        Some(t) => tokio::time::timeout(inner.config.timeout + Duration::from_secs(1), t.send(attempt))
+            .await
+            .unwrap_or_else(|_| Err("the CLI did not answer in time".into())),
+        None => Err("this node has no CLI tunnel".into()),
+    };
+    let took = started.elapsed().as_millis() as i64;
+    match answer {
+        Ok(a) => Performed {
+            result: AttemptResult::Response { status: a.status, retry_after: None },
+            body: Some(a.body),
+            delivered_at,
+            responded_at: Some(now_ms()),
+            response_latency: Some(took),
+            delivery_latency: Some(took),
+        },
+        Err(e) => Performed {
+            result: AttemptResult::NoResponse { error_code: "CLI_UNAVAILABLE" },
+            body: Some(e),
+            delivered_at,
+            responded_at: None,
+            response_latency: None,
+            delivery_latency: None,
+        },
+    }
+}
+
 /// Deliver one claimed event and record the attempt.
 async fn deliver(inner: &Arc<Inner>, c: Claimed, dest: &Destination) -> Result<(Event, Attempt), StoreError> {
     let store = inner.store.as_ref();
@@ -510,7 +558,10 @@ async fn deliver(inner: &Arc<Inner>, c: Claimed, dest: &Destination) -> Result<(
     };
     let mut prepared = send::prepare(&ctx);
     let url = dest.url.clone().unwrap_or_default();
-    let performed = if is_mock(&url, &inner.config.public_url) {
+    let cli = dest.url.is_none();
+    let performed = if cli {
+        through_tunnel(inner, &c, dest, &prepared).await
+    } else if is_mock(&url, &inner.config.public_url) {
         let t = now_ms();
         Performed {
             result: AttemptResult::Response { status: 200, retry_after: None },
@@ -554,7 +605,14 @@ async fn deliver(inner: &Arc<Inner>, c: Claimed, dest: &Destination) -> Result<(
         inner.tokens.forget(&dest.id);
     }
     let done_at = now_ms();
-    let next = if automatic {
+    // CLI deliveries are not retried automatically (the developer retries by hand).
+    let next = if cli {
+        if performed.result.is_success() {
+            Next::Succeeded
+        } else {
+            Next::GiveUp
+        }
+    } else if automatic {
         decide(&policy, &performed.result, attempt_number, done_at, rand::random::<f64>())
     } else if performed.result.is_success() {
         Next::Succeeded

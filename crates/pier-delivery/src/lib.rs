@@ -14,5 +14,7 @@ mod engine;
 pub mod limit;
 pub mod send;
 pub mod ssrf;
+pub mod tunnel;
 
 pub use engine::{Delivery, DeliveryConfig, RetryError};
+pub use tunnel::{Tunnel, TunnelAnswer, TunnelAttempt};

@@ -24,12 +24,16 @@ pub fn router(st: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/e/{*rest}", any(ingest::handle))
+        .route("/ws", get(crate::tunnel::ws))
         .route("/mock", any(mock))
         .route("/mock/{*rest}", any(mock));
     for v in ApiVersion::ALL {
         r = r.nest(&format!("/{}", v.as_str()), api::router(v));
     }
-    r.merge(crate::dashboard::routes()).fallback(|| async { ApiError::not_found("endpoint") }).with_state(st)
+    r.merge(crate::dashboard::routes())
+        .fallback(|| async { ApiError::not_found("endpoint") })
+        .layer(axum::middleware::from_fn_with_state(st.clone(), crate::tunnel::upgrade_on_root))
+        .with_state(st)
 }
 
 /// The built-in mock API: accepts anything and answers 200 (deliveries to it are answered
@@ -135,8 +139,14 @@ pub async fn serve(
         Ok(_) => {}
         Err(e) => tracing::warn!(error = %e, "cannot release old leases; they expire by themselves"),
     }
-    let delivery = pier_delivery::Delivery::start(store.clone(), delivery_config(&config), workers_stop.clone());
-    let st = AppState::new(store, config, delivery.clone());
+    let tunnels = Arc::new(crate::tunnel::Tunnels::default());
+    let delivery = pier_delivery::Delivery::start(
+        store.clone(),
+        delivery_config(&config),
+        workers_stop.clone(),
+        Some(tunnels.clone() as Arc<dyn pier_delivery::Tunnel>),
+    );
+    let st = AppState::new(store, config, delivery.clone(), tunnels);
     let router_task = tokio::spawn(routing::run(st.clone(), workers_stop));
 
     let app = router(st).into_make_service_with_connect_info::<SocketAddr>();

@@ -55,6 +55,9 @@ pub struct Config {
     pub allow_private_destinations: bool,
     /// Threads running transformations (each with its own JavaScript runtime).
     pub transform_workers: usize,
+    /// Events for a CLI destination with no connected session wait for one (instead of
+    /// becoming ignored events `CLI_DISCONNECTED`).
+    pub cli_hold_when_disconnected: bool,
 }
 
 /// The TOML file: every key optional, same names as the flags (with `_`).
@@ -79,6 +82,7 @@ pub struct FileConfig {
     pub retry_strategy: Option<String>,
     pub allow_private_destinations: Option<bool>,
     pub transform_workers: Option<usize>,
+    pub cli_hold_when_disconnected: Option<bool>,
 }
 
 /// Values given by flags or environment (None = not given).
@@ -102,6 +106,7 @@ pub struct Overrides {
     pub retry_strategy: Option<String>,
     pub allow_private_destinations: Option<bool>,
     pub transform_workers: Option<usize>,
+    pub cli_hold_when_disconnected: Option<bool>,
 }
 
 /// A commented example of the TOML file (`pier serve --print-config`).
@@ -150,6 +155,10 @@ retry_count = 8
 
 # Threads running JavaScript transformations (1 s CPU and 64 MiB per run).
 transform_workers = 2
+
+# Events for a `pier listen` destination with no connected CLI: wait for it (true), or become
+# ignored events CLI_DISCONNECTED (false).
+cli_hold_when_disconnected = false
 "#;
 
 impl Config {
@@ -200,6 +209,10 @@ impl Config {
                 .or(file.allow_private_destinations)
                 .unwrap_or(listen.ip().is_loopback()),
             transform_workers: o.transform_workers.or(file.transform_workers).unwrap_or(2),
+            cli_hold_when_disconnected: o
+                .cli_hold_when_disconnected
+                .or(file.cli_hold_when_disconnected)
+                .unwrap_or(false),
         }
         .check()
     }
@@ -261,6 +274,7 @@ impl Config {
             retry_strategy: DEFAULT_RETRY_STRATEGY.into(),
             allow_private_destinations: true,
             transform_workers: 2,
+            cli_hold_when_disconnected: false,
         }
     }
 }

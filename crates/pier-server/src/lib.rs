@@ -15,6 +15,7 @@ pub mod ingest;
 pub mod routing;
 pub mod rules;
 pub mod state;
+pub mod tunnel;
 
 pub use app::{serve, Server};
 pub use config::Config;

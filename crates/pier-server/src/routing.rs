@@ -119,7 +119,12 @@ pub(crate) async fn plan(
     }
     let mut transformations = HashMap::new();
     for c in connections {
-        let rules = compiled.entry(c.id.clone()).or_insert_with(|| Arc::new(rules::compile(c))).clone();
+        if !compiled.contains_key(&c.id) {
+            let d = st.store.destination(&c.project_id, &c.destination_id).await?;
+            let cli = d.is_some_and(|d| d.url.is_none() && d.cli_path.is_some());
+            compiled.insert(c.id.clone(), Arc::new(rules::compile(c, cli)));
+        }
+        let Some(rules) = compiled.get(&c.id).cloned() else { continue };
         let result = rules::run(st, request, c, &rules, &mut transformations, now).await?;
         match result.outcome {
             Outcome::Deliver { connection_id, destination_id, status, next_attempt_at } => {

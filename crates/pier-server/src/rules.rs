@@ -101,9 +101,11 @@ enum Step {
 /// A connection's rules, compiled once per routing batch.
 pub struct Compiled {
     steps: Vec<Step>,
+    /// The destination is a CLI (`pier listen`): deliverable only while a session is connected.
+    cli: bool,
 }
 
-pub fn compile(c: &Connection) -> Compiled {
+pub fn compile(c: &Connection, cli: bool) -> Compiled {
     let mut steps = Vec::new();
     for rule in &c.rules {
         match rule {
@@ -138,7 +140,7 @@ pub fn compile(c: &Connection) -> Compiled {
             Rule::Delay { delay } => steps.push(Step::Delay(*delay)),
         }
     }
-    Compiled { steps }
+    Compiled { steps, cli }
 }
 
 /// The request as the rules see it, changed by transformations along the way.
@@ -254,6 +256,12 @@ pub async fn run(
                 }
             }
             Step::Delay(ms) => due = now.saturating_add(*ms),
+        }
+    }
+    if compiled.cli && !st.config.cli_hold_when_disconnected {
+        let since = now - crate::tunnel::SEEN_WITHIN_MS;
+        if !st.store.cli_connected(&c.id, since).await? {
+            return Ok(ignore(c, IgnoredCause::CliDisconnected, None));
         }
     }
     let data = transformed.then(|| TransformedRequest {

@@ -22,10 +22,17 @@ pub struct AppState {
     pub node_id: String,
     /// The JavaScript sandbox of transformations (a pool of runtimes on their own threads).
     pub sandbox: Arc<pier_transform::Sandbox>,
+    /// The CLI sessions this node holds.
+    pub tunnels: Arc<crate::tunnel::Tunnels>,
 }
 
 impl AppState {
-    pub fn new(store: Arc<dyn Store>, config: Config, delivery: Delivery) -> AppState {
+    pub fn new(
+        store: Arc<dyn Store>,
+        config: Config,
+        delivery: Delivery,
+        tunnels: Arc<crate::tunnel::Tunnels>,
+    ) -> AppState {
         let api_limiter = std::num::NonZeroU32::new(config.api_rate_limit)
             .map(|n| Arc::new(governor::RateLimiter::keyed(governor::Quota::per_second(n))));
         let node_id = crate::app::node_id(&config.data_dir);
@@ -39,6 +46,7 @@ impl AppState {
             delivery,
             node_id,
             sandbox,
+            tunnels,
         }
     }
 }

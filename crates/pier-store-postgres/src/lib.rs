@@ -16,8 +16,8 @@ mod rows;
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use pier_core::{
-    Attempt, AttemptTrigger, Connection, Destination, Event, IgnoredEvent, Millis, Project, Request, Source,
-    Transformation, TransformationExecution, TransformedRequest,
+    Attempt, AttemptTrigger, CliSession, Connection, Destination, Event, IgnoredEvent, Millis, Project, Request,
+    Source, Transformation, TransformationExecution, TransformedRequest,
 };
 use pier_store::{
     AttemptRecord, Change, Claimed, Cond, ListQuery, Listed, Page, Result, Routing, Store, StoreError, Table,
@@ -901,6 +901,48 @@ impl Store for PostgresStore {
             }
             None => Ok(None),
         }
+    }
+    async fn put_cli_session(&self, cs: &CliSession) -> Result<()> {
+        let c = self.client().await?;
+        c.execute(
+            "INSERT INTO cli_sessions (id, project_id, webhook_ids, node, seen_at, created_at) VALUES ($1,$2,$3,$4,$5,$6) \
+             ON CONFLICT (id) DO UPDATE SET webhook_ids = EXCLUDED.webhook_ids, node = EXCLUDED.node, seen_at = EXCLUDED.seen_at",
+            &[&cs.id, &cs.project_id, &to_json(&cs.webhook_ids)?, &cs.node, &cs.seen_at, &cs.created_at],
+        )
+        .await
+        .map_err(map_err)?;
+        Ok(())
+    }
+    async fn cli_session(&self, project_id: &str, id: &str) -> Result<Option<CliSession>> {
+        let rows = self
+            .query(
+                "SELECT id, project_id, webhook_ids, node, seen_at, created_at FROM cli_sessions WHERE project_id = $1 AND id = $2",
+                &[&project_id, &id],
+            )
+            .await?;
+        rows.first()
+            .map(|r| {
+                let ids: String = r.g(2)?;
+                Ok(CliSession {
+                    id: r.g(0)?,
+                    project_id: r.g(1)?,
+                    webhook_ids: serde_json::from_str(&ids).unwrap_or_default(),
+                    node: r.g(3)?,
+                    seen_at: r.g(4)?,
+                    created_at: r.g(5)?,
+                })
+            })
+            .transpose()
+    }
+    async fn cli_connected(&self, connection_id: &str, since: Millis) -> Result<bool> {
+        let pattern = format!("%\"{connection_id}\"%");
+        let rows = self
+            .query(
+                "SELECT EXISTS(SELECT 1 FROM cli_sessions WHERE node IS NOT NULL AND seen_at >= $1 AND webhook_ids LIKE $2)",
+                &[&since, &pattern],
+            )
+            .await?;
+        rows.first().map(|r| r.g(0)).unwrap_or(Ok(false))
     }
     fn subscribe_due(&self) -> Option<mpsc::UnboundedReceiver<(String, String, Millis)>> {
         self.due.lock().ok().and_then(|mut d| d.take())

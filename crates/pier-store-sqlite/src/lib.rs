@@ -12,7 +12,9 @@ mod rules;
 mod writer;
 
 use async_trait::async_trait;
-use pier_core::{Attempt, AttemptTrigger, Millis, Transformation, TransformationExecution, TransformedRequest};
+use pier_core::{
+    Attempt, AttemptTrigger, CliSession, Millis, Transformation, TransformationExecution, TransformedRequest,
+};
 use pier_store::{AttemptRecord, Claimed};
 
 use pier_core::{Connection as Conn, Destination, Event, IgnoredEvent, Project, Request, Source};
@@ -548,6 +550,51 @@ impl Store for SqliteStore {
                     .optional()
                     .map_err(map_err)?;
                 data.map(|d| serde_json::from_str(&d).map_err(|e| StoreError::Internal(e.to_string()))).transpose()
+            })
+            .await
+    }
+
+    async fn put_cli_session(&self, cs: &CliSession) -> Result<()> {
+        let cs = cs.clone();
+        self.writer
+            .write(move |tx| {
+                let ids = serde_json::to_string(&cs.webhook_ids).map_err(|e| StoreError::Internal(e.to_string()))?;
+                tx.execute(
+                    "INSERT INTO cli_sessions (id, project_id, webhook_ids, node, seen_at, created_at) VALUES (?1,?2,?3,?4,?5,?6) \
+                     ON CONFLICT(id) DO UPDATE SET webhook_ids = excluded.webhook_ids, node = excluded.node, seen_at = excluded.seen_at",
+                    params![cs.id, cs.project_id, ids, cs.node, cs.seen_at, cs.created_at],
+                )
+                .map(|_| ())
+                .map_err(map_err)
+            })
+            .await
+    }
+    async fn cli_session(&self, project_id: &str, id: &str) -> Result<Option<CliSession>> {
+        const SQL: &str = "SELECT id, project_id, webhook_ids, node, seen_at, created_at FROM cli_sessions \
+                           WHERE project_id = ?1 AND id = ?2";
+        self.get(SQL, vec![project_id.into(), id.into()], |r| {
+            let ids: String = r.get(2)?;
+            Ok(CliSession {
+                id: r.get(0)?,
+                project_id: r.get(1)?,
+                webhook_ids: serde_json::from_str(&ids).unwrap_or_default(),
+                node: r.get(3)?,
+                seen_at: r.get(4)?,
+                created_at: r.get(5)?,
+            })
+        })
+        .await
+    }
+    async fn cli_connected(&self, connection_id: &str, since: Millis) -> Result<bool> {
+        let pattern = format!("%\"{connection_id}\"%");
+        self.readers
+            .read(move |c| {
+                c.prepare_cached(
+                    "SELECT EXISTS(SELECT 1 FROM cli_sessions WHERE node IS NOT NULL AND seen_at >= ?1 AND webhook_ids LIKE ?2)",
+                )
+                .map_err(map_err)?
+                .query_row(params![since, pattern], |r| r.get(0))
+                .map_err(map_err)
             })
             .await
     }

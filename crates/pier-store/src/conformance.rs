@@ -3,9 +3,9 @@
 
 use crate::{AttemptRecord, Change, Claimed, Cmp, Col, Cond, ListQuery, Routing, Store, StoreError, Table, Val};
 use pier_core::{
-    keys, Attempt, AttemptTrigger, AuthMethod, Connection, Destination, Event, EventStatus, IdKind, IgnoredCause,
-    IgnoredEvent, Project, RateLimitPeriod, RejectionCause, Request, Source, Transformation, TransformationExecution,
-    TransformedRequest,
+    keys, Attempt, AttemptTrigger, AuthMethod, CliSession, Connection, Destination, Event, EventStatus, IdKind,
+    IgnoredCause, IgnoredEvent, Project, RateLimitPeriod, RejectionCause, Request, Source, Transformation,
+    TransformationExecution, TransformedRequest,
 };
 use rand::{rngs::StdRng, SeedableRng};
 use std::sync::Arc;
@@ -449,6 +449,25 @@ async fn rules(store: &Arc<dyn Store>, ids: &mut Ids, p1: &Project, p2: &Project
     let claimed = store.claim_due(&d.id, ids.now + 10, 10, ids.now + 1000, "n").await.unwrap();
     assert_eq!(claimed.len(), 1);
     assert_eq!(claimed[0].data, Some(data));
+
+    // CLI sessions: connected while a node holds them and they were seen recently.
+    let mut cs = CliSession {
+        id: ids.next(IdKind::CliSession),
+        project_id: p1.id.clone(),
+        webhook_ids: vec!["web_cli1".into(), "web_cli2".into()],
+        node: None,
+        seen_at: now,
+        created_at: now,
+    };
+    store.put_cli_session(&cs).await.unwrap();
+    assert_eq!(store.cli_session(&p1.id, &cs.id).await.unwrap(), Some(cs.clone()));
+    assert_eq!(store.cli_session(&p2.id, &cs.id).await.unwrap(), None);
+    assert!(!store.cli_connected("web_cli1", now - 10).await.unwrap(), "not connected yet");
+    cs.node = Some("node-a".into());
+    store.put_cli_session(&cs).await.unwrap();
+    assert!(store.cli_connected("web_cli2", now - 10).await.unwrap());
+    assert!(!store.cli_connected("web_cli", now - 10).await.unwrap(), "exact connection ids");
+    assert!(!store.cli_connected("web_cli1", now + 10).await.unwrap(), "not seen recently");
 }
 
 fn attempt_for(ids: &mut Ids, c: &Claimed, successful: bool, status: Option<i64>) -> Attempt {

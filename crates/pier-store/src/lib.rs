@@ -14,7 +14,7 @@ pub use query::{sortable, Cmp, Col, Cond, ListQuery, Listed, Page, Table, Val};
 
 use async_trait::async_trait;
 use pier_core::{
-    Attempt, AttemptTrigger, Connection, Destination, Event, EventStatus, IgnoredEvent, Millis, Project,
+    Attempt, AttemptTrigger, CliSession, Connection, Destination, Event, EventStatus, IgnoredEvent, Millis, Project,
     RejectionCause, Request, Source, Transformation, TransformationExecution, TransformedRequest,
 };
 
@@ -201,6 +201,12 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<bool>;
     /// The transformed request of an event, if a transformation made one.
     async fn event_data(&self, event_id: &str) -> Result<Option<TransformedRequest>>;
+    // ---- CLI sessions ----
+    /// Insert or replace a CLI session.
+    async fn put_cli_session(&self, s: &CliSession) -> Result<()>;
+    async fn cli_session(&self, project_id: &str, id: &str) -> Result<Option<CliSession>>;
+    /// Whether a session receiving this connection is connected (seen since `since`) on any node.
+    async fn cli_connected(&self, connection_id: &str, since: Millis) -> Result<bool>;
     /// Rotate the signing secret: the current one becomes the previous one until `expires_at`.
     async fn rotate_signing_secret(
         &self,
