@@ -472,7 +472,7 @@ async fn through_tunnel(inner: &Arc<Inner>, c: &Claimed, dest: &Destination, p: 
         event_id: c.event.id.clone(),
         attempt_id: new_id(IdKind::Attempt, delivered_at),
         webhook_id: c.event.connection_id.clone(),
-        cli_path: dest.cli_path.clone().unwrap_or_else(|| "/".into()),
+        cli_path: p.url.clone(),
         method: p.method.clone(),
         headers: p.headers.clone(),
         body: p.body.clone(),

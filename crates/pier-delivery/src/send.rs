@@ -82,7 +82,9 @@ pub fn prepare(c: &Context<'_>) -> Prepared {
             (&r.headers, r.body.clone().unwrap_or_default(), r.path.as_str(), r.query.as_str())
         }
     };
-    let url = target_url(d.url.as_deref().unwrap_or_default(), path, query, d.path_forwarding_disabled);
+    // A CLI destination's "URL" is its path on the developer's machine.
+    let base = d.url.as_deref().or(d.cli_path.as_deref()).unwrap_or_default();
+    let url = target_url(base, path, query, d.path_forwarding_disabled);
     let method = d.http_method.clone().unwrap_or_else(|| c.request.method.clone());
     let mut added: Vec<(String, String)> = vec![
         ("x-hookdeck-signature".into(), hookdeck_signature(&c.project.signing_secret, &body)),

@@ -98,7 +98,7 @@ async fn attempts_flow_over_the_documented_protocol() {
         assert_eq!(msg["event"], "attempt");
         let body = &msg["body"];
         assert_eq!(body["webhook_id"], c["id"]);
-        assert_eq!(body["cli_path"], "/hooks");
+        assert_eq!(body["cli_path"], "/hooks/track?x=1", "the destination path, then the request's path and query");
         assert_eq!(body["request"]["method"], "POST");
         assert_eq!(body["request"]["data_string"], r#"{"hello":"cli"}"#);
         assert_eq!(body["request"]["headers"]["x-test"], "yes");
