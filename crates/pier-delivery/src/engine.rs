@@ -465,7 +465,7 @@ fn is_mock(url: &str, public_url: &str) -> bool {
 }
 
 /// Hand an attempt to the CLI session receiving its connection.
-async fn through_tunnel(inner: &Arc<Inner>, c: &Claimed, dest: &Destination, p: &send::Prepared) -> Performed {
+async fn through_tunnel(inner: &Arc<Inner>, c: &Claimed, p: &send::Prepared) -> Performed {
     let delivered_at = now_ms();
     let started = Instant::now();
     let attempt = crate::TunnelAttempt {
@@ -560,7 +560,7 @@ async fn deliver(inner: &Arc<Inner>, c: Claimed, dest: &Destination) -> Result<(
     let url = dest.url.clone().unwrap_or_default();
     let cli = dest.url.is_none();
     let performed = if cli {
-        through_tunnel(inner, &c, dest, &prepared).await
+        through_tunnel(inner, &c, &prepared).await
     } else if is_mock(&url, &inner.config.public_url) {
         let t = now_ms();
         Performed {

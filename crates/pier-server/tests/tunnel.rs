@@ -159,7 +159,10 @@ async fn the_root_path_unknown_sessions_and_bad_keys() {
         let msg = next_json(&mut ws).await;
         assert_eq!(msg["body"]["message"], "Unknown WebSocket ID.");
         // A wrong key cannot upgrade.
-        let err = connect(&srv, "/ws", &session, "pier_wrong").await.err().expect("refused");
+        let err = match connect(&srv, "/ws", &session, "pier_wrong").await {
+            Ok(_) => panic!("a wrong key must not upgrade"),
+            Err(e) => e,
+        };
         assert!(err.contains("401"), "{err}");
         // The CLI's own endpoints.
         let v = api.ok("/cli-auth/validate").await.unwrap();

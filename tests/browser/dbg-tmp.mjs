@@ -1,0 +1,12 @@
+import { chromium } from 'playwright-core';
+const b = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless','--no-sandbox'] });
+const p = await b.newPage({ viewport: { width: 1280, height: 800 } });
+p.on('console', m => console.log('console:', m.type(), m.text()));
+p.on('pageerror', e => console.log('pageerror:', e.message));
+await p.goto('http://127.0.0.1:18485/#/transformations');
+await p.getByTestId('api-key').fill('pier_devkey_123456789');
+await p.getByTestId('signin-submit').click();
+await p.waitForTimeout(2500);
+console.log(p.url());
+console.log((await p.locator('#main').innerHTML()).slice(0, 1500));
+await b.close();
