@@ -4,6 +4,7 @@
 use crate::clock::now_ms;
 use crate::rules::{self, Compiled};
 use crate::state::AppState;
+use futures::{StreamExt, TryStreamExt};
 use pier_core::routing::Outcome;
 use pier_core::{Connection, Event, IdKind, IgnoredEvent, RejectionCause, Request};
 use pier_store::Routing;
@@ -56,15 +57,21 @@ pub async fn route_pending(st: &AppState) -> Result<usize, pier_store::StoreErro
         let n = batch.len();
         let mut connections: HashMap<String, Vec<Connection>> = HashMap::new();
         let mut compiled: HashMap<String, Arc<Compiled>> = HashMap::new();
-        let mut routings = Vec::with_capacity(n);
         for request in &batch {
             if !connections.contains_key(&request.source_id) {
                 let cs = connections_for_routing(st, &request.source_id).await?;
+                compile_into(st, &cs, &mut compiled).await?;
                 connections.insert(request.source_id.clone(), cs);
             }
-            let cs = connections.get(&request.source_id).map(Vec::as_slice).unwrap_or_default();
-            routings.push(plan(st, request, cs, &mut compiled, now_ms()).await?);
         }
+        // Plan the batch concurrently (rules may wait on the sandbox or the store), in order.
+        let now = now_ms();
+        let mut plans = Vec::with_capacity(n);
+        for request in &batch {
+            let cs = connections.get(&request.source_id).map(Vec::as_slice).unwrap_or_default();
+            plans.push(plan(st, request, cs, &compiled, now));
+        }
+        let routings: Vec<Routing> = futures::stream::iter(plans).buffered(PLAN_CONCURRENCY).try_collect().await?;
         // Written concurrently so the store commits them together.
         let due: Vec<Vec<(String, String, i64)>> = routings.iter().map(due_events).collect();
         let results = futures::future::join_all(routings.into_iter().map(|r| st.store.complete_routing(r))).await;
@@ -104,12 +111,32 @@ pub(crate) fn due_events(r: &Routing) -> Vec<(String, String, i64)> {
         .collect()
 }
 
-/// Route one request through the given connections (their rules run in order).
+/// How many requests of a batch are planned at once.
+const PLAN_CONCURRENCY: usize = 32;
+
+/// Compile the rules of `connections` (once per batch) into `compiled`.
+pub(crate) async fn compile_into(
+    st: &AppState,
+    connections: &[Connection],
+    compiled: &mut HashMap<String, Arc<Compiled>>,
+) -> Result<(), pier_store::StoreError> {
+    for c in connections {
+        if !compiled.contains_key(&c.id) {
+            let d = st.store.destination(&c.project_id, &c.destination_id).await?;
+            let cli = d.is_some_and(|d| d.url.is_none() && d.cli_path.is_some());
+            compiled.insert(c.id.clone(), Arc::new(rules::compile(c, cli)));
+        }
+    }
+    Ok(())
+}
+
+/// Route one request through the given connections (their rules run in order; the rules must
+/// be in `compiled`, see [`compile_into`]).
 pub(crate) async fn plan(
     st: &AppState,
     request: &Request,
     connections: &[Connection],
-    compiled: &mut HashMap<String, Arc<Compiled>>,
+    compiled: &HashMap<String, Arc<Compiled>>,
     now: i64,
 ) -> Result<Routing, pier_store::StoreError> {
     let mut routing = Routing { request_id: request.id.clone(), now, ..Routing::default() };
@@ -119,13 +146,9 @@ pub(crate) async fn plan(
     }
     let mut transformations = HashMap::new();
     for c in connections {
-        if !compiled.contains_key(&c.id) {
-            let d = st.store.destination(&c.project_id, &c.destination_id).await?;
-            let cli = d.is_some_and(|d| d.url.is_none() && d.cli_path.is_some());
-            compiled.insert(c.id.clone(), Arc::new(rules::compile(c, cli)));
-        }
         let Some(rules) = compiled.get(&c.id).cloned() else { continue };
         let result = rules::run(st, request, c, &rules, &mut transformations, now).await?;
+        routing.executions.extend(result.executions);
         match result.outcome {
             Outcome::Deliver { connection_id, destination_id, status, next_attempt_at } => {
                 let id = crate::clock::new_id(IdKind::Event, now);

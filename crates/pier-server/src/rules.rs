@@ -198,6 +198,8 @@ pub struct ConnectionResult {
     pub outcome: Outcome,
     pub meta: Option<Value>,
     pub data: Option<TransformedRequest>,
+    /// Transformation runs, written with the routing.
+    pub executions: Vec<TransformationExecution>,
 }
 
 /// Run a connection's rules on a request.
@@ -214,6 +216,7 @@ pub async fn run(
     }
     let mut view = View::of(request);
     let mut transformed = false;
+    let mut executions = Vec::new();
     let mut due = now;
     for step in &compiled.steps {
         match step {
@@ -235,24 +238,27 @@ pub async fn run(
                 let Some(Some(t)) = transformations.get(id).cloned() else {
                     return Ok(ignore(c, IgnoredCause::TransformationFailed, Some(json!({"transformation_id": id}))));
                 };
-                match transform(st, &t, &view, Some(&c.id), Some(&request.id)).await? {
+                let (result, exec) = transform(st, &t, &view, Some(&c.id), Some(&request.id)).await;
+                executions.push(exec);
+                match result {
                     Ok(next) => {
                         view = next;
                         transformed = true;
                     }
                     Err(_) => {
-                        return Ok(ignore(
-                            c,
-                            IgnoredCause::TransformationFailed,
-                            Some(json!({"transformation_id": id})),
-                        ));
+                        let mut r =
+                            ignore(c, IgnoredCause::TransformationFailed, Some(json!({"transformation_id": id})));
+                        r.executions = executions;
+                        return Ok(r);
                     }
                 }
             }
             Step::Dedup { window, include, exclude } => {
                 let key = dedup::key(&view.whole(), include.as_deref(), exclude.as_deref());
                 if st.store.dedup_seen(&c.id, &key, &request.id, now, *window).await? {
-                    return Ok(ignore(c, IgnoredCause::Duplicate, Some(json!({"window": window}))));
+                    let mut r = ignore(c, IgnoredCause::Duplicate, Some(json!({"window": window})));
+                    r.executions = executions;
+                    return Ok(r);
                 }
             }
             Step::Delay(ms) => due = now.saturating_add(*ms),
@@ -261,7 +267,9 @@ pub async fn run(
     if compiled.cli && !st.config.cli_hold_when_disconnected {
         let since = now - crate::tunnel::SEEN_WITHIN_MS;
         if !st.store.cli_connected(&c.id, since).await? {
-            return Ok(ignore(c, IgnoredCause::CliDisconnected, None));
+            let mut r = ignore(c, IgnoredCause::CliDisconnected, None);
+            r.executions = executions;
+            return Ok(r);
         }
     }
     let data = transformed.then(|| TransformedRequest {
@@ -270,22 +278,27 @@ pub async fn run(
         path: view.path,
         query: view.query,
     });
-    Ok(ConnectionResult { outcome: deliver(c, due, now), meta: None, data })
+    Ok(ConnectionResult { outcome: deliver(c, due, now), meta: None, data, executions })
 }
 
 fn ignore(c: &Connection, cause: IgnoredCause, meta: Option<Value>) -> ConnectionResult {
-    ConnectionResult { outcome: Outcome::Ignore { connection_id: c.id.clone(), cause }, meta, data: None }
+    ConnectionResult {
+        outcome: Outcome::Ignore { connection_id: c.id.clone(), cause },
+        meta,
+        data: None,
+        executions: Vec::new(),
+    }
 }
 
-/// Run a transformation on a view in the sandbox (off the async threads) and record the
-/// execution. The outer error is storage; the inner one is the transformation's failure.
+/// Run a transformation on a view in the sandbox (off the async threads); returns the new view
+/// (or the failure) and the execution to record.
 async fn transform(
     st: &AppState,
     t: &Transformation,
     view: &View,
     connection_id: Option<&str>,
     request_id: Option<&str>,
-) -> Result<Result<View, TransformError>, StoreError> {
+) -> (Result<View, TransformError>, TransformationExecution) {
     let input = TransformInput {
         headers: match view.headers_json() {
             Value::Object(m) => m,
@@ -314,8 +327,7 @@ async fn transform(
         created_at: now,
         updated_at: now,
     };
-    st.store.insert_execution(&exec).await?;
-    Ok(result.map(|out| apply_output(view, out.request)))
+    (result.map(|out| apply_output(view, out.request)), exec)
 }
 
 /// Run code in the sandbox on a blocking thread.

@@ -125,10 +125,10 @@ async fn not_found_bad_request_unprocessable_and_conflict() {
             .unwrap();
         assert_eq!((s, v["data"]["field"].clone()), (422, json!("rules[0].count")), "{v}");
         let (s, v) = api
-            .post("/connections", &json!({"name": "c", "source": {"name": "s"}, "destination": {"name": "d", "url": "http://x/"}, "rules": [{"type": "filter", "body": {"a": 1}}]}))
+            .post("/connections", &json!({"name": "c", "source": {"name": "s"}, "destination": {"name": "d", "url": "http://x/"}, "rules": [{"type": "filter", "body": {"a": {"$bogus": 1}}}]}))
             .await
             .unwrap();
-        assert_eq!((s, v["data"]["field"].clone()), (422, json!("rules[0].type")), "{v}");
+        assert_eq!((s, v["data"]["field"].clone()), (422, json!("rules[0].body.a.$bogus")), "{v}");
         assert_eq!(api.get("/requests?limit=1000").await.unwrap().0, 422);
         assert_eq!(api.get("/events?status=LOST").await.unwrap().0, 422);
 

@@ -563,6 +563,26 @@ impl Store for PostgresStore {
         if n == 0 {
             return Err(StoreError::NotFound);
         }
+        for e in &r.executions {
+            tx.execute(
+                "INSERT INTO transformation_executions (id, project_id, transformation_id, connection_id, request_id, \
+                 log_level, logs, error, created_at, updated_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)",
+                &[
+                    &e.id,
+                    &e.project_id,
+                    &e.transformation_id,
+                    &e.connection_id,
+                    &e.request_id,
+                    &e.log_level,
+                    &to_json(&e.logs)?,
+                    &e.error,
+                    &e.created_at,
+                    &e.updated_at,
+                ],
+            )
+            .await
+            .map_err(map_err)?;
+        }
         for (event_id, data) in &r.event_data {
             tx.execute(
                 "INSERT INTO event_data (event_id, data) VALUES ($1, $2) ON CONFLICT (event_id) DO NOTHING",

@@ -424,6 +424,9 @@ pub(crate) fn complete_routing(tx: &Transaction<'_>, r: &Routing) -> Result<(), 
             .map_err(map_err)?;
         }
     }
+    for e in &r.executions {
+        crate::rules::insert_execution(tx, e)?;
+    }
     for (event_id, data) in &r.event_data {
         tx.execute(
             "INSERT INTO event_data (event_id, data) VALUES (?1, ?2) ON CONFLICT(event_id) DO NOTHING",

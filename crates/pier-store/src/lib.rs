@@ -48,6 +48,8 @@ pub struct Routing {
     pub replace_ignored: Vec<String>,
     /// What to deliver instead of the request, per event id (set by transformations).
     pub event_data: Vec<(String, TransformedRequest)>,
+    /// The transformation runs of this routing, with their logs.
+    pub executions: Vec<TransformationExecution>,
 }
 
 /// An event taken for delivery, with its request and what triggered this attempt.

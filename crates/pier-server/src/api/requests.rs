@@ -127,7 +127,8 @@ pub async fn retry(
         return Err(ApiError::field("webhook_ids", "name at least one connection"));
     }
     let mut compiled = std::collections::HashMap::new();
-    let mut routing = crate::routing::plan(&st, &request, &chosen, &mut compiled, crate::clock::now_ms()).await?;
+    crate::routing::compile_into(&st, &chosen, &mut compiled).await?;
+    let mut routing = crate::routing::plan(&st, &request, &chosen, &compiled, crate::clock::now_ms()).await?;
     routing.replace_ignored = chosen.iter().map(|c| c.id.clone()).collect();
     let due = crate::routing::due_events(&routing);
     st.store.complete_routing(routing).await?;
