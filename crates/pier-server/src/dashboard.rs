@@ -44,6 +44,7 @@ static ASSETS: &[Asset] = assets![
     "js/ui.js",
     "js/detail.js",
     "js/list.js",
+    "js/code_editor.js",
     "js/pages/signin.js",
     "js/pages/connections.js",
     "js/pages/connection_form.js",

@@ -104,10 +104,11 @@ export function highlightInto(el, code, lang) {
 
 /**
  * The editor. Options: value, lang ('js' | 'json'), label (accessible name), testid,
- * onchange(value), onsave(), onrun() (Ctrl/⌘+S and Ctrl/⌘+Enter). Tab indents (Esc then Tab
+ * onchange(value), onsave(), onrun() (Ctrl/⌘+S and Ctrl/⌘+Enter), minRows/maxRows (its height
+ * follows the code between the two). Tab indents (Esc then Tab
  * leaves the editor), Enter keeps the indentation.
  */
-export function codeEditor({ value = '', lang = 'js', label = 'Code', testid, onchange, onsave, onrun, cls } = {}) {
+export function codeEditor({ value = '', lang = 'js', label = 'Code', testid, onchange, onsave, onrun, cls, minRows = 10, maxRows = 28 } = {}) {
   const code = h('code');
   const hl = h('pre.code-hl', { 'aria-hidden': 'true' }, code);
   const numbers = h('pre');
@@ -134,6 +135,8 @@ export function codeEditor({ value = '', lang = 'js', label = 'Code', testid, on
       lines = n;
       numbers.textContent = Array.from({ length: n }, (_, i) => i + 1).join('\n') + '\n';
       el.style.setProperty('--gutter-ch', String(Math.max(2, String(n).length)));
+      // Grow with the code between minRows and maxRows (a manual resize, inline, wins).
+      el.style.setProperty('--rows', String(Math.min(maxRows, Math.max(minRows, n + 2))));
     }
     sync();
   }
