@@ -59,13 +59,18 @@ async fn one(http: &reqwest::Client, url: &str, body: &'static str) -> Result<Op
 
 /// `conns` workers sending back to back for `secs`.
 pub async fn closed(url: &str, body: &'static str, conns: usize, secs: Duration) -> Outcome {
+    closed_many(&[url.to_string()], body, conns, secs).await
+}
+
+/// Like [`closed`], the workers spread over several URLs (one per node).
+pub async fn closed_many(urls: &[String], body: &'static str, conns: usize, secs: Duration) -> Outcome {
     let http = client(conns);
     let stop = Arc::new(AtomicBool::new(false));
     let all = Arc::new(Mutex::new(Outcome::default()));
     let start = Instant::now();
     let mut tasks = Vec::new();
-    for _ in 0..conns {
-        let (http, stop, all, url) = (http.clone(), stop.clone(), all.clone(), url.to_string());
+    for i in 0..conns {
+        let (http, stop, all, url) = (http.clone(), stop.clone(), all.clone(), urls[i % urls.len()].clone());
         tasks.push(tokio::spawn(async move {
             let mut mine = Outcome::default();
             while !stop.load(Ordering::Relaxed) {

@@ -30,6 +30,8 @@ pub enum Scenario {
     Transform,
     /// Filter evaluations and JavaScript transformations per second, in process
     Engines,
+    /// E2e through a CLI session: `pier listen` forwarding to a local app
+    Tunnel,
     #[value(hide = true)]
     BaselineServer,
 }
@@ -51,6 +53,12 @@ pub struct Args {
     /// Concurrent connections of the closed-loop load
     #[arg(long, default_value_t = 64)]
     pub connections: usize,
+    /// Offered rate (requests/s) of the e2e and transform scenarios [default: 1000, or 200 with --quick]
+    #[arg(long)]
+    pub rate: Option<f64>,
+    /// Pier nodes for the ingest scenario (more than 1 needs --database-url)
+    #[arg(long, default_value_t = 1)]
+    pub nodes: usize,
     /// Events in the backlog scenario [default: 1000000, or 5000 with --quick]
     #[arg(long)]
     pub backlog: Option<usize>,

@@ -115,3 +115,43 @@ pub async fn baseline() -> anyhow::Result<Proc> {
     wait_ready(&p.url()).await?;
     Ok(p)
 }
+
+/// `pier listen PORT SOURCE` against `server`; returns once it is ready.
+pub async fn listen(server: &str, port: &str, source: &str) -> anyhow::Result<Child> {
+    use std::io::{BufRead, BufReader};
+    let mut child = Command::new(sibling("pier")?)
+        .args(["listen", port, source, "--output", "compact"])
+        .env("PIER_SERVER", server)
+        .env("PIER_API_KEY", KEY)
+        .env("PIER_CONFIG_DIR", std::env::temp_dir().join(format!("pier-bench-{}", std::process::id())))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .context("cannot start pier listen")?;
+    let stderr = child.stderr.take().context("no stderr")?;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if line.contains("Ready!") {
+                let _ = tx.send(());
+            }
+        }
+    });
+    tokio::task::spawn_blocking(move || rx.recv_timeout(Duration::from_secs(30)))
+        .await?
+        .context("pier listen did not become ready")?;
+    Ok(child)
+}
+
+/// The URL of a source by name.
+pub async fn source_url(server: &str, name: &str) -> anyhow::Result<String> {
+    let v: serde_json::Value = reqwest::Client::new()
+        .get(format!("{server}/2024-03-01/sources?name={name}"))
+        .bearer_auth(KEY)
+        .send()
+        .await?
+        .json()
+        .await?;
+    v["models"][0]["url"].as_str().map(String::from).context("the source does not exist")
+}

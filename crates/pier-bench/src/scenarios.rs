@@ -116,13 +116,24 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     }
 
     if which(Scenario::Ingest) {
+        anyhow::ensure!(
+            args.nodes == 1 || db.is_some(),
+            "--nodes needs --database-url (several nodes share one database)"
+        );
         let p = node::pier(db, &[]).await?;
+        let mut others = Vec::new();
+        for _ in 1..args.nodes {
+            others.push(node::pier(db, &[]).await?);
+        }
         let (src, cid) = connection(&p.url(), "ingest", &format!("{}/mock", p.url()), json!([])).await?;
         api(&p.url(), reqwest::Method::PUT, &format!("/connections/{cid}/pause"), json!({})).await?;
-        let o = load::closed(&src, BODY, args.connections, secs).await;
+        let path = src.trim_start_matches(&p.url()).to_string();
+        let urls: Vec<String> =
+            std::iter::once(&p).chain(others.iter()).map(|n| format!("{}{path}", n.url())).collect();
+        let o = load::closed_many(&urls, BODY, args.connections, secs).await;
         let max = o.rate();
         rows.push(Row {
-            name: "ingest (closed loop)".into(),
+            name: format!("ingest (closed loop, {} node(s))", args.nodes),
             rate: max,
             unit: "req/s",
             p50: o.pct(50.0),
@@ -144,7 +155,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         });
     }
 
-    let e2e_rate = if args.quick { 200.0 } else { 1000.0 };
+    let e2e_rate = args.rate.unwrap_or(if args.quick { 200.0 } else { 1000.0 });
     for (scenario, name, rules) in [
         (Scenario::E2e, "e2e", json!([])),
         (
@@ -237,6 +248,31 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             p999: 0.0,
             rss: p.memory_mib().0,
             extra: json!({"queued": acked, "queue_seconds": queue_time.as_secs_f64(), "rss_while_queued_mib": queued_rss, "disk_mib": disk, "drain_seconds": drain.as_secs_f64(), "delivered": delivered}),
+        });
+    }
+
+    if which(Scenario::Tunnel) {
+        let p = node::pier(db, &[]).await?;
+        let (app, arrivals) = receiver::start().await?;
+        let port = app.rsplit(':').next().unwrap_or_default().to_string();
+        let mut listen = node::listen(&p.url(), &port, "bench-cli").await?;
+        let src = node::source_url(&p.url(), "bench-cli").await?;
+        let n = if args.quick { 20 } else { 100 };
+        let rate = 50.0;
+        let o = load::open(&src, BODY, rate, Duration::from_secs_f64(n as f64 / rate)).await;
+        wait_arrivals(&arrivals, o.ok, Duration::from_secs(60)).await;
+        let l = e2e_latencies(&o.sent, &arrivals);
+        let _ = listen.kill();
+        let _ = listen.wait();
+        rows.push(Row {
+            name: format!("tunnel ({} events via pier listen)", o.ok),
+            rate: arrivals.count.load(std::sync::atomic::Ordering::Relaxed) as f64 / o.elapsed.as_secs_f64(),
+            unit: "events/s",
+            p50: pct(&l, 50.0),
+            p99: pct(&l, 99.0),
+            p999: pct(&l, 99.9),
+            rss: p.memory_mib().0,
+            extra: json!({"offered": rate, "latency": "ingest to local app"}),
         });
     }
 

@@ -162,7 +162,7 @@ async fn session(
     req.headers_mut().insert("sec-websocket-protocol", "hookdeckcli-devproxy-v1".parse()?);
     let (ws, _) = tokio_tungstenite::connect_async(req).await.context("cannot open the tunnel")?;
     let (mut sink, mut stream) = ws.split();
-    if !*announced && args.output == ListenOutput::Interactive {
+    if !*announced && args.output != ListenOutput::Quiet {
         eprintln!("> Ready! (^C to quit)");
     } else if *announced && args.output != ListenOutput::Quiet {
         eprintln!("> Reconnected.");
