@@ -78,6 +78,6 @@ echo "== pier serve on 127.0.0.1:$port (pid $pid)"
 echo "== browser tests (node --test)"
 status=0
 PIER_URL="http://127.0.0.1:$port" PIER_API_KEY="$key" ARTIFACTS="$here/artifacts" \
-  node --test --test-concurrency=1 --test-reporter=spec tests/dashboard.test.mjs || status=$?
+  node --test --test-concurrency=1 --test-reporter=spec tests/*.test.mjs || status=$?
 echo "== screenshots in tests/browser/artifacts/"
 exit $status

@@ -66,7 +66,7 @@ async fn ingest(st: AppState, peer: SocketAddr, req: HttpRequest) -> Result<Resp
     if key.is_empty() {
         return Err(ApiError::not_found("source"));
     }
-    let source = st.store.source_by_key(key).await?.ok_or_else(|| ApiError::not_found("source"))?;
+    let source = st.sources.get(st.store.as_ref(), key).await?.ok_or_else(|| ApiError::not_found("source"))?;
     let now = now_ms();
     let method = parts.method.as_str().to_ascii_uppercase();
     let headers = header_pairs(&parts.headers);

@@ -72,14 +72,11 @@ pub async fn route_pending(st: &AppState) -> Result<usize, pier_store::StoreErro
             plans.push(plan(st, request, cs, &compiled, now));
         }
         let routings: Vec<Routing> = futures::stream::iter(plans).buffered(PLAN_CONCURRENCY).try_collect().await?;
-        // Written concurrently so the store commits them together.
+        // Written together: one commit for the batch.
         let due: Vec<Vec<(String, String, i64)>> = routings.iter().map(due_events).collect();
-        let results = futures::future::join_all(routings.into_iter().map(|r| st.store.complete_routing(r))).await;
-        for (r, due) in results.into_iter().zip(due) {
-            r?;
-            for (project, dest, at) in due {
-                st.delivery.notify(&project, &dest, at);
-            }
+        st.store.complete_routings(routings).await?;
+        for (project, dest, at) in due.into_iter().flatten() {
+            st.delivery.notify(&project, &dest, at);
         }
         total += n;
         if n < BATCH as usize {

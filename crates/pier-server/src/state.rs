@@ -24,6 +24,38 @@ pub struct AppState {
     pub sandbox: Arc<pier_transform::Sandbox>,
     /// The CLI sessions this node holds.
     pub tunnels: Arc<crate::tunnel::Tunnels>,
+    /// Sources by URL key, kept for a second: ingest's lookup on the hot path.
+    pub sources: Arc<SourceCache>,
+}
+
+/// A one-second cache of sources by key (changes through the API apply within a second).
+#[derive(Default)]
+pub struct SourceCache {
+    entries:
+        parking_lot::Mutex<std::collections::HashMap<String, (std::time::Instant, Option<Arc<pier_core::Source>>)>>,
+}
+
+impl SourceCache {
+    const TTL: std::time::Duration = std::time::Duration::from_secs(1);
+
+    pub async fn get(
+        &self,
+        store: &dyn Store,
+        key: &str,
+    ) -> Result<Option<Arc<pier_core::Source>>, pier_store::StoreError> {
+        if let Some((at, s)) = self.entries.lock().get(key) {
+            if at.elapsed() < Self::TTL {
+                return Ok(s.clone());
+            }
+        }
+        let s = store.source_by_key(key).await?.map(Arc::new);
+        let mut e = self.entries.lock();
+        if e.len() > 10_000 {
+            e.retain(|_, (at, _)| at.elapsed() < Self::TTL);
+        }
+        e.insert(key.to_string(), (std::time::Instant::now(), s.clone()));
+        Ok(s)
+    }
 }
 
 impl AppState {
@@ -47,6 +79,7 @@ impl AppState {
             node_id,
             sandbox,
             tunnels,
+            sources: Arc::default(),
         }
     }
 }

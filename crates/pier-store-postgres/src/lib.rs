@@ -187,6 +187,107 @@ async fn delete(tx: &deadpool_postgres::Transaction<'_>, table: &str, project_id
     Ok(())
 }
 
+/// Write one routing inside `tx`.
+async fn write_routing(tx: &deadpool_postgres::Transaction<'_>, r: &Routing) -> Result<()> {
+    for conn in &r.replace_ignored {
+        tx.execute("DELETE FROM ignored_events WHERE request_id = $1 AND connection_id = $2", &[&r.request_id, conn])
+            .await
+            .map_err(map_err)?;
+    }
+    for e in &r.events {
+        tx.execute(
+            "INSERT INTO events (id, project_id, request_id, connection_id, source_id, destination_id, status, attempts, \
+             last_attempt_at, next_attempt_at, response_status, error_code, successful_at, cli_id, created_at, updated_at, \
+             next_trigger) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,'INITIAL') \
+             ON CONFLICT (request_id, connection_id) DO NOTHING",
+            &[
+                &e.id,
+                &e.project_id,
+                &e.request_id,
+                &e.connection_id,
+                &e.source_id,
+                &e.destination_id,
+                &e.status.as_str(),
+                &e.attempts,
+                &e.last_attempt_at,
+                &e.next_attempt_at,
+                &e.response_status,
+                &e.error_code,
+                &e.successful_at,
+                &e.cli_id,
+                &e.created_at,
+                &e.updated_at,
+            ],
+        )
+        .await
+        .map_err(map_err)?;
+    }
+    for i in &r.ignored {
+        tx.execute(
+            "INSERT INTO ignored_events (id, project_id, request_id, connection_id, cause, meta, created_at, updated_at) \
+             VALUES ($1,$2,$3,$4,$5,$6,$7,$8) ON CONFLICT (request_id, connection_id) DO NOTHING",
+            &[
+                &i.id,
+                &i.project_id,
+                &i.request_id,
+                &i.connection_id,
+                &i.cause.as_str(),
+                &i.meta.as_ref().map(to_json).transpose()?,
+                &i.created_at,
+                &i.updated_at,
+            ],
+        )
+        .await
+        .map_err(map_err)?;
+    }
+    let n = tx
+        .execute(
+            "UPDATE requests SET routed = TRUE, routing_lease = NULL, updated_at = $2, \
+             rejection_cause = COALESCE(rejection_cause, $3), \
+             events_count = (SELECT COUNT(*) FROM events e JOIN destinations d ON d.id = e.destination_id \
+                             WHERE e.request_id = $1 AND d.cli_path IS NULL), \
+             cli_events_count = (SELECT COUNT(*) FROM events e JOIN destinations d ON d.id = e.destination_id \
+                             WHERE e.request_id = $1 AND d.cli_path IS NOT NULL), \
+             ignored_count = (SELECT COUNT(*) FROM ignored_events WHERE request_id = $1) WHERE id = $1",
+            &[&r.request_id, &r.now, &r.rejection.map(|c| c.as_str())],
+        )
+        .await
+        .map_err(map_err)?;
+    if n == 0 {
+        return Err(StoreError::NotFound);
+    }
+    for e in &r.executions {
+        tx.execute(
+            "INSERT INTO transformation_executions (id, project_id, transformation_id, connection_id, request_id, \
+             log_level, logs, error, created_at, updated_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)",
+            &[
+                &e.id,
+                &e.project_id,
+                &e.transformation_id,
+                &e.connection_id,
+                &e.request_id,
+                &e.log_level,
+                &to_json(&e.logs)?,
+                &e.error,
+                &e.created_at,
+                &e.updated_at,
+            ],
+        )
+        .await
+        .map_err(map_err)?;
+    }
+    for (event_id, data) in &r.event_data {
+        tx.execute(
+            "INSERT INTO event_data (event_id, data) VALUES ($1, $2) ON CONFLICT (event_id) DO NOTHING",
+            &[event_id, &to_json(data)?],
+        )
+        .await
+        .map_err(map_err)?;
+    }
+    notify_due(tx, &due_payloads(&r.events)).await?;
+    Ok(())
+}
+
 #[async_trait]
 impl Store for PostgresStore {
     async fn ping(&self) -> Result<()> {
@@ -491,107 +592,14 @@ impl Store for PostgresStore {
         Ok(out)
     }
     async fn complete_routing(&self, r: Routing) -> Result<()> {
+        self.complete_routings(vec![r]).await
+    }
+    async fn complete_routings(&self, routings: Vec<Routing>) -> Result<()> {
         let mut c = self.client().await?;
         let tx = c.transaction().await.map_err(map_err)?;
-        for conn in &r.replace_ignored {
-            tx.execute(
-                "DELETE FROM ignored_events WHERE request_id = $1 AND connection_id = $2",
-                &[&r.request_id, conn],
-            )
-            .await
-            .map_err(map_err)?;
+        for r in &routings {
+            write_routing(&tx, r).await?;
         }
-        for e in &r.events {
-            tx.execute(
-                "INSERT INTO events (id, project_id, request_id, connection_id, source_id, destination_id, status, attempts, \
-                 last_attempt_at, next_attempt_at, response_status, error_code, successful_at, cli_id, created_at, updated_at, \
-                 next_trigger) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,'INITIAL') \
-                 ON CONFLICT (request_id, connection_id) DO NOTHING",
-                &[
-                    &e.id,
-                    &e.project_id,
-                    &e.request_id,
-                    &e.connection_id,
-                    &e.source_id,
-                    &e.destination_id,
-                    &e.status.as_str(),
-                    &e.attempts,
-                    &e.last_attempt_at,
-                    &e.next_attempt_at,
-                    &e.response_status,
-                    &e.error_code,
-                    &e.successful_at,
-                    &e.cli_id,
-                    &e.created_at,
-                    &e.updated_at,
-                ],
-            )
-            .await
-            .map_err(map_err)?;
-        }
-        for i in &r.ignored {
-            tx.execute(
-                "INSERT INTO ignored_events (id, project_id, request_id, connection_id, cause, meta, created_at, updated_at) \
-                 VALUES ($1,$2,$3,$4,$5,$6,$7,$8) ON CONFLICT (request_id, connection_id) DO NOTHING",
-                &[
-                    &i.id,
-                    &i.project_id,
-                    &i.request_id,
-                    &i.connection_id,
-                    &i.cause.as_str(),
-                    &i.meta.as_ref().map(to_json).transpose()?,
-                    &i.created_at,
-                    &i.updated_at,
-                ],
-            )
-            .await
-            .map_err(map_err)?;
-        }
-        let n = tx
-            .execute(
-                "UPDATE requests SET routed = TRUE, routing_lease = NULL, updated_at = $2, \
-                 rejection_cause = COALESCE(rejection_cause, $3), \
-                 events_count = (SELECT COUNT(*) FROM events e JOIN destinations d ON d.id = e.destination_id \
-                                 WHERE e.request_id = $1 AND d.cli_path IS NULL), \
-                 cli_events_count = (SELECT COUNT(*) FROM events e JOIN destinations d ON d.id = e.destination_id \
-                                 WHERE e.request_id = $1 AND d.cli_path IS NOT NULL), \
-                 ignored_count = (SELECT COUNT(*) FROM ignored_events WHERE request_id = $1) WHERE id = $1",
-                &[&r.request_id, &r.now, &r.rejection.map(|c| c.as_str())],
-            )
-            .await
-            .map_err(map_err)?;
-        if n == 0 {
-            return Err(StoreError::NotFound);
-        }
-        for e in &r.executions {
-            tx.execute(
-                "INSERT INTO transformation_executions (id, project_id, transformation_id, connection_id, request_id, \
-                 log_level, logs, error, created_at, updated_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)",
-                &[
-                    &e.id,
-                    &e.project_id,
-                    &e.transformation_id,
-                    &e.connection_id,
-                    &e.request_id,
-                    &e.log_level,
-                    &to_json(&e.logs)?,
-                    &e.error,
-                    &e.created_at,
-                    &e.updated_at,
-                ],
-            )
-            .await
-            .map_err(map_err)?;
-        }
-        for (event_id, data) in &r.event_data {
-            tx.execute(
-                "INSERT INTO event_data (event_id, data) VALUES ($1, $2) ON CONFLICT (event_id) DO NOTHING",
-                &[event_id, &to_json(data)?],
-            )
-            .await
-            .map_err(map_err)?;
-        }
-        notify_due(&tx, &due_payloads(&r.events)).await?;
         tx.commit().await.map_err(map_err)
     }
     async fn event(&self, project_id: &str, id: &str) -> Result<Option<Event>> {

@@ -345,6 +345,11 @@ impl Store for SqliteStore {
             })
             .await
     }
+    async fn complete_routings(&self, routings: Vec<Routing>) -> Result<()> {
+        // Queued together, so the writer commits them in one transaction.
+        let results = futures::future::join_all(routings.into_iter().map(|r| self.complete_routing(r))).await;
+        results.into_iter().collect()
+    }
     async fn complete_routing(&self, routing: Routing) -> Result<()> {
         self.writer.write(move |tx| rows::complete_routing(tx, &routing)).await
     }

@@ -125,6 +125,13 @@ pub trait Store: Send + Sync + 'static {
     async fn unrouted_requests(&self, limit: u32, node: &str) -> Result<Vec<Request>>;
     /// Write the outcome of routing; idempotent (one event per request and connection).
     async fn complete_routing(&self, routing: Routing) -> Result<()>;
+    /// Write several routings (a backend may commit them together).
+    async fn complete_routings(&self, routings: Vec<Routing>) -> Result<()> {
+        for r in routings {
+            self.complete_routing(r).await?;
+        }
+        Ok(())
+    }
     async fn event(&self, project_id: &str, id: &str) -> Result<Option<Event>>;
     async fn list_events(&self, project_id: &str, q: &ListQuery) -> Result<Page<Event>>;
     async fn list_ignored_events(&self, project_id: &str, q: &ListQuery) -> Result<Page<IgnoredEvent>>;

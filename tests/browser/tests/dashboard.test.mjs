@@ -230,7 +230,7 @@ test('screenshots of every page', { timeout: 90_000 }, async () => {
   await screenshots(page, '31-event-detail');
 
   await visit(`#/transformations`);
-  await page.getByTestId('coming-soon').waitFor({ timeout: T });
+  await page.getByTestId('transformations-list').waitFor({ timeout: T });
   await screenshots(page, '40-transformations');
   await visit(`#/metrics`);
   await page.getByTestId('coming-soon').waitFor({ timeout: T });
