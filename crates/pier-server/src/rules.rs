@@ -226,7 +226,9 @@ pub async fn run(
                 for (name, f) in parts {
                     let ok = f.as_ref().is_some_and(|f| f.matches(&headers, view.json.as_ref(), &query, &view.path));
                     if !ok {
-                        return Ok(ignore(c, IgnoredCause::Filtered, Some(json!(name))));
+                        let mut r = ignore(c, IgnoredCause::Filtered, Some(json!(name)));
+                        r.executions = executions;
+                        return Ok(r);
                     }
                 }
             }
@@ -236,7 +238,9 @@ pub async fn run(
                     transformations.insert(id.clone(), t);
                 }
                 let Some(Some(t)) = transformations.get(id).cloned() else {
-                    return Ok(ignore(c, IgnoredCause::TransformationFailed, Some(json!({"transformation_id": id}))));
+                    let mut r = ignore(c, IgnoredCause::TransformationFailed, Some(json!({"transformation_id": id})));
+                    r.executions = executions;
+                    return Ok(r);
                 };
                 let (result, exec) = transform(st, &t, &view, Some(&c.id), Some(&request.id)).await;
                 executions.push(exec);

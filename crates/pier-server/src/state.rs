@@ -28,14 +28,21 @@ pub struct AppState {
     pub sources: Arc<SourceCache>,
 }
 
-/// A one-second cache of sources by key (changes through the API apply within a second).
+type CachedSource = (std::time::Instant, Option<Arc<pier_core::Source>>);
+
+/// A one-second cache of sources by key. Changes made through this node's API clear it; other
+/// nodes' changes apply within a second.
 #[derive(Default)]
 pub struct SourceCache {
-    entries:
-        parking_lot::Mutex<std::collections::HashMap<String, (std::time::Instant, Option<Arc<pier_core::Source>>)>>,
+    entries: parking_lot::Mutex<std::collections::HashMap<String, CachedSource>>,
 }
 
 impl SourceCache {
+    /// Forget everything (a source changed through this node's API).
+    pub fn clear(&self) {
+        self.entries.lock().clear();
+    }
+
     const TTL: std::time::Duration = std::time::Duration::from_secs(1);
 
     pub async fn get(

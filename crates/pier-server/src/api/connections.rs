@@ -175,6 +175,7 @@ async fn save(
     c.updated_at = now;
     changes.push(Change::PutConnection(c.clone()));
     st.store.apply(project_id, changes).await?;
+    st.sources.clear();
     Ok(output::connection(v, &c, &source, &destination, &st.config.public_url))
 }
 

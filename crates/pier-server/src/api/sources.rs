@@ -105,6 +105,7 @@ pub async fn create(
     let mut s = blank(&p.id, now_ms());
     input.apply("", &mut s)?;
     st.store.apply(&p.id, vec![Change::PutSource(s.clone())]).await?;
+    st.sources.clear();
     Ok(Json(out(v, &st, &s)))
 }
 
@@ -117,6 +118,7 @@ pub async fn upsert(
     let (s, changed) = resolve_by_name(&st, &p.id, &input, "").await?;
     if changed {
         st.store.apply(&p.id, vec![Change::PutSource(s.clone())]).await?;
+        st.sources.clear();
     }
     Ok(Json(out(v, &st, &s)))
 }
@@ -150,6 +152,7 @@ pub async fn update(
     input.apply("", &mut s)?;
     s.updated_at = now_ms();
     st.store.apply(&p.id, vec![Change::PutSource(s.clone())]).await?;
+    st.sources.clear();
     Ok(Json(out(v, &st, &s)))
 }
 
@@ -158,6 +161,7 @@ pub async fn delete(State(st): State<AppState>, Auth(p): Auth, Path(id): Path<St
         pier_store::StoreError::NotFound => ApiError::not_found("source"),
         other => other.into(),
     })?;
+    st.sources.clear();
     Ok(Json(Deleted { id }))
 }
 
@@ -177,5 +181,6 @@ pub async fn lifecycle(
     }
     s.updated_at = now;
     st.store.apply(&p.id, vec![Change::PutSource(s.clone())]).await?;
+    st.sources.clear();
     Ok(Json(out(v, &st, &s)))
 }
