@@ -471,3 +471,47 @@ async fn request_retry_reroutes_ignored_connections() {
     })
     .await
 }
+
+#[tokio::test]
+async fn metrics_summarise_traffic_errors_latency_and_queues() {
+    run(async {
+        let fx = Fx::new(|_| {}).await;
+        let ok = TestReceiver::start().await.unwrap();
+        let bad = TestReceiver::start().await.unwrap();
+        bad.set_status(500);
+        let c_ok = fx.connect("m-ok", &ok.url(), json!({}), json!([])).await;
+        let c_bad = fx
+            .connect(
+                "m-bad",
+                &bad.url(),
+                json!({}),
+                json!([{"type": "retry", "strategy": "linear", "interval": 600000, "count": 3}]),
+            )
+            .await;
+        for _ in 0..3 {
+            fx.send(&c_ok, "/", "{}").await;
+        }
+        fx.send(&c_bad, "/", "{}").await;
+        ok.wait_for(3, Duration::from_secs(10)).await.unwrap();
+        bad.wait_for(1, Duration::from_secs(10)).await.unwrap();
+        let m = eventually(Duration::from_secs(10), "metrics", || {
+            let api = fx.api.clone();
+            async move { api.ok("/metrics/summary?minutes=15").await.ok().filter(|m| m["totals"]["attempts"] == 4) }
+        })
+        .await
+        .unwrap();
+        assert_eq!(m["minutes"], 15);
+        assert_eq!(m["buckets"].as_array().unwrap().len(), 15);
+        assert_eq!(m["totals"]["requests"], 4);
+        assert_eq!(m["totals"]["events"], 4);
+        assert_eq!(m["totals"]["failed_attempts"], 1);
+        assert_eq!(m["totals"]["error_rate"], 0.25);
+        assert!(m["totals"]["latency_p99_ms"].is_number());
+        let queue = m["queue"].as_array().unwrap();
+        assert_eq!(queue.len(), 1, "the failing destination has a retry waiting: {queue:?}");
+        assert_eq!(queue[0]["destination_name"], "m-bad-dst");
+        assert_eq!(queue[0]["depth"], 1);
+        assert_eq!(fx.api.get("/metrics/summary?minutes=2").await.unwrap().0, 422);
+    })
+    .await
+}

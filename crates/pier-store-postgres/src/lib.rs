@@ -972,6 +972,49 @@ impl Store for PostgresStore {
             .await?;
         rows.first().map(|r| r.g(0)).unwrap_or(Ok(false))
     }
+    async fn metrics(&self, project_id: &str, since: Millis) -> Result<pier_store::MetricsRaw> {
+        let requests = self
+            .query(
+                "SELECT created_at / 60000, COUNT(*) FILTER (WHERE rejection_cause IS NULL), \
+                 COUNT(*) FILTER (WHERE rejection_cause IS NOT NULL) FROM requests \
+                 WHERE project_id = $1 AND created_at >= $2 GROUP BY 1",
+                &[&project_id, &since],
+            )
+            .await?
+            .iter()
+            .map(|r| Ok((r.g(0)?, r.g(1)?, r.g(2)?)))
+            .collect::<Result<_>>()?;
+        let events = self
+            .query(
+                "SELECT created_at / 60000, COUNT(*) FROM events WHERE project_id = $1 AND created_at >= $2 GROUP BY 1",
+                &[&project_id, &since],
+            )
+            .await?
+            .iter()
+            .map(|r| Ok((r.g(0)?, r.g(1)?)))
+            .collect::<Result<_>>()?;
+        let attempts = self
+            .query(
+                "SELECT created_at / 60000, successful, response_latency FROM attempts \
+                 WHERE project_id = $1 AND created_at >= $2 ORDER BY created_at DESC LIMIT 100000",
+                &[&project_id, &since],
+            )
+            .await?
+            .iter()
+            .map(|r| Ok((r.g(0)?, r.g(1)?, r.g(2)?)))
+            .collect::<Result<_>>()?;
+        let queue = self
+            .query(
+                "SELECT destination_id, COUNT(*), MIN(next_attempt_at) FROM events WHERE project_id = $1 \
+                 AND next_attempt_at IS NOT NULL AND status <> 'HOLD' GROUP BY destination_id",
+                &[&project_id],
+            )
+            .await?
+            .iter()
+            .map(|r| Ok((r.g(0)?, r.g(1)?, r.g(2)?)))
+            .collect::<Result<_>>()?;
+        Ok(pier_store::MetricsRaw { requests, events, attempts, queue })
+    }
     fn subscribe_due(&self) -> Option<mpsc::UnboundedReceiver<(String, String, Millis)>> {
         self.due.lock().ok().and_then(|mut d| d.take())
     }

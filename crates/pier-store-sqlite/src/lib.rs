@@ -603,6 +603,59 @@ impl Store for SqliteStore {
             })
             .await
     }
+
+    async fn metrics(&self, project_id: &str, since: Millis) -> Result<pier_store::MetricsRaw> {
+        let p = project_id.to_string();
+        self.readers
+            .read(move |c| {
+                let mut out = pier_store::MetricsRaw::default();
+                let mut st = c
+                    .prepare_cached(
+                        "SELECT created_at / 60000, SUM(rejection_cause IS NULL), SUM(rejection_cause IS NOT NULL) \
+                         FROM requests WHERE project_id = ?1 AND created_at >= ?2 GROUP BY 1",
+                    )
+                    .map_err(map_err)?;
+                out.requests = st
+                    .query_map(params![p, since], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                    .map_err(map_err)?
+                    .collect::<rusqlite::Result<_>>()
+                    .map_err(map_err)?;
+                let mut st = c
+                    .prepare_cached(
+                        "SELECT created_at / 60000, COUNT(*) FROM events WHERE project_id = ?1 AND created_at >= ?2 GROUP BY 1",
+                    )
+                    .map_err(map_err)?;
+                out.events = st
+                    .query_map(params![p, since], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .map_err(map_err)?
+                    .collect::<rusqlite::Result<_>>()
+                    .map_err(map_err)?;
+                let mut st = c
+                    .prepare_cached(
+                        "SELECT created_at / 60000, successful, response_latency FROM attempts \
+                         WHERE project_id = ?1 AND created_at >= ?2 ORDER BY created_at DESC LIMIT 100000",
+                    )
+                    .map_err(map_err)?;
+                out.attempts = st
+                    .query_map(params![p, since], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                    .map_err(map_err)?
+                    .collect::<rusqlite::Result<_>>()
+                    .map_err(map_err)?;
+                let mut st = c
+                    .prepare_cached(
+                        "SELECT destination_id, COUNT(*), MIN(next_attempt_at) FROM events WHERE project_id = ?1 \
+                         AND next_attempt_at IS NOT NULL AND status <> 'HOLD' GROUP BY destination_id",
+                    )
+                    .map_err(map_err)?;
+                out.queue = st
+                    .query_map(params![p], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                    .map_err(map_err)?
+                    .collect::<rusqlite::Result<_>>()
+                    .map_err(map_err)?;
+                Ok(out)
+            })
+            .await
+    }
 }
 
 #[cfg(test)]

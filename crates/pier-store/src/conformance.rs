@@ -468,6 +468,18 @@ async fn rules(store: &Arc<dyn Store>, ids: &mut Ids, p1: &Project, p2: &Project
     assert!(store.cli_connected("web_cli2", now - 10).await.unwrap());
     assert!(!store.cli_connected("web_cli", now - 10).await.unwrap(), "exact connection ids");
     assert!(!store.cli_connected("web_cli1", now + 10).await.unwrap(), "not seen recently");
+
+    // Metrics: per-minute counts and attempts of the project only.
+    let m = store.metrics(&p1.id, 0).await.unwrap();
+    let accepted: i64 = m.requests.iter().map(|r| r.1).sum();
+    let rejected: i64 = m.requests.iter().map(|r| r.2).sum();
+    assert!(accepted >= 200 && rejected == 1, "{accepted} accepted, {rejected} rejected (NO_CONNECTION)");
+    assert!(m.events.iter().map(|e| e.1).sum::<i64>() >= 3);
+    assert!(m.attempts.iter().any(|a| a.1) && m.attempts.iter().any(|a| !a.1), "successful and failed attempts");
+    assert!(m.queue.iter().any(|(_, n, due)| *n >= 1 && due.is_some()), "events waiting per destination");
+    let other = store.metrics(&p2.id, 0).await.unwrap();
+    assert!(other.attempts.is_empty());
+    assert!(store.metrics(&p1.id, now + 10_000_000).await.unwrap().requests.is_empty(), "since is honoured");
 }
 
 fn attempt_for(ids: &mut Ids, c: &Claimed, successful: bool, status: Option<i64>) -> Attempt {

@@ -72,6 +72,19 @@ pub struct AttemptRecord {
     pub now: Millis,
 }
 
+/// Raw figures for the metrics API: per-minute counts and attempt latencies since a time.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MetricsRaw {
+    /// (minute index = ms / 60000, accepted requests, rejected requests)
+    pub requests: Vec<(i64, i64, i64)>,
+    /// (minute, events created)
+    pub events: Vec<(i64, i64)>,
+    /// (minute, successful, response latency ms) of attempts, at most 100 000 of the newest.
+    pub attempts: Vec<(i64, bool, Option<i64>)>,
+    /// (destination id, deliverable events waiting, earliest due time)
+    pub queue: Vec<(String, i64, Option<Millis>)>,
+}
+
 /// Durable storage of everything Pier knows. All methods are scoped to a project where the
 /// object belongs to one; a lookup with another project's id finds nothing.
 #[async_trait]
@@ -210,6 +223,9 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<bool>;
     /// The transformed request of an event, if a transformation made one.
     async fn event_data(&self, event_id: &str) -> Result<Option<TransformedRequest>>;
+    /// Figures for the metrics API since `since`.
+    async fn metrics(&self, project_id: &str, since: Millis) -> Result<MetricsRaw>;
+
     // ---- CLI sessions ----
     /// Insert or replace a CLI session.
     async fn put_cli_session(&self, s: &CliSession) -> Result<()>;

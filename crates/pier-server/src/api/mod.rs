@@ -7,6 +7,7 @@ mod connections;
 mod destinations;
 mod events;
 mod json;
+mod metrics;
 mod params;
 mod requests;
 mod sources;
@@ -59,6 +60,7 @@ pub fn router(version: ApiVersion) -> Router<AppState> {
         )
         .route("/transformations/{id}/executions", get(transformations::executions))
         .route("/transformations/{id}/executions/{execution_id}", get(transformations::execution))
+        .route("/metrics/summary", get(metrics::summary))
         .route("/cli-sessions", post(crate::tunnel::create_session))
         .route("/cli-auth/validate", get(crate::tunnel::validate))
         .route("/cli/guest", post(crate::tunnel::guest))

@@ -176,6 +176,13 @@ impl Params {
         }
     }
 
+    /// The last value of a parameter, as text.
+    pub fn choice_any(&mut self, name: &str) -> Result<Option<String>, ApiError> {
+        let entries = self.take(name);
+        Self::no_ops(name, &entries)?;
+        Ok(entries.last().map(|(_, v)| v.clone()))
+    }
+
     /// A boolean flag (`disabled=true`).
     pub fn flag(&mut self, name: &str) -> Result<Option<bool>, ApiError> {
         let entries = self.take(name);
