@@ -122,6 +122,8 @@ function route() {
   const { name, parts, query } = parseHash();
   if (!session.key) {
     if (name !== 'signin') history.replaceState(null, '', '#/signin');
+    // Remember the sign-in location, so the page asked for is routed after signing in.
+    lastHash = location.hash;
     teardown();
     shell = null;
     const handle = signin.mount(app, {
