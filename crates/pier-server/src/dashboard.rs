@@ -45,6 +45,7 @@ static ASSETS: &[Asset] = assets![
     "js/detail.js",
     "js/list.js",
     "js/code_editor.js",
+    "js/charts.js",
     "js/pages/signin.js",
     "js/pages/connections.js",
     "js/pages/connection_form.js",

@@ -198,7 +198,14 @@ async fn write_routing(tx: &deadpool_postgres::Transaction<'_>, r: &Routing) -> 
         tx.execute(
             "INSERT INTO events (id, project_id, request_id, connection_id, source_id, destination_id, status, attempts, \
              last_attempt_at, next_attempt_at, response_status, error_code, successful_at, cli_id, created_at, updated_at, \
-             next_trigger) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,'INITIAL') \
+             next_trigger) \
+             SELECT $1::text, $2::text, $3::text, $4::text, $5::text, $6::text, \
+               CASE WHEN p.paused_at IS NOT NULL THEN 'HOLD' \
+                    WHEN p.paused_at IS NULL AND $7::text = 'HOLD' THEN 'QUEUED' ELSE $7::text END, \
+               $8::bigint, $9::bigint, \
+               CASE WHEN p.paused_at IS NOT NULL THEN NULL WHEN $7::text = 'HOLD' THEN $15::bigint ELSE $10::bigint END, \
+               $11::bigint, $12::text, $13::bigint, $14::text, $15::bigint, $16::bigint, 'INITIAL' \
+             FROM (SELECT (SELECT paused_at FROM connections WHERE id = $4::text) AS paused_at) p \
              ON CONFLICT (request_id, connection_id) DO NOTHING",
             &[
                 &e.id,
@@ -614,6 +621,17 @@ impl Store for PostgresStore {
     }
 
     async fn due_destinations(&self, now: Millis) -> Result<Vec<(String, String, Millis)>> {
+        // A routing that committed a held event just after its connection was unpaused (on
+        // another node) would leave it held: release such events here.
+        let c = self.client().await?;
+        c.execute(
+            "UPDATE events SET status = 'QUEUED', next_attempt_at = $1, next_trigger = 'UNPAUSE', updated_at = $1 \
+             WHERE status = 'HOLD' AND connection_id IN (SELECT id FROM connections WHERE paused_at IS NULL)",
+            &[&now],
+        )
+        .await
+        .map_err(map_err)?;
+        drop(c);
         let rows = self
             .query(
                 "SELECT project_id, destination_id, MIN(next_attempt_at) FROM events \

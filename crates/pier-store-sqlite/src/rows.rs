@@ -378,8 +378,14 @@ pub(crate) fn complete_routing(tx: &Transaction<'_>, r: &Routing) -> Result<(), 
                 "INSERT INTO events (id, project_id, request_id, connection_id, source_id, destination_id, status, attempts, \
                  last_attempt_at, next_attempt_at, response_status, error_code, successful_at, cli_id, created_at, updated_at, \
                  next_trigger) \
-                 VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,'INITIAL') \
-                 ON CONFLICT(request_id, connection_id) DO NOTHING",
+                 SELECT ?1,?2,?3,?4,?5,?6, \
+                   CASE WHEN p.paused_at IS NOT NULL THEN 'HOLD' \
+                        WHEN p.paused_at IS NULL AND ?7 = 'HOLD' THEN 'QUEUED' ELSE ?7 END, \
+                   ?8,?9, \
+                   CASE WHEN p.paused_at IS NOT NULL THEN NULL WHEN ?7 = 'HOLD' THEN ?15 ELSE ?10 END, \
+                   ?11,?12,?13,?14,?15,?16,'INITIAL' \
+                 FROM (SELECT (SELECT paused_at FROM connections WHERE id = ?4) AS paused_at) p \
+                 WHERE true ON CONFLICT(request_id, connection_id) DO NOTHING",
 
             )
             .map_err(map_err)?;

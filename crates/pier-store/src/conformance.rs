@@ -597,6 +597,36 @@ async fn delivery(store: &Arc<dyn Store>, ids: &mut Ids, p1: &Project, p2: &Proj
     assert_eq!(back.len(), 2);
     assert!(back.iter().all(|c| c.trigger == AttemptTrigger::Unpause));
 
+    // Routing racing a pause/unpause: the connection's state at commit time wins.
+    let r_held = request(ids, &s, b"{}");
+    store.ingest(r_held.clone()).await.unwrap();
+    let mut stale_hold = event_for(ids, &r_held, &c);
+    stale_hold.status = EventStatus::Hold;
+    stale_hold.next_attempt_at = None;
+    let routing =
+        Routing { request_id: r_held.id.clone(), events: vec![stale_hold.clone()], now: ids.now, ..Routing::default() };
+    store.complete_routing(routing).await.unwrap();
+    let e = store.event(&p1.id, &stale_hold.id).await.unwrap().unwrap();
+    assert_eq!(e.status, EventStatus::Queued, "held by a stale view of a connection that is not paused");
+    assert!(e.next_attempt_at.is_some());
+    let mut paused = c.clone();
+    paused.paused_at = Some(ids.now);
+    store.apply(&p1.id, vec![Change::PutConnection(paused)]).await.unwrap();
+    let r_q = request(ids, &s, b"{}");
+    store.ingest(r_q.clone()).await.unwrap();
+    let stale_queued = event_for(ids, &r_q, &c);
+    let routing =
+        Routing { request_id: r_q.id.clone(), events: vec![stale_queued.clone()], now: ids.now, ..Routing::default() };
+    store.complete_routing(routing).await.unwrap();
+    let e = store.event(&p1.id, &stale_queued.id).await.unwrap().unwrap();
+    assert_eq!(
+        (e.status, e.next_attempt_at),
+        (EventStatus::Hold, None),
+        "queued by a stale view of a paused connection"
+    );
+    store.apply(&p1.id, vec![Change::PutConnection(c.clone())]).await.unwrap();
+    store.release_held_events(&p1.id, &c.id, ids.now).await.unwrap();
+
     // A manual retry of a finished event leases it with trigger MANUAL.
     let manual = store.claim_event(&p1.id, &c0.event.id, AttemptTrigger::Manual, now + 4, now + 9, "n").await.unwrap();
     let manual = manual.expect("claimed");

@@ -233,7 +233,7 @@ test('screenshots of every page', { timeout: 90_000 }, async () => {
   await page.getByTestId('transformations-list').waitFor({ timeout: T });
   await screenshots(page, '40-transformations');
   await visit(`#/metrics`);
-  await page.getByTestId('coming-soon').waitFor({ timeout: T });
+  await page.getByTestId('metrics-page').waitFor({ timeout: T });
   await screenshots(page, '41-metrics');
 });
 
