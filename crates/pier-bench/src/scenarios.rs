@@ -86,7 +86,12 @@ fn e2e_latencies(sent: &[(String, Instant)], a: &receiver::Arrivals) -> Vec<u64>
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
     let secs = Duration::from_secs(args.seconds.unwrap_or(if args.quick { 2 } else { 10 }));
-    let db = args.database_url.as_deref();
+    // Each run gets a schema of its own on PostgreSQL, so runs never see each other's data.
+    let fresh = match args.database_url.as_deref() {
+        Some(u) => Some(pier_store_postgres::testing::fresh_schema_url(u).await.map_err(anyhow::Error::msg)?),
+        None => None,
+    };
+    let db = fresh.as_deref();
     let which = |s: Scenario| args.scenario == Scenario::All || args.scenario == s;
     let machine = machine();
     eprintln!(
