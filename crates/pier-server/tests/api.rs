@@ -303,6 +303,12 @@ async fn event_and_request_filters() {
         );
         assert_eq!(api.ok("/requests?events_count[gte]=1").await.unwrap()["count"], 2);
         assert_eq!(api.ok("/requests?verified=true").await.unwrap()["count"], 0);
+        // Full-text search in body, headers and path.
+        assert_eq!(api.ok("/requests?search_term=%22a%22:1").await.unwrap()["count"], 2);
+        assert_eq!(api.ok("/requests?search_term=nothing-like-this").await.unwrap()["count"], 0);
+        assert_eq!(api.ok("/events?search_term=%22a%22").await.unwrap()["count"], 2);
+        assert_eq!(api.ok("/events?search_term=zzz-absent").await.unwrap()["count"], 0);
+        assert_eq!(api.get("/events?search_term=ab").await.unwrap().0, 422);
         assert_eq!(api.ok("/requests?order_by=ingested_at&dir=asc").await.unwrap()["models"][0]["id"], ra.as_str());
     })
     .await

@@ -36,7 +36,18 @@ fn sort_expr(col: Col) -> String {
     }
 }
 
-fn push_conds(sql: &mut String, args: &mut Vec<Param>, conds: &[Cond]) {
+/// Search in a request's body, headers and path (`$n` is the pattern).
+fn search_sql(table: Table, n: usize) -> String {
+    let on_request = format!(
+        "(encode(body, 'escape') ILIKE ${n} ESCAPE '\\' OR headers ILIKE ${n} ESCAPE '\\' OR path ILIKE ${n} ESCAPE '\\')"
+    );
+    match table {
+        Table::Events => format!("request_id IN (SELECT id FROM requests WHERE project_id = $1 AND {on_request})"),
+        _ => on_request,
+    }
+}
+
+fn push_conds(sql: &mut String, args: &mut Vec<Param>, conds: &[Cond], table: Table) {
     for cond in conds {
         let col = cond.col().as_str();
         match cond {
@@ -59,10 +70,14 @@ fn push_conds(sql: &mut String, args: &mut Vec<Param>, conds: &[Cond]) {
             }
             Cond::IsNull(_, true) => sql.push_str(&format!(" AND {col} IS NULL")),
             Cond::IsNull(_, false) => sql.push_str(&format!(" AND {col} IS NOT NULL")),
-            Cond::Contains(_, s) => {
+            Cond::Contains(c, s) => {
                 let escaped = s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
                 args.push(Param::Text(format!("%{escaped}%")));
-                sql.push_str(&format!(" AND {col} ILIKE ${} ESCAPE '\\'", args.len()));
+                if *c == Col::Search {
+                    sql.push_str(&format!(" AND {}", search_sql(table, args.len())));
+                } else {
+                    sql.push_str(&format!(" AND {col} ILIKE ${} ESCAPE '\\'", args.len()));
+                }
             }
         }
     }
@@ -71,7 +86,7 @@ fn push_conds(sql: &mut String, args: &mut Vec<Param>, conds: &[Cond]) {
 pub(crate) fn select(table: Table, columns: &str, project_id: &str, q: &ListQuery) -> (String, Vec<Param>) {
     let mut args = vec![Param::Text(project_id.to_string())];
     let mut sql = format!("SELECT {columns} FROM {} WHERE project_id = $1", table.as_str());
-    push_conds(&mut sql, &mut args, &q.conds);
+    push_conds(&mut sql, &mut args, &q.conds, table);
     let expr = sort_expr(q.order_by);
     let desc = q.desc != q.reversed();
     if let Some(c) = &q.cursor {
@@ -92,6 +107,6 @@ pub(crate) fn select(table: Table, columns: &str, project_id: &str, q: &ListQuer
 pub(crate) fn count(table: Table, project_id: &str, conds: &[Cond]) -> (String, Vec<Param>) {
     let mut args = vec![Param::Text(project_id.to_string())];
     let mut sql = format!("SELECT COUNT(*) FROM {} WHERE project_id = $1", table.as_str());
-    push_conds(&mut sql, &mut args, conds);
+    push_conds(&mut sql, &mut args, conds, table);
     (sql, args)
 }

@@ -47,6 +47,8 @@ pub enum Col {
     EventId,
     TransformationId,
     LogLevel,
+    /// Not a column: the request's body, headers and path together, for `Contains` (search).
+    Search,
     DisabledAt,
     PausedAt,
     CreatedAt,
@@ -84,6 +86,7 @@ impl Col {
             Col::EventId => "event_id",
             Col::TransformationId => "transformation_id",
             Col::LogLevel => "log_level",
+            Col::Search => "search",
             Col::DisabledAt => "disabled_at",
             Col::PausedAt => "paused_at",
             Col::CreatedAt => "created_at",
@@ -127,6 +130,7 @@ impl Table {
             Cause => self == Table::IgnoredEvents,
             EventId => self == Table::Attempts,
             TransformationId | LogLevel => self == Table::TransformationExecutions,
+            Search => matches!(self, Table::Requests | Table::Events),
         }
     }
 }

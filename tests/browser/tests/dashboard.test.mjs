@@ -144,6 +144,20 @@ test('events appear live in Events (no reload)', { timeout: 40_000 }, async () =
   await eventually(() => receiver.received.some((r) => r.body.includes('ord_2')), { timeout: T, what: 'the delivery' });
 });
 
+test('search finds events by their body', { timeout: 30_000 }, async () => {
+  const search = page.getByTestId('filter-search');
+  await search.fill('ord_2');
+  await search.press('Enter');
+  await row('events-table', eventId).waitFor({ timeout: T });
+  await eventually(async () => (await page.locator('[data-testid="events-table"] .row').count()) === 1, { timeout: T, what: 'only the matching event' });
+  await search.fill('no-such-thing-anywhere');
+  await search.press('Enter');
+  await eventually(async () => (await page.locator('[data-testid="events-table"] .row').count()) === 0, { timeout: T, what: 'no rows' });
+  await search.fill('');
+  await search.press('Enter');
+  await row('events-table', eventId).waitFor({ timeout: T });
+});
+
 test('open the event and see its attempt', { timeout: 30_000 }, async () => {
   await row('events-table', eventId).click();
   await panel().waitFor({ state: 'visible', timeout: T });

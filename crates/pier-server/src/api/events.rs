@@ -33,6 +33,7 @@ pub(crate) fn event_filters(params: &mut Params) -> ApiResult<(ListQuery, bool)>
     params.date("last_attempt_at", Col::LastAttemptAt, &mut conds)?;
     params.date("next_attempt_at", Col::NextAttemptAt, &mut conds)?;
     params.date("created_at", Col::CreatedAt, &mut conds)?;
+    params.search(&mut conds)?;
     let with_data = include_data(params)?;
     let q = params.page(
         &[

@@ -183,6 +183,17 @@ impl Params {
         Ok(entries.last().map(|(_, v)| v.clone()))
     }
 
+    /// `search_term`: at least 3 characters, matched in the request's body, headers and path.
+    pub fn search(&mut self, conds: &mut Vec<Cond>) -> Result<(), ApiError> {
+        if let Some(t) = self.choice_any("search_term")? {
+            if t.chars().count() < 3 {
+                return Err(ApiError::field("search_term", "give at least 3 characters"));
+            }
+            conds.push(Cond::Contains(Col::Search, t));
+        }
+        Ok(())
+    }
+
     /// A boolean flag (`disabled=true`).
     pub fn flag(&mut self, name: &str) -> Result<Option<bool>, ApiError> {
         let entries = self.take(name);

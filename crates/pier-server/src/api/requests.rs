@@ -46,6 +46,7 @@ pub async fn list(
     params.int("ignored_count", Col::IgnoredCount, &mut conds)?;
     params.date("ingested_at", Col::IngestedAt, &mut conds)?;
     params.date("created_at", Col::CreatedAt, &mut conds)?;
+    params.search(&mut conds)?;
     let with_data = include_data(&mut params)?;
     let q = params.page(&[("created_at", Col::CreatedAt), ("ingested_at", Col::IngestedAt)], conds)?;
     params.finish()?;

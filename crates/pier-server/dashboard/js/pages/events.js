@@ -43,7 +43,7 @@ export default {
   title: 'Events',
   icon: 'events',
   mount(root, ctx) {
-    const keys = ['status', 'webhook_id', 'source_id', 'destination_id', 'response_status', 'error_code', 'range'];
+    const keys = ['status', 'webhook_id', 'source_id', 'destination_id', 'response_status', 'error_code', 'range', 'search_term'];
     let filters = Object.fromEntries(keys.map((k) => [k, ctx.query.get(k) || '']));
     let openId = null;
     let detailTimer = null;
@@ -67,12 +67,20 @@ export default {
       value: filters.response_status,
       onchange: (e) => apply({ response_status: e.target.value.trim() }),
     });
+    const searchInput = h('input.input', {
+      type: 'search',
+      placeholder: 'Search body, headers, path',
+      'aria-label': 'Search',
+      'data-testid': 'filter-search',
+      value: filters.search_term,
+      onchange: (e) => apply({ search_term: e.target.value.trim() }),
+    });
     const clearBtn = button('Clear', {
       variant: 'ghost',
       size: 'sm',
       icon: 'x',
       onclick: () => {
-        for (const [el] of [[statusSel], [connSel], [srcSel], [dstSel], [rangeSel], [codeInput]]) el.value = '';
+        for (const [el] of [[statusSel], [connSel], [srcSel], [dstSel], [rangeSel], [codeInput], [searchInput]]) el.value = '';
         apply(Object.fromEntries(keys.map((k) => [k, ''])));
       },
     });
@@ -93,6 +101,7 @@ export default {
         const { range, ...rest } = filters;
         const p = { ...rest, 'created_at[gte]': sinceToIso(range) };
         if (p.response_status && !/^\d{3}$/.test(p.response_status)) delete p.response_status;
+        if (p.search_term && p.search_term.length < 3) delete p.search_term;
         return p;
       },
       prepare: async (models) => {
@@ -136,7 +145,7 @@ export default {
     const close = () => ctx.navigate('#/events' + qs());
     const split = splitView(list.el, { onClose: close });
 
-    const fb = filterBar([statusSel, connSel, srcSel, dstSel, codeInput, rangeSel, clearBtn], () => Object.values(filters).filter(Boolean).length);
+    const fb = filterBar([searchInput, statusSel, connSel, srcSel, dstSel, codeInput, rangeSel, clearBtn], () => Object.values(filters).filter(Boolean).length);
     mount(
       root,
       h(

@@ -32,6 +32,7 @@ export default {
       source_id: ctx.query.get('source_id') || '',
       rejection_cause: ctx.query.get('rejection_cause') || '',
       range: ctx.query.get('range') || '',
+      search_term: ctx.query.get('search_term') || '',
     };
     let openId = null;
     let detailTimer = null;
@@ -54,7 +55,20 @@ export default {
         { name: 'Status' },
       );
     const segHost = h('div', statusSeg());
-    const clearBtn = button('Clear', { variant: 'ghost', size: 'sm', icon: 'x', onclick: () => apply({ status: '', source_id: '', rejection_cause: '', range: '' }, true) });
+    const searchInput = h('input.input', {
+      type: 'search',
+      placeholder: 'Search body, headers, path',
+      'aria-label': 'Search',
+      'data-testid': 'filter-search',
+      value: filters.search_term,
+      onchange: (e) => apply({ search_term: e.target.value.trim() }),
+    });
+    const clearBtn = button('Clear', {
+      variant: 'ghost',
+      size: 'sm',
+      icon: 'x',
+      onclick: () => apply({ status: '', source_id: '', rejection_cause: '', range: '', search_term: '' }, true),
+    });
 
     function apply(change, redraw = false) {
       filters = { ...filters, ...change };
@@ -63,6 +77,7 @@ export default {
         sourceSelect.value = filters.source_id;
         causeSelect.value = filters.rejection_cause;
         rangeSelect.value = filters.range;
+        searchInput.value = filters.search_term;
       }
       mount(segHost, statusSeg());
       causeSelect.value = filters.rejection_cause;
@@ -79,6 +94,7 @@ export default {
         source_id: filters.source_id,
         rejection_cause: filters.rejection_cause,
         'created_at[gte]': sinceToIso(filters.range),
+        search_term: filters.search_term.length >= 3 ? filters.search_term : '',
       }),
       prepare: (models) => names.refresh(models.some((r) => !names.sources.has(r.source_id))).catch(() => {}),
       rowHref: (r) => `#/requests/${r.id}`,
@@ -113,7 +129,7 @@ export default {
       return q ? '?' + q : '';
     };
 
-    const fb = filterBar([segHost, sourceSelect, causeSelect, rangeSelect, clearBtn], () => Object.values(filters).filter(Boolean).length);
+    const fb = filterBar([searchInput, segHost, sourceSelect, causeSelect, rangeSelect, clearBtn], () => Object.values(filters).filter(Boolean).length);
     mount(
       root,
       h(
