@@ -8,6 +8,7 @@ pub mod clock;
 pub mod conformance;
 mod error;
 mod query;
+pub mod sql;
 
 pub use error::StoreError;
 pub use query::{sortable, Cmp, Col, Cond, ListQuery, Listed, Page, Table, Val};
