@@ -56,6 +56,16 @@ impl From<FieldError> for ApiError {
     }
 }
 
+impl ApiError {
+    /// A store error, with `NotFound` named after the object (`source not found`).
+    pub fn from_store(e: StoreError, what: &str) -> ApiError {
+        match e {
+            StoreError::NotFound => ApiError::not_found(what),
+            other => other.into(),
+        }
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> ApiError {
         match e {

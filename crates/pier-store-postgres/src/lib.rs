@@ -187,6 +187,29 @@ async fn delete(tx: &deadpool_postgres::Transaction<'_>, table: &str, project_id
     Ok(())
 }
 
+/// Record one transformation run (alone, or inside a routing's transaction).
+async fn insert_execution(c: &impl deadpool_postgres::GenericClient, e: &TransformationExecution) -> Result<()> {
+    c.execute(
+        "INSERT INTO transformation_executions (id, project_id, transformation_id, connection_id, request_id, log_level, \
+         logs, error, created_at, updated_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)",
+        &[
+            &e.id,
+            &e.project_id,
+            &e.transformation_id,
+            &e.connection_id,
+            &e.request_id,
+            &e.log_level,
+            &to_json(&e.logs)?,
+            &e.error,
+            &e.created_at,
+            &e.updated_at,
+        ],
+    )
+    .await
+    .map_err(map_err)?;
+    Ok(())
+}
+
 /// Write one routing inside `tx`.
 async fn write_routing(tx: &deadpool_postgres::Transaction<'_>, r: &Routing) -> Result<()> {
     for conn in &r.replace_ignored {
@@ -264,24 +287,7 @@ async fn write_routing(tx: &deadpool_postgres::Transaction<'_>, r: &Routing) -> 
         return Err(StoreError::NotFound);
     }
     for e in &r.executions {
-        tx.execute(
-            "INSERT INTO transformation_executions (id, project_id, transformation_id, connection_id, request_id, \
-             log_level, logs, error, created_at, updated_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)",
-            &[
-                &e.id,
-                &e.project_id,
-                &e.transformation_id,
-                &e.connection_id,
-                &e.request_id,
-                &e.log_level,
-                &to_json(&e.logs)?,
-                &e.error,
-                &e.created_at,
-                &e.updated_at,
-            ],
-        )
-        .await
-        .map_err(map_err)?;
+        insert_execution(tx, e).await?;
     }
     for (event_id, data) in &r.event_data {
         tx.execute(
@@ -889,25 +895,7 @@ impl Store for PostgresStore {
     }
     async fn insert_execution(&self, e: &TransformationExecution) -> Result<()> {
         let c = self.client().await?;
-        c.execute(
-            "INSERT INTO transformation_executions (id, project_id, transformation_id, connection_id, request_id, log_level, \
-             logs, error, created_at, updated_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)",
-            &[
-                &e.id,
-                &e.project_id,
-                &e.transformation_id,
-                &e.connection_id,
-                &e.request_id,
-                &e.log_level,
-                &to_json(&e.logs)?,
-                &e.error,
-                &e.created_at,
-                &e.updated_at,
-            ],
-        )
-        .await
-        .map_err(map_err)?;
-        Ok(())
+        insert_execution(&c, e).await
     }
     async fn execution(&self, project_id: &str, id: &str) -> Result<Option<TransformationExecution>> {
         let sql =

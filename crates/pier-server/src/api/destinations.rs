@@ -141,10 +141,10 @@ pub async fn update(
 }
 
 pub async fn delete(State(st): State<AppState>, Auth(p): Auth, Path(id): Path<String>) -> ApiResult<Json<Deleted>> {
-    st.store.apply(&p.id, vec![Change::DeleteDestination(id.clone())]).await.map_err(|e| match e {
-        pier_store::StoreError::NotFound => ApiError::not_found("destination"),
-        other => other.into(),
-    })?;
+    st.store
+        .apply(&p.id, vec![Change::DeleteDestination(id.clone())])
+        .await
+        .map_err(|e| ApiError::from_store(e, "destination"))?;
     Ok(Json(Deleted { id }))
 }
 

@@ -157,10 +157,10 @@ pub async fn update(
 }
 
 pub async fn delete(State(st): State<AppState>, Auth(p): Auth, Path(id): Path<String>) -> ApiResult<Json<Deleted>> {
-    st.store.apply(&p.id, vec![Change::DeleteSource(id.clone())]).await.map_err(|e| match e {
-        pier_store::StoreError::NotFound => ApiError::not_found("source"),
-        other => other.into(),
-    })?;
+    st.store
+        .apply(&p.id, vec![Change::DeleteSource(id.clone())])
+        .await
+        .map_err(|e| ApiError::from_store(e, "source"))?;
     st.sources.clear();
     Ok(Json(Deleted { id }))
 }

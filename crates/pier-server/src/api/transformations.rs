@@ -113,10 +113,7 @@ pub async fn update(
 }
 
 pub async fn delete(State(st): State<AppState>, Auth(p): Auth, Path(id): Path<String>) -> ApiResult<Json<Deleted>> {
-    st.store.delete_transformation(&p.id, &id).await.map_err(|e| match e {
-        pier_store::StoreError::NotFound => ApiError::not_found("transformation"),
-        other => other.into(),
-    })?;
+    st.store.delete_transformation(&p.id, &id).await.map_err(|e| ApiError::from_store(e, "transformation"))?;
     Ok(Json(Deleted { id }))
 }
 
