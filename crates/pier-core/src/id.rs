@@ -23,6 +23,8 @@ pub enum IdKind {
     Transformation,
     Execution,
     CliSession,
+    Bookmark,
+    BatchOperation,
 }
 
 impl IdKind {
@@ -39,6 +41,8 @@ impl IdKind {
             IdKind::Transformation => "trs_",
             IdKind::Execution => "exc_",
             IdKind::CliSession => "cls_",
+            IdKind::Bookmark => "bmk_",
+            IdKind::BatchOperation => "bch_",
         }
     }
 }

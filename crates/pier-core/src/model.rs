@@ -498,3 +498,67 @@ pub struct CliSession {
     pub seen_at: Millis,
     pub created_at: Millis,
 }
+
+/// A saved request on a connection, replayed on demand (`POST /bookmarks/{id}/trigger`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Bookmark {
+    pub id: String,
+    pub project_id: String,
+    pub connection_id: String,
+    /// The bookmarked request (Hookdeck's `event_data_id`).
+    pub request_id: String,
+    pub label: String,
+    /// A unique, human-friendly name (Hookdeck's `name`, shown as `alias`).
+    pub name: Option<String>,
+    pub last_used_at: Option<Millis>,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+}
+
+/// A bulk operation over the events matching a query ("retry all matching"), processed in
+/// batches of [`BatchOperation::BATCH_SIZE`] and resumable after a restart from `cursor`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BatchOperation {
+    pub id: String,
+    pub project_id: String,
+    /// The query as the caller gave it (a JSON object, stored as text).
+    pub query: String,
+    /// Where the next batch starts (an opaque list cursor); `None` before the first batch.
+    pub cursor: Option<String>,
+    pub estimated_count: i64,
+    pub processed_batch: i64,
+    /// Events retried.
+    pub completed_count: i64,
+    /// Matching events that could not be retried (in flight, held by a paused connection, gone).
+    pub failed_count: i64,
+    pub cancelled_at: Option<Millis>,
+    pub completed_at: Option<Millis>,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+}
+
+impl BatchOperation {
+    pub const BATCH_SIZE: i64 = 100;
+
+    pub fn estimated_batch(&self) -> i64 {
+        Self::batches_for(self.estimated_count)
+    }
+    pub fn batches_for(count: i64) -> i64 {
+        (count.max(0) + Self::BATCH_SIZE - 1) / Self::BATCH_SIZE
+    }
+    pub fn in_progress(&self) -> bool {
+        self.cancelled_at.is_none() && self.completed_at.is_none()
+    }
+    /// From 0 to 1: the share of matching events looked at so far.
+    pub fn progress(&self) -> f64 {
+        if self.completed_at.is_some() {
+            return 1.0;
+        }
+        let done = (self.completed_count + self.failed_count) as f64;
+        if self.estimated_count <= 0 {
+            0.0
+        } else {
+            (done / self.estimated_count as f64).min(1.0)
+        }
+    }
+}

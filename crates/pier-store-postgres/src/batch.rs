@@ -43,6 +43,17 @@ pub(crate) fn start(pool: Pool) -> mpsc::UnboundedSender<Pending> {
 
 async fn insert(pool: &Pool, batch: &[Pending]) -> Result<(), StoreError> {
     let mut client = pool.get().await.map_err(pool_err)?;
+    let tx = client.transaction().await.map_err(map_err)?;
+    let requests: Vec<&Request> = batch.iter().map(|p| &p.request).collect();
+    insert_requests(&tx, &requests).await?;
+    tx.commit().await.map_err(map_err)
+}
+
+/// Insert requests with one statement inside `tx`.
+pub(crate) async fn insert_requests(
+    tx: &deadpool_postgres::Transaction<'_>,
+    batch: &[&Request],
+) -> Result<(), StoreError> {
     let n = batch.len();
     let mut id = Vec::with_capacity(n);
     let mut project = Vec::with_capacity(n);
@@ -58,8 +69,7 @@ async fn insert(pool: &Pool, batch: &[Pending]) -> Result<(), StoreError> {
     let mut cause = Vec::with_capacity(n);
     let mut routed = Vec::with_capacity(n);
     let mut at = Vec::with_capacity(n);
-    for p in batch {
-        let r = &p.request;
+    for r in batch {
         id.push(r.id.as_str());
         project.push(r.project_id.as_str());
         source.push(r.source_id.as_str());
@@ -75,7 +85,6 @@ async fn insert(pool: &Pool, batch: &[Pending]) -> Result<(), StoreError> {
         routed.push(r.routed);
         at.push(r.ingested_at);
     }
-    let tx = client.transaction().await.map_err(map_err)?;
     let st = tx
         .prepare_cached(
             "INSERT INTO requests (id, project_id, source_id, method, path, query, headers, body, body_size, original_ip, \
@@ -92,5 +101,5 @@ async fn insert(pool: &Pool, batch: &[Pending]) -> Result<(), StoreError> {
     )
     .await
     .map_err(map_err)?;
-    tx.commit().await.map_err(map_err)
+    Ok(())
 }

@@ -8,6 +8,7 @@
 //! Depends on `pier-core` and `pier-store` only (plus tokio-postgres); knows nothing of HTTP.
 
 mod batch;
+mod bulk;
 mod list;
 mod migrate;
 mod notify;
@@ -16,7 +17,7 @@ mod rows;
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use pier_core::{
-    Attempt, AttemptTrigger, CliSession, Connection, Destination, Event, IgnoredEvent, Millis, Project, Request,
+    Attempt, AttemptTrigger, BatchOperation, Bookmark, CliSession, Connection, Destination, Event, IgnoredEvent, Millis, Project, Request,
     Source, Transformation, TransformationExecution, TransformedRequest,
 };
 use pier_store::{
@@ -45,6 +46,7 @@ pub(crate) fn map_err(e: tokio_postgres::Error) -> StoreError {
                 Some("destinations_name") => "a destination with this name already exists",
                 Some("connections_name") => "a connection with this name already exists on this source",
                 Some("projects_name_key") => "a project with this name already exists",
+                Some("bookmarks_name") => "a bookmark with this name already exists",
                 _ => "an object with these values already exists",
             };
             return StoreError::Conflict(m.into());
@@ -978,6 +980,156 @@ impl Store for PostgresStore {
             .await?;
         rows.first().map(|r| r.g(0)).unwrap_or(Ok(false))
     }
+    async fn put_bookmark(&self, b: &Bookmark) -> Result<()> {
+        let c = self.client().await?;
+        let sql = format!(
+            "INSERT INTO bookmarks ({}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9) ON CONFLICT (id) DO UPDATE SET \
+             connection_id = EXCLUDED.connection_id, request_id = EXCLUDED.request_id, label = EXCLUDED.label, \
+             name = EXCLUDED.name, last_used_at = EXCLUDED.last_used_at, updated_at = EXCLUDED.updated_at \
+             WHERE bookmarks.project_id = EXCLUDED.project_id",
+            bulk::BOOKMARK
+        );
+        c.execute(
+            &sql,
+            &[
+                &b.id,
+                &b.project_id,
+                &b.connection_id,
+                &b.request_id,
+                &b.label,
+                &b.name,
+                &b.last_used_at,
+                &b.created_at,
+                &b.updated_at,
+            ],
+        )
+        .await
+        .map_err(map_err)?;
+        Ok(())
+    }
+    async fn bookmark(&self, project_id: &str, id: &str) -> Result<Option<Bookmark>> {
+        let sql = format!("SELECT {} FROM bookmarks WHERE project_id = $1 AND id = $2", bulk::BOOKMARK);
+        self.one(&sql, &[&project_id, &id], bulk::bookmark).await
+    }
+    async fn list_bookmarks(&self, project_id: &str, q: &ListQuery) -> Result<Page<Bookmark>> {
+        self.list(Table::Bookmarks, project_id, q, bulk::BOOKMARK, bulk::bookmark).await
+    }
+    async fn delete_bookmark(&self, project_id: &str, id: &str) -> Result<()> {
+        let c = self.client().await?;
+        let n = c
+            .execute("DELETE FROM bookmarks WHERE project_id = $1 AND id = $2", &[&project_id, &id])
+            .await
+            .map_err(map_err)?;
+        if n == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+    async fn trigger_bookmark(&self, bookmark_id: &str, request: Request, event: Event) -> Result<()> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(map_err)?;
+        let now = event.created_at;
+        let n = tx
+            .execute(
+                "UPDATE bookmarks SET last_used_at = $2, updated_at = $2 WHERE id = $1 AND project_id = $3",
+                &[&bookmark_id, &now, &request.project_id],
+            )
+            .await
+            .map_err(map_err)?;
+        if n == 0 {
+            return Err(StoreError::NotFound);
+        }
+        batch::insert_requests(&tx, &[&request]).await?;
+        let routing = Routing {
+            request_id: request.id.clone(),
+            events: vec![event],
+            ignored: Vec::new(),
+            rejection: None,
+            now,
+            replace_ignored: Vec::new(),
+            event_data: Vec::new(),
+            executions: Vec::new(),
+        };
+        write_routing(&tx, &routing).await?;
+        tx.commit().await.map_err(map_err)
+    }
+    async fn put_batch(&self, b: &BatchOperation) -> Result<()> {
+        let c = self.client().await?;
+        let sql = format!(
+            "INSERT INTO batch_operations ({}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12) \
+             ON CONFLICT (id) DO UPDATE SET cursor = EXCLUDED.cursor, estimated_count = EXCLUDED.estimated_count, \
+             processed_batch = EXCLUDED.processed_batch, completed_count = EXCLUDED.completed_count, \
+             failed_count = EXCLUDED.failed_count, cancelled_at = EXCLUDED.cancelled_at, \
+             completed_at = EXCLUDED.completed_at, updated_at = EXCLUDED.updated_at \
+             WHERE batch_operations.project_id = EXCLUDED.project_id",
+            bulk::BATCH
+        );
+        c.execute(
+            &sql,
+            &[
+                &b.id,
+                &b.project_id,
+                &b.query,
+                &b.cursor,
+                &b.estimated_count,
+                &b.processed_batch,
+                &b.completed_count,
+                &b.failed_count,
+                &b.cancelled_at,
+                &b.completed_at,
+                &b.created_at,
+                &b.updated_at,
+            ],
+        )
+        .await
+        .map_err(map_err)?;
+        Ok(())
+    }
+    async fn batch(&self, project_id: &str, id: &str) -> Result<Option<BatchOperation>> {
+        let sql = format!("SELECT {} FROM batch_operations WHERE project_id = $1 AND id = $2", bulk::BATCH);
+        self.one(&sql, &[&project_id, &id], bulk::batch).await
+    }
+    async fn list_batches(&self, project_id: &str, q: &ListQuery) -> Result<Page<BatchOperation>> {
+        self.list(Table::BatchOperations, project_id, q, bulk::BATCH, bulk::batch).await
+    }
+    async fn unfinished_batches(&self) -> Result<Vec<BatchOperation>> {
+        let sql = format!(
+            "SELECT {} FROM batch_operations WHERE cancelled_at IS NULL AND completed_at IS NULL ORDER BY created_at",
+            bulk::BATCH
+        );
+        self.query(&sql, &[]).await?.iter().map(bulk::batch).collect()
+    }
+    async fn requeue_events(
+        &self,
+        project_id: &str,
+        event_ids: &[String],
+        trigger: AttemptTrigger,
+        now: Millis,
+    ) -> Result<Vec<String>> {
+        if event_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(map_err)?;
+        let rows = tx
+            .query(
+                "UPDATE events SET status = 'QUEUED', next_attempt_at = $2, next_trigger = $3, updated_at = $2 \
+                 WHERE project_id = $1 AND status <> 'HOLD' AND (locked_until IS NULL OR locked_until < $2) \
+                 AND id = ANY($4) RETURNING destination_id",
+                &[&project_id, &now, &trigger.as_str(), &event_ids],
+            )
+            .await
+            .map_err(map_err)?;
+        let dests = rows.iter().map(|r| r.g::<String>(0)).collect::<Result<Vec<_>>>()?;
+        let mut distinct = dests.clone();
+        distinct.sort();
+        distinct.dedup();
+        let payloads: Vec<String> = distinct.iter().map(|d| format!("{project_id}|{d}|{now}")).collect();
+        notify_due(&tx, &payloads).await?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(dests)
+    }
+
     async fn metrics(&self, project_id: &str, since: Millis) -> Result<pier_store::MetricsRaw> {
         let requests = self
             .query(

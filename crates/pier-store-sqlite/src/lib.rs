@@ -3,6 +3,7 @@
 //!
 //! Depends on `pier-core` and `pier-store` only (plus rusqlite); knows nothing of HTTP.
 
+mod bulk;
 mod delivery;
 mod list;
 mod migrate;
@@ -13,7 +14,7 @@ mod writer;
 
 use async_trait::async_trait;
 use pier_core::{
-    Attempt, AttemptTrigger, CliSession, Millis, Transformation, TransformationExecution, TransformedRequest,
+    Attempt, AttemptTrigger, BatchOperation, Bookmark, CliSession, Millis, Transformation, TransformationExecution, TransformedRequest,
 };
 use pier_store::{AttemptRecord, Claimed};
 
@@ -71,6 +72,8 @@ fn unique_message(m: &str) -> String {
         "a source with this name already exists".into()
     } else if m.contains("destinations.project_id, destinations.name") {
         "a destination with this name already exists".into()
+    } else if m.contains("bookmarks.project_id, bookmarks.name") {
+        "a bookmark with this name already exists".into()
     } else if m.contains("connections.source_id, connections.name") {
         "a connection with this name already exists on this source".into()
     } else if m.contains("projects.name") {
@@ -602,6 +605,75 @@ impl Store for SqliteStore {
                 .map_err(map_err)
             })
             .await
+    }
+
+    async fn put_bookmark(&self, b: &Bookmark) -> Result<()> {
+        let b = b.clone();
+        self.writer.write(move |tx| bulk::put_bookmark(tx, &b)).await
+    }
+    async fn bookmark(&self, project_id: &str, id: &str) -> Result<Option<Bookmark>> {
+        const SQL: &str = "SELECT id, project_id, connection_id, request_id, label, name, last_used_at, created_at, \
+                           updated_at FROM bookmarks WHERE project_id = ?1 AND id = ?2";
+        self.get(SQL, vec![project_id.into(), id.into()], bulk::bookmark).await
+    }
+    async fn list_bookmarks(&self, project_id: &str, q: &ListQuery) -> Result<Page<Bookmark>> {
+        self.list(Table::Bookmarks, project_id, q, bulk::BOOKMARK, bulk::bookmark).await
+    }
+    async fn delete_bookmark(&self, project_id: &str, id: &str) -> Result<()> {
+        let (p, id) = (project_id.to_string(), id.to_string());
+        self.writer
+            .write(move |tx| {
+                let n = tx
+                    .execute("DELETE FROM bookmarks WHERE project_id = ?1 AND id = ?2", params![p, id])
+                    .map_err(map_err)?;
+                if n == 0 {
+                    return Err(StoreError::NotFound);
+                }
+                Ok(())
+            })
+            .await
+    }
+    async fn trigger_bookmark(&self, bookmark_id: &str, request: Request, event: Event) -> Result<()> {
+        let id = bookmark_id.to_string();
+        self.writer.write(move |tx| bulk::trigger_bookmark(tx, &id, &request, event)).await
+    }
+    async fn put_batch(&self, b: &BatchOperation) -> Result<()> {
+        let b = b.clone();
+        self.writer.write(move |tx| bulk::put_batch(tx, &b)).await
+    }
+    async fn batch(&self, project_id: &str, id: &str) -> Result<Option<BatchOperation>> {
+        const SQL: &str = "SELECT id, project_id, query, cursor, estimated_count, processed_batch, completed_count, \
+                           failed_count, cancelled_at, completed_at, created_at, updated_at FROM batch_operations \
+                           WHERE project_id = ?1 AND id = ?2";
+        self.get(SQL, vec![project_id.into(), id.into()], bulk::batch).await
+    }
+    async fn list_batches(&self, project_id: &str, q: &ListQuery) -> Result<Page<BatchOperation>> {
+        self.list(Table::BatchOperations, project_id, q, bulk::BATCH, bulk::batch).await
+    }
+    async fn unfinished_batches(&self) -> Result<Vec<BatchOperation>> {
+        self.readers
+            .read(|c| {
+                let mut st = c
+                    .prepare_cached(&format!(
+                        "SELECT {} FROM batch_operations WHERE cancelled_at IS NULL AND completed_at IS NULL \
+                         ORDER BY created_at",
+                        bulk::BATCH
+                    ))
+                    .map_err(map_err)?;
+                let v = st.query_map([], bulk::batch).map_err(map_err)?.collect::<rusqlite::Result<Vec<_>>>();
+                v.map_err(map_err)
+            })
+            .await
+    }
+    async fn requeue_events(
+        &self,
+        project_id: &str,
+        event_ids: &[String],
+        trigger: AttemptTrigger,
+        now: Millis,
+    ) -> Result<Vec<String>> {
+        let (p, ids) = (project_id.to_string(), event_ids.to_vec());
+        self.writer.write(move |tx| bulk::requeue(tx, &p, &ids, trigger, now)).await
     }
 
     async fn metrics(&self, project_id: &str, since: Millis) -> Result<pier_store::MetricsRaw> {

@@ -7,6 +7,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("migrations/0002_delivery.sql")),
     (3, include_str!("migrations/0003_rules.sql")),
     (4, include_str!("migrations/0004_cli_sessions.sql")),
+    (5, include_str!("migrations/0005_bookmarks_batches.sql")),
 ];
 
 pub(crate) fn run(conn: &mut Connection) -> rusqlite::Result<()> {

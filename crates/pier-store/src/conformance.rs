@@ -3,7 +3,7 @@
 
 use crate::{AttemptRecord, Change, Claimed, Cmp, Col, Cond, ListQuery, Routing, Store, StoreError, Table, Val};
 use pier_core::{
-    keys, Attempt, AttemptTrigger, AuthMethod, CliSession, Connection, Destination, Event, EventStatus, IdKind,
+    keys, Attempt, AttemptTrigger, AuthMethod, BatchOperation, Bookmark, CliSession, Connection, Destination, Event, EventStatus, IdKind,
     IgnoredCause, IgnoredEvent, Project, RateLimitPeriod, RejectionCause, Request, Source, Transformation,
     TransformationExecution, TransformedRequest,
 };
@@ -366,6 +366,136 @@ pub async fn run(store: Arc<dyn Store>) {
 
     delivery(&store, &mut ids, &p1, &p2).await;
     rules(&store, &mut ids, &p1, &p2).await;
+    bookmarks_and_batches(&store, &mut ids, &p1, &p2).await;
+}
+
+async fn bookmarks_and_batches(store: &Arc<dyn Store>, ids: &mut Ids, p1: &Project, p2: &Project) {
+    let s = source(ids, &p1.id, "bookmark-src");
+    let d = destination(ids, &p1.id, "bookmark-dst", false);
+    let c = connection(ids, &p1.id, "bookmark", &s, &d);
+    let changes =
+        vec![Change::PutSource(s.clone()), Change::PutDestination(d.clone()), Change::PutConnection(c.clone())];
+    store.apply(&p1.id, changes).await.unwrap();
+    let r = request(ids, &s, b"{\"saved\":true}");
+    store.ingest(r.clone()).await.unwrap();
+
+    // ---- bookmarks: put, read, names unique per project, isolation, trigger, delete ----
+    let mut b = Bookmark {
+        id: ids.next(IdKind::Bookmark),
+        project_id: p1.id.clone(),
+        connection_id: c.id.clone(),
+        request_id: r.id.clone(),
+        label: "A saved order".into(),
+        name: Some("saved-order".into()),
+        last_used_at: None,
+        created_at: ids.now,
+        updated_at: ids.now,
+    };
+    store.put_bookmark(&b).await.expect("put bookmark");
+    assert_eq!(store.bookmark(&p1.id, &b.id).await.unwrap(), Some(b.clone()));
+    assert_eq!(store.bookmark(&p2.id, &b.id).await.unwrap(), None, "another project must not see it");
+    let clash = Bookmark { id: ids.next(IdKind::Bookmark), ..b.clone() };
+    assert!(matches!(store.put_bookmark(&clash).await, Err(StoreError::Conflict(_))));
+    let unnamed = Bookmark { id: ids.next(IdKind::Bookmark), name: None, ..b.clone() };
+    let unnamed2 = Bookmark { id: ids.next(IdKind::Bookmark), name: None, ..b.clone() };
+    store.put_bookmark(&unnamed).await.expect("bookmarks without a name do not clash");
+    store.put_bookmark(&unnamed2).await.expect("bookmarks without a name do not clash");
+    b.label = "Renamed".into();
+    b.updated_at += 1;
+    store.put_bookmark(&b).await.expect("update bookmark");
+    let q = ListQuery::default().with(Cond::Eq(Col::Label, Val::Text("Renamed".into())));
+    assert_eq!(store.list_bookmarks(&p1.id, &q).await.unwrap().models, vec![b.clone()]);
+    let by_conn = ListQuery::default().with(Cond::Eq(Col::ConnectionId, Val::Text(c.id.clone())));
+    assert_eq!(store.list_bookmarks(&p1.id, &by_conn).await.unwrap().models.len(), 3);
+    assert!(store.list_bookmarks(&p2.id, &by_conn).await.unwrap().models.is_empty());
+
+    // A trigger stores a copy of the request with one event on the connection, due now.
+    let now = ids.now + 5;
+    let mut copy = request(ids, &s, b"{\"saved\":true}");
+    copy.routed = true;
+    let triggered = event_for(ids, &copy, &c);
+    store.trigger_bookmark(&b.id, copy.clone(), triggered.clone()).await.expect("trigger");
+    let stored = store.request(&p1.id, &copy.id).await.unwrap().expect("the copy is stored");
+    assert_eq!((stored.routed, stored.events_count), (true, 1));
+    assert_eq!(store.event(&p1.id, &triggered.id).await.unwrap().map(|e| e.status), Some(EventStatus::Queued));
+    assert!(store.bookmark(&p1.id, &b.id).await.unwrap().unwrap().last_used_at.is_some());
+    let stranger = Request { project_id: p2.id.clone(), ..request(ids, &s, b"{}") };
+    let e2 = event_for(ids, &stranger, &c);
+    assert!(matches!(store.trigger_bookmark(&b.id, stranger.clone(), e2).await, Err(StoreError::NotFound)));
+    assert_eq!(store.request(&p2.id, &stranger.id).await.unwrap(), None, "a refused trigger stores nothing");
+    assert!(matches!(store.delete_bookmark(&p2.id, &b.id).await, Err(StoreError::NotFound)));
+    store.delete_bookmark(&p1.id, &b.id).await.expect("delete");
+    assert_eq!(store.bookmark(&p1.id, &b.id).await.unwrap(), None);
+    let _ = now;
+
+    // ---- requeue (bulk retry): due now with the trigger; held and leased events are left ----
+    let mut evs = Vec::new();
+    for _ in 0..3 {
+        let r = request(ids, &s, b"{}");
+        store.ingest(r.clone()).await.unwrap();
+        let e = event_for(ids, &r, &c);
+        store
+            .complete_routing(Routing { request_id: r.id.clone(), events: vec![e.clone()], now: ids.now, ..Routing::default() })
+            .await
+            .unwrap();
+        evs.push(e);
+    }
+    let now = ids.now + 10;
+    let claimed = store.claim_due(&d.id, now, 100, now + 60_000, "node-a").await.unwrap();
+    assert!(claimed.len() >= 3);
+    for cl in &claimed {
+        if cl.event.id != evs[0].id {
+            let a = attempt_for(ids, cl, false, Some(500));
+            let rec = AttemptRecord { attempt: a, status: EventStatus::Failed, next_attempt_at: None, now };
+            store.record_attempt(rec).await.unwrap();
+        }
+    }
+    let ids_all: Vec<String> = evs.iter().map(|e| e.id.clone()).collect();
+    let dests = store.requeue_events(&p1.id, &ids_all, AttemptTrigger::BulkRetry, now + 1).await.unwrap();
+    assert_eq!(dests, vec![d.id.clone(), d.id.clone()], "the leased event is left alone");
+    assert!(store.requeue_events(&p2.id, &ids_all, AttemptTrigger::BulkRetry, now + 1).await.unwrap().is_empty());
+    let again = store.claim_due(&d.id, now + 2, 100, now + 60_000, "node-a").await.unwrap();
+    let mut got: Vec<&str> = again.iter().map(|c| c.event.id.as_str()).collect();
+    got.sort();
+    let mut want = vec![evs[1].id.as_str(), evs[2].id.as_str()];
+    want.sort();
+    assert_eq!(got, want);
+    assert!(again.iter().all(|c| c.trigger == AttemptTrigger::BulkRetry));
+
+    // ---- batch operations: put, update, unfinished, isolation ----
+    let mut op = BatchOperation {
+        id: ids.next(IdKind::BatchOperation),
+        project_id: p1.id.clone(),
+        query: "{\"status\":\"FAILED\"}".into(),
+        cursor: None,
+        estimated_count: 250,
+        processed_batch: 0,
+        completed_count: 0,
+        failed_count: 0,
+        cancelled_at: None,
+        completed_at: None,
+        created_at: ids.now,
+        updated_at: ids.now,
+    };
+    store.put_batch(&op).await.expect("put batch");
+    assert_eq!(store.batch(&p1.id, &op.id).await.unwrap(), Some(op.clone()));
+    assert_eq!(store.batch(&p2.id, &op.id).await.unwrap(), None);
+    assert!(store.unfinished_batches().await.unwrap().iter().any(|b| b.id == op.id));
+    op.cursor = Some("abc".into());
+    op.processed_batch = 1;
+    op.completed_count = 90;
+    op.failed_count = 10;
+    op.updated_at += 1;
+    store.put_batch(&op).await.unwrap();
+    assert_eq!(store.batch(&p1.id, &op.id).await.unwrap(), Some(op.clone()));
+    assert_eq!(op.estimated_batch(), 3);
+    assert!((op.progress() - 0.4).abs() < 1e-9);
+    op.completed_at = Some(ids.now);
+    store.put_batch(&op).await.unwrap();
+    assert!(store.unfinished_batches().await.unwrap().iter().all(|b| b.id != op.id));
+    let listed = store.list_batches(&p1.id, &ListQuery::default()).await.unwrap();
+    assert_eq!(listed.models, vec![op.clone()]);
+    assert!(store.list_batches(&p2.id, &ListQuery::default()).await.unwrap().models.is_empty());
 }
 
 /// Transformations, executions, deduplication keys, transformed event data.

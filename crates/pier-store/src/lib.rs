@@ -15,7 +15,7 @@ pub use query::{sortable, Cmp, Col, Cond, ListQuery, Listed, Page, Table, Val};
 
 use async_trait::async_trait;
 use pier_core::{
-    Attempt, AttemptTrigger, CliSession, Connection, Destination, Event, EventStatus, IgnoredEvent, Millis, Project,
+    Attempt, AttemptTrigger, BatchOperation, Bookmark, CliSession, Connection, Destination, Event, EventStatus, IgnoredEvent, Millis, Project,
     RejectionCause, Request, Source, Transformation, TransformationExecution, TransformedRequest,
 };
 
@@ -240,4 +240,33 @@ pub trait Store: Send + Sync + 'static {
         new_secret: &str,
         previous_expires_at: Millis,
     ) -> Result<()>;
+
+    // ---- bookmarks ----
+    /// Insert or replace a bookmark. `Conflict` when another bookmark of the project has its name.
+    async fn put_bookmark(&self, b: &Bookmark) -> Result<()>;
+    async fn bookmark(&self, project_id: &str, id: &str) -> Result<Option<Bookmark>>;
+    async fn list_bookmarks(&self, project_id: &str, q: &ListQuery) -> Result<Page<Bookmark>>;
+    /// `NotFound` when it does not exist in the project.
+    async fn delete_bookmark(&self, project_id: &str, id: &str) -> Result<()>;
+    /// Replay a bookmark: store `request` (a copy of the bookmarked one, already routed) with
+    /// `event` on the bookmark's connection, due now with trigger `MANUAL`, and mark the bookmark
+    /// used — all in one transaction.
+    async fn trigger_bookmark(&self, bookmark_id: &str, request: Request, event: Event) -> Result<()>;
+
+    // ---- bulk operations ----
+    /// Insert or replace a batch operation.
+    async fn put_batch(&self, b: &BatchOperation) -> Result<()>;
+    async fn batch(&self, project_id: &str, id: &str) -> Result<Option<BatchOperation>>;
+    async fn list_batches(&self, project_id: &str, q: &ListQuery) -> Result<Page<BatchOperation>>;
+    /// Batch operations neither completed nor cancelled, in every project (resumed at start-up).
+    async fn unfinished_batches(&self) -> Result<Vec<BatchOperation>>;
+    /// Make these events due now with `trigger` (a bulk retry). Events in flight (leased) or held
+    /// by a paused connection are left alone. Returns the destination of each event requeued.
+    async fn requeue_events(
+        &self,
+        project_id: &str,
+        event_ids: &[String],
+        trigger: AttemptTrigger,
+        now: Millis,
+    ) -> Result<Vec<String>>;
 }

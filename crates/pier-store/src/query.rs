@@ -15,6 +15,8 @@ pub enum Table {
     Attempts,
     Transformations,
     TransformationExecutions,
+    Bookmarks,
+    BatchOperations,
 }
 
 /// A filterable or sortable column.
@@ -47,6 +49,10 @@ pub enum Col {
     EventId,
     TransformationId,
     LogLevel,
+    Label,
+    LastUsedAt,
+    CancelledAt,
+    CompletedAt,
     /// Not a column: the request's body, headers and path together, for `Contains` (search).
     Search,
     DisabledAt,
@@ -86,6 +92,10 @@ impl Col {
             Col::EventId => "event_id",
             Col::TransformationId => "transformation_id",
             Col::LogLevel => "log_level",
+            Col::Label => "label",
+            Col::LastUsedAt => "last_used_at",
+            Col::CancelledAt => "cancelled_at",
+            Col::CompletedAt => "completed_at",
             Col::Search => "search",
             Col::DisabledAt => "disabled_at",
             Col::PausedAt => "paused_at",
@@ -107,6 +117,8 @@ impl Table {
             Table::Attempts => "attempts",
             Table::Transformations => "transformations",
             Table::TransformationExecutions => "transformation_executions",
+            Table::Bookmarks => "bookmarks",
+            Table::BatchOperations => "batch_operations",
         }
     }
 
@@ -115,14 +127,21 @@ impl Table {
         use Col::*;
         match col {
             Id | CreatedAt | UpdatedAt => true,
-            Name => matches!(self, Table::Sources | Table::Destinations | Table::Connections | Table::Transformations),
+            Name => matches!(
+                self,
+                Table::Sources | Table::Destinations | Table::Connections | Table::Transformations | Table::Bookmarks
+            ),
             Description | DisabledAt => matches!(self, Table::Sources | Table::Destinations | Table::Connections),
             Url | CliPath => self == Table::Destinations,
             SourceId => matches!(self, Table::Connections | Table::Requests | Table::Events),
             DestinationId => matches!(self, Table::Connections | Table::Events),
             PausedAt => self == Table::Connections,
-            ConnectionId => matches!(self, Table::Events | Table::IgnoredEvents | Table::TransformationExecutions),
-            RequestId => matches!(self, Table::Events | Table::IgnoredEvents | Table::TransformationExecutions),
+            ConnectionId | RequestId => matches!(
+                self,
+                Table::Events | Table::IgnoredEvents | Table::TransformationExecutions | Table::Bookmarks
+            ),
+            Label | LastUsedAt => self == Table::Bookmarks,
+            CancelledAt | CompletedAt => self == Table::BatchOperations,
             Status | Attempts | ResponseStatus | ErrorCode | CliId | LastAttemptAt | NextAttemptAt | SuccessfulAt => {
                 self == Table::Events
             }
@@ -235,7 +254,13 @@ impl ListQuery {
 pub fn sortable(col: Col) -> bool {
     matches!(
         col,
-        Col::CreatedAt | Col::UpdatedAt | Col::IngestedAt | Col::LastAttemptAt | Col::NextAttemptAt | Col::SuccessfulAt
+        Col::CreatedAt
+            | Col::UpdatedAt
+            | Col::IngestedAt
+            | Col::LastAttemptAt
+            | Col::NextAttemptAt
+            | Col::SuccessfulAt
+            | Col::LastUsedAt
     )
 }
 
@@ -267,6 +292,12 @@ listed!(pier_core::IgnoredEvent, |s, c| if c == Col::UpdatedAt { s.updated_at } 
 listed!(pier_core::Attempt, |s, c| if c == Col::UpdatedAt { s.updated_at } else { s.created_at });
 listed!(pier_core::Transformation, |s, c| if c == Col::UpdatedAt { s.updated_at } else { s.created_at });
 listed!(pier_core::TransformationExecution, |s, c| if c == Col::UpdatedAt { s.updated_at } else { s.created_at });
+listed!(pier_core::Bookmark, |s, c| match c {
+    Col::UpdatedAt => s.updated_at,
+    Col::LastUsedAt => s.last_used_at.unwrap_or(-1),
+    _ => s.created_at,
+});
+listed!(pier_core::BatchOperation, |s, c| if c == Col::UpdatedAt { s.updated_at } else { s.created_at });
 
 listed!(pier_core::Request, |s, c| match c {
     Col::UpdatedAt => s.updated_at,

@@ -1,0 +1,150 @@
+//! Bookmarks and batch operations on SQLite: rows, upserts, bookmark replay and bulk requeue.
+
+use crate::{map_err, rows};
+use pier_core::{AttemptTrigger, BatchOperation, Bookmark, Event, Request};
+use pier_store::{Routing, StoreError};
+use rusqlite::{params, params_from_iter, Row, Transaction};
+
+pub(crate) const BOOKMARK: &str =
+    "id, project_id, connection_id, request_id, label, name, last_used_at, created_at, updated_at";
+pub(crate) const BATCH: &str = "id, project_id, query, cursor, estimated_count, processed_batch, completed_count, \
+     failed_count, cancelled_at, completed_at, created_at, updated_at";
+
+pub(crate) fn bookmark(r: &Row<'_>) -> rusqlite::Result<Bookmark> {
+    Ok(Bookmark {
+        id: r.get(0)?,
+        project_id: r.get(1)?,
+        connection_id: r.get(2)?,
+        request_id: r.get(3)?,
+        label: r.get(4)?,
+        name: r.get(5)?,
+        last_used_at: r.get(6)?,
+        created_at: r.get(7)?,
+        updated_at: r.get(8)?,
+    })
+}
+
+pub(crate) fn batch(r: &Row<'_>) -> rusqlite::Result<BatchOperation> {
+    Ok(BatchOperation {
+        id: r.get(0)?,
+        project_id: r.get(1)?,
+        query: r.get(2)?,
+        cursor: r.get(3)?,
+        estimated_count: r.get(4)?,
+        processed_batch: r.get(5)?,
+        completed_count: r.get(6)?,
+        failed_count: r.get(7)?,
+        cancelled_at: r.get(8)?,
+        completed_at: r.get(9)?,
+        created_at: r.get(10)?,
+        updated_at: r.get(11)?,
+    })
+}
+
+pub(crate) fn put_bookmark(tx: &Transaction<'_>, b: &Bookmark) -> Result<(), StoreError> {
+    tx.prepare_cached(&format!(
+        "INSERT INTO bookmarks ({BOOKMARK}) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9) ON CONFLICT(id) DO UPDATE SET \
+         connection_id = excluded.connection_id, request_id = excluded.request_id, label = excluded.label, \
+         name = excluded.name, last_used_at = excluded.last_used_at, updated_at = excluded.updated_at"
+    ))
+    .map_err(map_err)?
+    .execute(params![
+        b.id,
+        b.project_id,
+        b.connection_id,
+        b.request_id,
+        b.label,
+        b.name,
+        b.last_used_at,
+        b.created_at,
+        b.updated_at
+    ])
+    .map_err(map_err)?;
+    Ok(())
+}
+
+pub(crate) fn trigger_bookmark(
+    tx: &Transaction<'_>,
+    bookmark_id: &str,
+    request: &Request,
+    event: Event,
+) -> Result<(), StoreError> {
+    let now = event.created_at;
+    let n = tx
+        .execute(
+            "UPDATE bookmarks SET last_used_at = ?2, updated_at = ?2 WHERE id = ?1 AND project_id = ?3",
+            params![bookmark_id, now, request.project_id],
+        )
+        .map_err(map_err)?;
+    if n == 0 {
+        return Err(StoreError::NotFound);
+    }
+    rows::insert_request(tx, request)?;
+    let routing = Routing {
+        request_id: request.id.clone(),
+        events: vec![event],
+        ignored: Vec::new(),
+        rejection: None,
+        now,
+        replace_ignored: Vec::new(),
+        event_data: Vec::new(),
+        executions: Vec::new(),
+    };
+    rows::complete_routing(tx, &routing)
+}
+
+pub(crate) fn put_batch(tx: &Transaction<'_>, b: &BatchOperation) -> Result<(), StoreError> {
+    tx.prepare_cached(&format!(
+        "INSERT INTO batch_operations ({BATCH}) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12) \
+         ON CONFLICT(id) DO UPDATE SET cursor = excluded.cursor, estimated_count = excluded.estimated_count, \
+         processed_batch = excluded.processed_batch, completed_count = excluded.completed_count, \
+         failed_count = excluded.failed_count, cancelled_at = excluded.cancelled_at, \
+         completed_at = excluded.completed_at, updated_at = excluded.updated_at"
+    ))
+    .map_err(map_err)?
+    .execute(params![
+        b.id,
+        b.project_id,
+        b.query,
+        b.cursor,
+        b.estimated_count,
+        b.processed_batch,
+        b.completed_count,
+        b.failed_count,
+        b.cancelled_at,
+        b.completed_at,
+        b.created_at,
+        b.updated_at
+    ])
+    .map_err(map_err)?;
+    Ok(())
+}
+
+pub(crate) fn requeue(
+    tx: &Transaction<'_>,
+    project_id: &str,
+    ids: &[String],
+    trigger: AttemptTrigger,
+    now: i64,
+) -> Result<Vec<String>, StoreError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let marks: Vec<String> = (0..ids.len()).map(|i| format!("?{}", i + 4)).collect();
+    let sql = format!(
+        "UPDATE events SET status = 'QUEUED', next_attempt_at = ?2, next_trigger = ?3, updated_at = ?2 \
+         WHERE project_id = ?1 AND status <> 'HOLD' AND (locked_until IS NULL OR locked_until < ?2) \
+         AND id IN ({}) RETURNING destination_id",
+        marks.join(",")
+    );
+    let mut args: Vec<rusqlite::types::Value> =
+        vec![project_id.to_string().into(), now.into(), trigger.as_str().to_string().into()];
+    args.extend(ids.iter().map(|i| i.clone().into()));
+    let mut st = tx.prepare(&sql).map_err(map_err)?;
+    let dests = st
+        .query_map(params_from_iter(args), |r| r.get::<_, String>(0))
+        .map_err(map_err)?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .map_err(map_err)?;
+    Ok(dests)
+}
