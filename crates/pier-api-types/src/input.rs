@@ -529,3 +529,62 @@ mod tests {
         assert_eq!(parse_rules(&[json!({"type": "delay", "delay": -1})]).unwrap_err().field, "rules[0].delay");
     }
 }
+
+/// `POST /bookmarks` (all of `event_data_id`, `webhook_id`, `label` required) and
+/// `PUT /bookmarks/{id}` (any of them).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BookmarkInput {
+    #[serde(default)]
+    pub event_data_id: Option<String>,
+    #[serde(default)]
+    pub webhook_id: Option<String>,
+    #[serde(default)]
+    pub label: Option<String>,
+    #[serde(default, deserialize_with = "some")]
+    pub name: Option<Option<String>>,
+}
+
+impl BookmarkInput {
+    /// Check the fields given; on create, the three required ones must all be there.
+    pub fn check(&self, create: bool) -> Result<(), FieldError> {
+        if create {
+            for (field, v) in
+                [("event_data_id", &self.event_data_id), ("webhook_id", &self.webhook_id), ("label", &self.label)]
+            {
+                if v.is_none() {
+                    return Err(FieldError::new(field, "is required"));
+                }
+            }
+        }
+        for (field, v) in
+            [("event_data_id", &self.event_data_id), ("webhook_id", &self.webhook_id), ("label", &self.label)]
+        {
+            if let Some(v) = v {
+                if v.trim().is_empty() || v.len() > 255 {
+                    return Err(FieldError::new(field, "must be 1 to 255 characters"));
+                }
+            }
+        }
+        if let Some(Some(n)) = &self.name {
+            check_name("name", n)?;
+        }
+        Ok(())
+    }
+}
+
+/// `POST /bookmarks/{id}/trigger`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BookmarkTrigger {
+    #[serde(default)]
+    pub target: Option<String>,
+}
+
+/// `POST /bulk/events/retry`: the events to retry, in the filters of `GET /events`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BulkRetry {
+    #[serde(default)]
+    pub query: Option<Map<String, Value>>,
+}

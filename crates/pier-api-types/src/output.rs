@@ -626,3 +626,79 @@ mod tests {
         assert_eq!(parse_query("x=%41"), json!({"x": "A"}));
     }
 }
+
+/// A bookmark; `data` is the bookmarked request's data when it still exists.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct BookmarkOut {
+    pub id: String,
+    pub team_id: String,
+    pub webhook_id: String,
+    pub event_data_id: String,
+    pub label: String,
+    pub alias: Option<String>,
+    pub data: Option<EventData>,
+    pub last_used_at: Option<String>,
+    pub updated_at: String,
+    pub created_at: String,
+}
+
+pub fn bookmark(b: &pier_core::Bookmark, data: Option<&Request>) -> BookmarkOut {
+    BookmarkOut {
+        id: b.id.clone(),
+        team_id: b.project_id.clone(),
+        webhook_id: b.connection_id.clone(),
+        event_data_id: b.request_id.clone(),
+        label: b.label.clone(),
+        alias: b.name.clone(),
+        data: data.map(event_data),
+        last_used_at: b.last_used_at.map(format),
+        updated_at: format(b.updated_at),
+        created_at: format(b.created_at),
+    }
+}
+
+/// A bulk retry and its progress.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct BatchOperationOut {
+    pub id: String,
+    pub team_id: String,
+    pub query: Value,
+    pub created_at: String,
+    pub updated_at: String,
+    pub cancelled_at: Option<String>,
+    pub completed_at: Option<String>,
+    pub estimated_batch: i64,
+    pub estimated_count: i64,
+    pub processed_batch: i64,
+    pub completed_count: i64,
+    pub in_progress: bool,
+    pub progress: f64,
+    pub failed_count: i64,
+}
+
+pub fn batch_operation(b: &pier_core::BatchOperation) -> BatchOperationOut {
+    BatchOperationOut {
+        id: b.id.clone(),
+        team_id: b.project_id.clone(),
+        query: serde_json::from_str(&b.query).unwrap_or(Value::Null),
+        created_at: format(b.created_at),
+        updated_at: format(b.updated_at),
+        cancelled_at: b.cancelled_at.map(format),
+        completed_at: b.completed_at.map(format),
+        estimated_batch: b.estimated_batch(),
+        estimated_count: b.estimated_count,
+        processed_batch: b.processed_batch,
+        completed_count: b.completed_count,
+        in_progress: b.in_progress(),
+        progress: b.progress(),
+        failed_count: b.failed_count,
+    }
+}
+
+/// The plan of a bulk retry: what it would do, before doing it.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct BatchPlan {
+    pub estimated_batch: i64,
+    pub estimated_count: i64,
+    pub progress: f64,
+}

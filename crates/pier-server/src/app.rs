@@ -148,6 +148,7 @@ pub async fn serve(
     );
     let st = AppState::new(store, config, delivery.clone(), tunnels);
     let router_task = tokio::spawn(routing::run(st.clone(), workers_stop));
+    crate::bulk::resume(&st).await;
 
     let app = router(st).into_make_service_with_connect_info::<SocketAddr>();
     let (drained_tx, drained_rx) = tokio::sync::oneshot::channel::<()>();

@@ -17,8 +17,8 @@ mod rows;
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use pier_core::{
-    Attempt, AttemptTrigger, BatchOperation, Bookmark, CliSession, Connection, Destination, Event, IgnoredEvent, Millis, Project, Request,
-    Source, Transformation, TransformationExecution, TransformedRequest,
+    Attempt, AttemptTrigger, BatchOperation, Bookmark, CliSession, Connection, Destination, Event, IgnoredEvent,
+    Millis, Project, Request, Source, Transformation, TransformationExecution, TransformedRequest,
 };
 use pier_store::{
     AttemptRecord, Change, Claimed, Cond, ListQuery, Listed, Page, Result, Routing, Store, StoreError, Table,
@@ -1059,7 +1059,7 @@ impl Store for PostgresStore {
             "INSERT INTO batch_operations ({}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12) \
              ON CONFLICT (id) DO UPDATE SET cursor = EXCLUDED.cursor, estimated_count = EXCLUDED.estimated_count, \
              processed_batch = EXCLUDED.processed_batch, completed_count = EXCLUDED.completed_count, \
-             failed_count = EXCLUDED.failed_count, cancelled_at = EXCLUDED.cancelled_at, \
+             failed_count = EXCLUDED.failed_count, cancelled_at = COALESCE(batch_operations.cancelled_at, EXCLUDED.cancelled_at), \
              completed_at = EXCLUDED.completed_at, updated_at = EXCLUDED.updated_at \
              WHERE batch_operations.project_id = EXCLUDED.project_id",
             bulk::BATCH

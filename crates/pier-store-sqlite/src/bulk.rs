@@ -98,7 +98,7 @@ pub(crate) fn put_batch(tx: &Transaction<'_>, b: &BatchOperation) -> Result<(), 
         "INSERT INTO batch_operations ({BATCH}) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12) \
          ON CONFLICT(id) DO UPDATE SET cursor = excluded.cursor, estimated_count = excluded.estimated_count, \
          processed_batch = excluded.processed_batch, completed_count = excluded.completed_count, \
-         failed_count = excluded.failed_count, cancelled_at = excluded.cancelled_at, \
+         failed_count = excluded.failed_count, cancelled_at = COALESCE(batch_operations.cancelled_at, excluded.cancelled_at), \
          completed_at = excluded.completed_at, updated_at = excluded.updated_at"
     ))
     .map_err(map_err)?

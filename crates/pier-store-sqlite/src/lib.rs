@@ -14,7 +14,8 @@ mod writer;
 
 use async_trait::async_trait;
 use pier_core::{
-    Attempt, AttemptTrigger, BatchOperation, Bookmark, CliSession, Millis, Transformation, TransformationExecution, TransformedRequest,
+    Attempt, AttemptTrigger, BatchOperation, Bookmark, CliSession, Millis, Transformation, TransformationExecution,
+    TransformedRequest,
 };
 use pier_store::{AttemptRecord, Claimed};
 

@@ -3,9 +3,9 @@
 
 use crate::{AttemptRecord, Change, Claimed, Cmp, Col, Cond, ListQuery, Routing, Store, StoreError, Table, Val};
 use pier_core::{
-    keys, Attempt, AttemptTrigger, AuthMethod, BatchOperation, Bookmark, CliSession, Connection, Destination, Event, EventStatus, IdKind,
-    IgnoredCause, IgnoredEvent, Project, RateLimitPeriod, RejectionCause, Request, Source, Transformation,
-    TransformationExecution, TransformedRequest,
+    keys, Attempt, AttemptTrigger, AuthMethod, BatchOperation, Bookmark, CliSession, Connection, Destination, Event,
+    EventStatus, IdKind, IgnoredCause, IgnoredEvent, Project, RateLimitPeriod, RejectionCause, Request, Source,
+    Transformation, TransformationExecution, TransformedRequest,
 };
 use rand::{rngs::StdRng, SeedableRng};
 use std::sync::Arc;
@@ -435,7 +435,12 @@ async fn bookmarks_and_batches(store: &Arc<dyn Store>, ids: &mut Ids, p1: &Proje
         store.ingest(r.clone()).await.unwrap();
         let e = event_for(ids, &r, &c);
         store
-            .complete_routing(Routing { request_id: r.id.clone(), events: vec![e.clone()], now: ids.now, ..Routing::default() })
+            .complete_routing(Routing {
+                request_id: r.id.clone(),
+                events: vec![e.clone()],
+                now: ids.now,
+                ..Routing::default()
+            })
             .await
             .unwrap();
         evs.push(e);
@@ -490,6 +495,15 @@ async fn bookmarks_and_batches(store: &Arc<dyn Store>, ids: &mut Ids, p1: &Proje
     assert_eq!(store.batch(&p1.id, &op.id).await.unwrap(), Some(op.clone()));
     assert_eq!(op.estimated_batch(), 3);
     assert!((op.progress() - 0.4).abs() < 1e-9);
+    // A cancel sticks: a worker's later progress write (without it) does not undo it.
+    let cancelled = BatchOperation { cancelled_at: Some(ids.now), ..op.clone() };
+    store.put_batch(&cancelled).await.unwrap();
+    op.processed_batch = 2;
+    store.put_batch(&op).await.unwrap();
+    let read = store.batch(&p1.id, &op.id).await.unwrap().unwrap();
+    assert_eq!((read.cancelled_at, read.processed_batch), (Some(ids.now), 2));
+    assert!(!read.in_progress());
+    op.cancelled_at = Some(ids.now);
     op.completed_at = Some(ids.now);
     store.put_batch(&op).await.unwrap();
     assert!(store.unfinished_batches().await.unwrap().iter().all(|b| b.id != op.id));

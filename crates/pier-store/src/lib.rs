@@ -15,8 +15,9 @@ pub use query::{sortable, Cmp, Col, Cond, ListQuery, Listed, Page, Table, Val};
 
 use async_trait::async_trait;
 use pier_core::{
-    Attempt, AttemptTrigger, BatchOperation, Bookmark, CliSession, Connection, Destination, Event, EventStatus, IgnoredEvent, Millis, Project,
-    RejectionCause, Request, Source, Transformation, TransformationExecution, TransformedRequest,
+    Attempt, AttemptTrigger, BatchOperation, Bookmark, CliSession, Connection, Destination, Event, EventStatus,
+    IgnoredEvent, Millis, Project, RejectionCause, Request, Source, Transformation, TransformationExecution,
+    TransformedRequest,
 };
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

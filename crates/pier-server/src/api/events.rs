@@ -2,6 +2,7 @@
 
 use super::params::Params;
 use super::requests::include_data;
+use super::search;
 use super::{paginated, Auth};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
@@ -9,12 +10,53 @@ use axum::extract::{Path, RawQuery, State};
 use axum::{Extension, Json};
 use pier_api_types::output::{self, EventOut, Paginated, RawBody};
 use pier_api_types::ApiVersion;
+use pier_core::filter::RuleFilter;
 use pier_core::{Event, EventStatus, Request};
 use pier_store::{Col, ListQuery, Page};
 use std::collections::HashMap;
 
-/// The filters of `/events` and `/requests/{id}/events`; returns the query and `include=data`.
-pub(crate) fn event_filters(params: &mut Params) -> ApiResult<(ListQuery, bool)> {
+/// The filters of `/events`, `/requests/{id}/events` and bulk retries.
+pub(crate) struct EventQuery {
+    pub q: ListQuery,
+    /// `include=data`.
+    pub with_data: bool,
+    /// JSON search on the request's data.
+    pub json: Option<RuleFilter>,
+}
+
+impl EventQuery {
+    /// One page of events (scanning when there is a JSON search).
+    pub(crate) async fn page(&self, st: &AppState, project_id: &str) -> ApiResult<Page<Event>> {
+        let Some(f) = &self.json else {
+            return Ok(st.store.list_events(project_id, &self.q).await?);
+        };
+        let mut scan = search::Scan::new(&self.q);
+        let mut seen: HashMap<String, bool> = HashMap::new();
+        loop {
+            let Some(sq) = scan.query() else { return Ok(scan.finish()) };
+            let got = st.store.list_events(project_id, sq).await?;
+            let mut keep = Vec::with_capacity(got.models.len());
+            for e in &got.models {
+                let ok = match seen.get(&e.request_id) {
+                    Some(ok) => *ok,
+                    None => {
+                        let r = st.store.request(project_id, &e.request_id).await?;
+                        let ok = r.is_some_and(|r| search::request_matches(f, &r));
+                        seen.insert(e.request_id.clone(), ok);
+                        ok
+                    }
+                };
+                keep.push(ok);
+            }
+            if let Some(page) = scan.feed(got, keep) {
+                return Ok(page);
+            }
+        }
+    }
+}
+
+/// Parse the filters of an event list.
+pub(crate) fn event_filters(params: &mut Params) -> ApiResult<EventQuery> {
     let mut conds = Vec::new();
     params.one_of("id", Col::Id, &mut conds)?;
     params.one_of_checked("status", Col::Status, &mut conds, |s| {
@@ -34,6 +76,7 @@ pub(crate) fn event_filters(params: &mut Params) -> ApiResult<(ListQuery, bool)>
     params.date("next_attempt_at", Col::NextAttemptAt, &mut conds)?;
     params.date("created_at", Col::CreatedAt, &mut conds)?;
     params.search(&mut conds)?;
+    let json = params.json_search()?;
     let with_data = include_data(params)?;
     let q = params.page(
         &[
@@ -43,7 +86,7 @@ pub(crate) fn event_filters(params: &mut Params) -> ApiResult<(ListQuery, bool)>
         ],
         conds,
     )?;
-    Ok((q, with_data))
+    Ok(EventQuery { q, with_data, json })
 }
 
 /// Render a page of events, loading each distinct request once when data is asked for.
@@ -74,10 +117,10 @@ pub async fn list(
     RawQuery(query): RawQuery,
 ) -> ApiResult<Json<Paginated<EventOut>>> {
     let mut params = Params::parse(query.as_deref())?;
-    let (q, with_data) = event_filters(&mut params)?;
+    let eq = event_filters(&mut params)?;
     params.finish()?;
-    let page = st.store.list_events(&p.id, &q).await?;
-    render_events(&st, v, &p.id, &q, page, with_data).await
+    let page = eq.page(&st, &p.id).await?;
+    render_events(&st, v, &p.id, &eq.q, page, eq.with_data).await
 }
 
 /// The request data an event delivers: the transformed request when a transformation ran,

@@ -3,6 +3,8 @@
 
 mod attempts;
 mod auth;
+mod bookmarks;
+mod bulk;
 mod connections;
 mod destinations;
 mod events;
@@ -10,6 +12,7 @@ mod json;
 mod metrics;
 mod params;
 mod requests;
+mod search;
 mod sources;
 mod transformations;
 
@@ -20,6 +23,16 @@ use axum::{Extension, Router};
 use pier_api_types::output::{Paginated, Pagination};
 use pier_api_types::ApiVersion;
 use pier_store::{ListQuery, Page};
+
+pub(crate) use events::EventQuery;
+
+/// The event filters of a JSON query object (a bulk operation's `query`).
+pub(crate) fn event_query_of(query: &serde_json::Map<String, serde_json::Value>) -> Result<EventQuery, ApiError> {
+    let mut params = params::Params::from_json(query)?;
+    let eq = events::event_filters(&mut params)?;
+    params.finish()?;
+    Ok(eq)
+}
 
 pub use auth::Auth;
 
@@ -64,6 +77,14 @@ pub fn router(version: ApiVersion) -> Router<AppState> {
         .route("/cli-sessions", post(crate::tunnel::create_session))
         .route("/cli-auth/validate", get(crate::tunnel::validate))
         .route("/cli/guest", post(crate::tunnel::guest))
+        .route("/bookmarks", get(bookmarks::list).post(bookmarks::create))
+        .route("/bookmarks/{id}", get(bookmarks::retrieve).put(bookmarks::update).delete(bookmarks::delete))
+        .route("/bookmarks/{id}/raw_body", get(bookmarks::raw_body))
+        .route("/bookmarks/{id}/trigger", post(bookmarks::trigger))
+        .route("/bulk/events/retry", get(bulk::list).post(bulk::create))
+        .route("/bulk/events/retry/plan", get(bulk::plan))
+        .route("/bulk/events/retry/{id}", get(bulk::retrieve))
+        .route("/bulk/events/retry/{id}/cancel", post(bulk::cancel))
         .route("/attempts", get(attempts::list))
         .route("/attempts/{id}", get(attempts::retrieve))
         .fallback(|| async { ApiError::not_found("endpoint") })

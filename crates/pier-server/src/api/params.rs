@@ -5,6 +5,7 @@
 use crate::error::ApiError;
 use pier_api_types::time;
 use pier_core::cursor::{Cursor, Direction};
+use pier_core::filter::{compile_rule, RuleFilter};
 use pier_store::{Cmp, Col, Cond, ListQuery, Val};
 
 struct Entry {
@@ -192,6 +193,70 @@ impl Params {
             conds.push(Cond::Contains(Col::Search, t));
         }
         Ok(())
+    }
+
+    /// JSON search on request data: `body`, `headers`, `parsed_query` and `path`, each a filter
+    /// in the syntax of filter rules (`body={"type":"order","amount":{"$gte":10}}`); a value that
+    /// is not JSON matches as a plain string. `None` when none is given.
+    pub fn json_search(&mut self) -> Result<Option<RuleFilter>, ApiError> {
+        let mut parts: [Option<serde_json::Value>; 4] = Default::default();
+        for (i, name) in ["headers", "body", "parsed_query", "path"].into_iter().enumerate() {
+            if let Some(v) = self.choice_any(name)? {
+                if v.len() > 10_000 {
+                    return Err(ApiError::field(name, "must be at most 10,000 characters"));
+                }
+                parts[i] = Some(serde_json::from_str(&v).unwrap_or_else(|_| serde_json::Value::String(v.to_string())));
+            }
+        }
+        if parts.iter().all(Option::is_none) {
+            return Ok(None);
+        }
+        let [h, b, q, p] = &parts;
+        compile_rule(h.as_ref(), b.as_ref(), q.as_ref(), p.as_ref()).map(Some).map_err(|e| {
+            let path = match e.path.strip_prefix("query") {
+                Some(rest) => format!("parsed_query{rest}"),
+                None => e.path,
+            };
+            ApiError::field(path, e.message)
+        })
+    }
+
+    /// Parameters from a JSON object (the `query` of a bulk operation): arrays are repeated
+    /// keys, objects are operators (`{"gte": 500}`), except for the JSON-search fields, whose
+    /// objects are filters.
+    pub fn from_json(query: &serde_json::Map<String, serde_json::Value>) -> Result<Params, ApiError> {
+        use serde_json::Value;
+        fn scalar(name: &str, v: &Value) -> Result<String, ApiError> {
+            match v {
+                Value::String(s) => Ok(s.clone()),
+                Value::Number(n) => Ok(n.to_string()),
+                Value::Bool(b) => Ok(b.to_string()),
+                _ => Err(ApiError::field(format!("query.{name}"), "must be a string, a number or a boolean")),
+            }
+        }
+        let mut entries = Vec::new();
+        for (name, v) in query {
+            let mut push =
+                |op: Option<String>, value: String| entries.push(Entry { base: name.clone(), op, value, used: false });
+            match v {
+                Value::Null => {}
+                Value::Object(_) if ["headers", "body", "parsed_query", "path"].contains(&name.as_str()) => {
+                    push(None, v.to_string())
+                }
+                Value::Object(ops) => {
+                    for (op, x) in ops {
+                        push(Some(op.clone()), scalar(name, x)?);
+                    }
+                }
+                Value::Array(items) => {
+                    for x in items {
+                        push(None, scalar(name, x)?);
+                    }
+                }
+                other => push(None, scalar(name, other)?),
+            }
+        }
+        Ok(Params { entries })
     }
 
     /// A boolean flag (`disabled=true`).

@@ -2,6 +2,7 @@
 
 use super::events::{event_filters, render_events};
 use super::params::Params;
+use super::search;
 use super::{paginated, Auth};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
@@ -47,10 +48,30 @@ pub async fn list(
     params.date("ingested_at", Col::IngestedAt, &mut conds)?;
     params.date("created_at", Col::CreatedAt, &mut conds)?;
     params.search(&mut conds)?;
+    let json = params.json_search()?;
     let with_data = include_data(&mut params)?;
     let q = params.page(&[("created_at", Col::CreatedAt), ("ingested_at", Col::IngestedAt)], conds)?;
     params.finish()?;
-    let page = st.store.list_requests(&p.id, &q, with_data).await?;
+    let page = match &json {
+        None => st.store.list_requests(&p.id, &q, with_data).await?,
+        Some(f) => {
+            let mut scan = search::Scan::new(&q);
+            let mut page = loop {
+                let Some(sq) = scan.query() else { break scan.finish() };
+                let got = st.store.list_requests(&p.id, sq, true).await?;
+                let keep = got.models.iter().map(|r| search::request_matches(f, r)).collect();
+                if let Some(page) = scan.feed(got, keep) {
+                    break page;
+                }
+            };
+            if !with_data {
+                for r in &mut page.models {
+                    r.body = None;
+                }
+            }
+            page
+        }
+    };
     Ok(paginated(&q, page, |r| output::request(v, r, with_data)))
 }
 
@@ -77,11 +98,11 @@ pub async fn events(
 ) -> ApiResult<Json<Paginated<EventOut>>> {
     let request = get(&st, &p.id, &id).await?;
     let mut params = Params::parse(query.as_deref())?;
-    let (mut q, with_data) = event_filters(&mut params)?;
+    let mut eq = event_filters(&mut params)?;
     params.finish()?;
-    q.conds.push(Cond::Eq(Col::RequestId, Val::Text(request.id.clone())));
-    let page = st.store.list_events(&p.id, &q).await?;
-    render_events(&st, v, &p.id, &q, page, with_data).await
+    eq.q.conds.push(Cond::Eq(Col::RequestId, Val::Text(request.id.clone())));
+    let page = eq.page(&st, &p.id).await?;
+    render_events(&st, v, &p.id, &eq.q, page, eq.with_data).await
 }
 
 pub async fn ignored_events(
