@@ -51,6 +51,7 @@ static ASSETS: &[Asset] = assets![
     "js/pages/connection_form.js",
     "js/pages/requests.js",
     "js/pages/events.js",
+    "js/pages/bookmarks.js",
     "js/pages/transformations.js",
     "js/pages/metrics.js",
 ];

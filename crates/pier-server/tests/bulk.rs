@@ -216,6 +216,9 @@ async fn bulk_retry_plans_retries_matching_events_and_reports_progress() {
         let q = json!({"status": "FAILED", "webhook_id": [cid]});
         let plan = api.ok(&format!("/bulk/events/retry/plan?query={}", enc(&q))).await.unwrap();
         assert_eq!(plan["estimated_count"], 7);
+        let qa = json!({"status": "FAILED", "webhook_id": cid, "body": {"kind": "a"}});
+        let plan = api.ok(&format!("/bulk/events/retry/plan?query={}", enc(&qa))).await.unwrap();
+        assert_eq!(plan["estimated_count"], 5, "a JSON search is counted exactly");
         let (s, e) = api.get("/bulk/events/retry/plan?query[colour]=red").await.unwrap();
         assert_eq!(s, 422, "{e}");
         let (s, _) = api.post("/bulk/events/retry", &json!({"query": {"status": "NOPE"}})).await.unwrap();

@@ -10,8 +10,9 @@ import requests from './pages/requests.js';
 import events from './pages/events.js';
 import transformations from './pages/transformations.js';
 import metrics from './pages/metrics.js';
+import bookmarks from './pages/bookmarks.js';
 
-const PAGES = [connections, requests, events, transformations, metrics];
+const PAGES = [connections, requests, events, bookmarks, transformations, metrics];
 const DEFAULT = '#/connections';
 
 const app = document.getElementById('app');

@@ -120,6 +120,91 @@ export function confirmDialog({ title, text, confirm = 'Confirm', danger = false
   });
 }
 
+/**
+ * A modal form: `fields` = [{name, label, value, placeholder, hint, optional}]. Resolves the
+ * values ({name: string}) or null when cancelled. `submit(values)` may throw to show an error and
+ * keep the dialog open (e.g. a refused API call); its result is what the promise resolves to.
+ */
+export function formDialog({ title, text, fields, confirm = 'Save', testid, submit = async (v) => v }) {
+  return new Promise((resolve) => {
+    const inputs = fields.map((f) =>
+      h('input.input', { name: f.name, value: f.value || '', placeholder: f.placeholder || '', 'data-testid': `${testid}-${f.name}`, autocomplete: 'off' }),
+    );
+    const error = h('p.dialog-error', { role: 'alert', hidden: true });
+    const ok = button(confirm, { variant: 'primary', type: 'submit', testid: `${testid}-submit` });
+    const form = h(
+      'form.dialog-form',
+      {
+        onsubmit: async (e) => {
+          e.preventDefault();
+          const values = Object.fromEntries(inputs.map((i) => [i.name, i.value.trim()]));
+          ok.disabled = true;
+          try {
+            const out = await submit(values);
+            close(out);
+          } catch (err) {
+            error.textContent = err.message;
+            error.hidden = false;
+            ok.disabled = false;
+          }
+        },
+      },
+      fields.map((f, i) => field(f.label, inputs[i], { hint: f.hint, optional: f.optional, name: f.name })),
+      error,
+      h('div.dialog-actions', button('Cancel', { onclick: () => close(null) }), ok),
+    );
+    const dlg = h('dialog.dialog', { 'data-testid': testid }, h('h3', title), text ? h('p', text) : null, form);
+    function close(v) {
+      dlg.close();
+      dlg.remove();
+      resolve(v);
+    }
+    dlg.addEventListener('cancel', () => close(null));
+    document.body.append(dlg);
+    dlg.showModal();
+    inputs[0]?.focus();
+  });
+}
+
+/**
+ * A JSON search input (a filter in the syntax of filter rules, on the body or the headers):
+ * `onApply(value)` runs with valid JSON (or '' when cleared); invalid JSON is flagged instead.
+ */
+export function jsonFilterInput({ key, label, example, value, onApply }) {
+  return h('input.input.input-json', {
+    type: 'search',
+    placeholder: `${label} JSON, e.g. ${example}`,
+    'aria-label': `${label} JSON filter`,
+    'data-testid': `filter-${key}`,
+    value: value || '',
+    onchange: (e) => {
+      const v = e.target.value.trim();
+      try {
+        if (v) JSON.parse(v);
+      } catch {
+        e.target.setAttribute('aria-invalid', 'true');
+        toast(`${label} filter: write JSON, e.g. ${example}`, 'error');
+        return;
+      }
+      e.target.removeAttribute('aria-invalid');
+      onApply(v);
+    },
+  });
+}
+
+/** A thin progress bar (0–1). */
+export function progressBar(value, { label } = {}) {
+  const fill = h('span.progress-fill');
+  const el = h('div.progress', { role: 'progressbar', 'aria-valuemin': '0', 'aria-valuemax': '100', 'aria-label': label || 'Progress' }, fill);
+  const set = (v) => {
+    const pct = Math.round(Math.max(0, Math.min(1, v || 0)) * 100);
+    fill.style.width = `${pct}%`;
+    el.setAttribute('aria-valuenow', String(pct));
+  };
+  set(value);
+  return { el, set };
+}
+
 /** Tabs: [{id, label, render: () => Node}], returns the element. */
 export function tabs(items, { active, onchange } = {}) {
   let current = active || items[0].id;

@@ -14,7 +14,7 @@ use axum::Json;
 use pier_api_types::input::BulkRetry;
 use pier_api_types::output::{self, BatchOperationOut, BatchPlan, Paginated};
 use pier_core::{BatchOperation, IdKind};
-use pier_store::{Col, Cond, Table};
+use pier_store::{Col, Cond};
 use serde_json::{Map, Value};
 
 /// The `query` of a plan in a query string: `query={"status":"FAILED"}` (JSON) or in bracket
@@ -66,8 +66,7 @@ fn query_from_string(raw: Option<&str>) -> ApiResult<Map<String, Value>> {
     Ok(out)
 }
 
-/// Check a bulk query (the filters of `GET /events`) and count the events it matches now. With
-/// a JSON search on request data the count is of the other filters (an upper bound).
+/// Check a bulk query (the filters of `GET /events`) and count the events it matches now.
 async fn estimate(st: &AppState, project_id: &str, query: &Map<String, Value>) -> ApiResult<i64> {
     let mut params = Params::from_json(query)?;
     let eq = event_filters(&mut params)?;
@@ -75,8 +74,7 @@ async fn estimate(st: &AppState, project_id: &str, query: &Map<String, Value>) -
     if eq.q.cursor.is_some() {
         return Err(ApiError::field("query", "takes no cursor"));
     }
-    let conds: Vec<Cond> = eq.q.conds.clone();
-    Ok(st.store.count(project_id, Table::Events, &conds).await?)
+    eq.count(st, project_id).await
 }
 
 pub async fn plan(State(st): State<AppState>, Auth(p): Auth, RawQuery(raw): RawQuery) -> ApiResult<Json<BatchPlan>> {

@@ -12,7 +12,7 @@ use pier_api_types::output::{self, EventOut, Paginated, RawBody};
 use pier_api_types::ApiVersion;
 use pier_core::filter::RuleFilter;
 use pier_core::{Event, EventStatus, Request};
-use pier_store::{Col, ListQuery, Page};
+use pier_store::{Col, ListQuery, Page, Table};
 use std::collections::HashMap;
 
 /// The filters of `/events`, `/requests/{id}/events` and bulk retries.
@@ -35,24 +35,61 @@ impl EventQuery {
         loop {
             let Some(sq) = scan.query() else { return Ok(scan.finish()) };
             let got = st.store.list_events(project_id, sq).await?;
-            let mut keep = Vec::with_capacity(got.models.len());
-            for e in &got.models {
-                let ok = match seen.get(&e.request_id) {
-                    Some(ok) => *ok,
-                    None => {
-                        let r = st.store.request(project_id, &e.request_id).await?;
-                        let ok = r.is_some_and(|r| search::request_matches(f, &r));
-                        seen.insert(e.request_id.clone(), ok);
-                        ok
-                    }
-                };
-                keep.push(ok);
-            }
+            let keep = matching(st, project_id, f, &got.models, &mut seen).await?;
             if let Some(page) = scan.feed(got, keep) {
                 return Ok(page);
             }
         }
     }
+
+    /// How many events match (every filter, the JSON search included). With a JSON search the
+    /// events are read and checked, up to [`COUNT_SCAN_LIMIT`]; beyond that the count of the
+    /// other filters is given (an upper bound).
+    pub(crate) async fn count(&self, st: &AppState, project_id: &str) -> ApiResult<i64> {
+        let all = st.store.count(project_id, Table::Events, &self.q.conds).await?;
+        let Some(f) = &self.json else { return Ok(all) };
+        if all > COUNT_SCAN_LIMIT {
+            return Ok(all);
+        }
+        let mut q = ListQuery { conds: self.q.conds.clone(), limit: 255, ..ListQuery::default() };
+        let mut seen: HashMap<String, bool> = HashMap::new();
+        let mut n = 0;
+        loop {
+            let page = st.store.list_events(project_id, &q).await?;
+            n += matching(st, project_id, f, &page.models, &mut seen).await?.into_iter().filter(|m| *m).count() as i64;
+            match page.next {
+                Some(c) => q.cursor = Some(c),
+                None => return Ok(n),
+            }
+        }
+    }
+}
+
+/// Events counted one by one (for a JSON search) up to this many.
+pub(crate) const COUNT_SCAN_LIMIT: i64 = 100_000;
+
+/// Whether each event's request matches the JSON search (`seen` caches per request).
+async fn matching(
+    st: &AppState,
+    project_id: &str,
+    f: &RuleFilter,
+    events: &[Event],
+    seen: &mut HashMap<String, bool>,
+) -> ApiResult<Vec<bool>> {
+    let mut keep = Vec::with_capacity(events.len());
+    for e in events {
+        let ok = match seen.get(&e.request_id) {
+            Some(ok) => *ok,
+            None => {
+                let r = st.store.request(project_id, &e.request_id).await?;
+                let ok = r.is_some_and(|r| search::request_matches(f, &r));
+                seen.insert(e.request_id.clone(), ok);
+                ok
+            }
+        };
+        keep.push(ok);
+    }
+    Ok(keep)
 }
 
 /// Parse the filters of an event list.

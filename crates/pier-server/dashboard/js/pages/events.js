@@ -6,8 +6,8 @@ import { api, names } from '../api.js';
 import { liveList } from '../list.js';
 import { splitView, panelHeader, facts, section } from '../detail.js';
 import { bodyViewer, kvTable } from '../json.js';
-import { button, emptyState, errorBox, filterBar, pill, select, spinner, tabs, toast } from '../ui.js';
-import { dateTime, shortTime, relTime, ms, titleCase, EVENT_TONES, EVENT_STATUSES, httpTone, sinceToIso } from '../format.js';
+import { button, confirmDialog, emptyState, errorBox, filterBar, formDialog, jsonFilterInput, pill, progressBar, select, spinner, tabs, toast } from '../ui.js';
+import { dateTime, shortTime, relTime, ms, plural, titleCase, EVENT_TONES, EVENT_STATUSES, httpTone, sinceToIso } from '../format.js';
 
 export function eventPill(e) {
   return pill(titleCase(e.status), EVENT_TONES[e.status] || 'gray', { title: e.status });
@@ -43,7 +43,7 @@ export default {
   title: 'Events',
   icon: 'events',
   mount(root, ctx) {
-    const keys = ['status', 'webhook_id', 'source_id', 'destination_id', 'response_status', 'error_code', 'range', 'search_term'];
+    const keys = ['status', 'webhook_id', 'source_id', 'destination_id', 'response_status', 'error_code', 'range', 'search_term', 'body', 'headers'];
     let filters = Object.fromEntries(keys.map((k) => [k, ctx.query.get(k) || '']));
     let openId = null;
     let detailTimer = null;
@@ -75,12 +75,15 @@ export default {
       value: filters.search_term,
       onchange: (e) => apply({ search_term: e.target.value.trim() }),
     });
+    const jsonInput = (key, label, example) => jsonFilterInput({ key, label, example, value: filters[key], onApply: (v) => apply({ [key]: v }) });
+    const bodyInput = jsonInput('body', 'Body', '{"type":"order"}');
+    const headersInput = jsonInput('headers', 'Headers', '{"x-kind":"a"}');
     const clearBtn = button('Clear', {
       variant: 'ghost',
       size: 'sm',
       icon: 'x',
       onclick: () => {
-        for (const [el] of [[statusSel], [connSel], [srcSel], [dstSel], [rangeSel], [codeInput], [searchInput]]) el.value = '';
+        for (const el of [statusSel, connSel, srcSel, dstSel, rangeSel, codeInput, searchInput, bodyInput, headersInput]) el.value = '';
         apply(Object.fromEntries(keys.map((k) => [k, ''])));
       },
     });
@@ -138,6 +141,115 @@ export default {
         }),
     });
 
+    // ---- retry all matching (bulk retry): plan, confirm, progress, cancel ----
+
+    /** The current filters as a bulk query (the filters of GET /events, as JSON). */
+    function bulkQuery() {
+      const q = {};
+      for (const k of ['status', 'webhook_id', 'source_id', 'destination_id', 'error_code']) if (filters[k]) q[k] = filters[k];
+      if (/^\d{3}$/.test(filters.response_status)) q.response_status = Number(filters.response_status);
+      if (filters.search_term && filters.search_term.length >= 3) q.search_term = filters.search_term;
+      const since = sinceToIso(filters.range);
+      if (since) q.created_at = { gte: since };
+      for (const k of ['body', 'headers']) if (filters[k]) q[k] = JSON.parse(filters[k]);
+      return q;
+    }
+
+    const bulkHost = h('div', { 'data-testid': 'bulk-host' });
+    let bulkTimer = null;
+
+    function showBulk(op) {
+      clearTimeout(bulkTimer);
+      const bar = progressBar(op.progress, { label: 'Bulk retry progress' });
+      const done = !op.in_progress;
+      const retried = op.completed_count || 0;
+      const skipped = op.failed_count || 0;
+      const title = done
+        ? op.cancelled_at
+          ? `Bulk retry cancelled after ${plural(retried, 'event')}`
+          : `Bulk retry done: ${plural(retried, 'event')} retried`
+        : `Retrying ${plural(op.estimated_count || 0, 'event')}…`;
+      const detail = [
+        `${retried} retried`,
+        skipped ? `${skipped} skipped (in flight or held)` : null,
+        `batch ${op.processed_batch || 0} of ${Math.max(op.estimated_batch || 0, op.processed_batch || 0)}`,
+      ].filter(Boolean).join(' · ');
+      const action = done
+        ? button('Dismiss', { size: 'sm', variant: 'ghost', testid: 'bulk-dismiss', onclick: () => bulkHost.replaceChildren() })
+        : button('Cancel', {
+            size: 'sm',
+            testid: 'bulk-cancel',
+            onclick: async () => {
+              try {
+                showBulk(await api.post(`/bulk/events/retry/${op.id}/cancel`));
+              } catch (err) {
+                toast(err.message, 'error');
+              }
+            },
+          });
+      if (done) bar.set(op.cancelled_at ? op.progress : 1);
+      mount(
+        bulkHost,
+        h(
+          'div.bulk-banner',
+          { 'data-testid': 'bulk-banner', 'data-state': done ? 'done' : 'running' },
+          icon('layers'),
+          h('div.bulk-text', h('span.bulk-title', title), bar.el, h('span.muted', detail)),
+          action,
+        ),
+      );
+      if (!done) {
+        bulkTimer = setTimeout(async () => {
+          try {
+            showBulk(await api.get(`/bulk/events/retry/${op.id}`));
+          } catch {
+            showBulk(op);
+          }
+        }, 1000);
+      } else {
+        list.refresh();
+      }
+    }
+
+    /** A bulk retry still running (started here or elsewhere) is shown when the page opens. */
+    async function watchRunning() {
+      try {
+        const running = await api.get('/bulk/events/retry', { in_progress: true, limit: 1 });
+        if (running.models.length && !bulkHost.childElementCount) showBulk(running.models[0]);
+      } catch {}
+    }
+
+    const retryAll = button('Retry all', {
+      icon: 'retry',
+      size: 'sm',
+      testid: 'bulk-retry',
+      title: 'Retry every event matching the filters',
+      onclick: async () => {
+        retryAll.disabled = true;
+        try {
+          const query = bulkQuery();
+          const plan = await api.get('/bulk/events/retry/plan', { query: JSON.stringify(query) });
+          const n = plan.estimated_count || 0;
+          if (!n) {
+            toast('No event matches these filters', 'default');
+            return;
+          }
+          const scope = filtered() ? 'matching these filters' : 'in this project (no filter is set)';
+          const ok = await confirmDialog({
+            title: `Retry ${plural(n, 'event')}?`,
+            text: `${plural(n, 'event')} ${scope} will be delivered again, in ${plural(plan.estimated_batch, 'batch', 'batches')} of 100. Events in flight or held by a paused connection are skipped.`,
+            confirm: `Retry ${plural(n, 'event')}`,
+          });
+          if (!ok) return;
+          showBulk(await api.post('/bulk/events/retry', { query }));
+        } catch (err) {
+          toast(err.message, 'error');
+        } finally {
+          retryAll.disabled = false;
+        }
+      },
+    });
+
     const qs = () => {
       const q = new URLSearchParams(Object.entries(filters).filter(([, v]) => v)).toString();
       return q ? '?' + q : '';
@@ -145,17 +257,19 @@ export default {
     const close = () => ctx.navigate('#/events' + qs());
     const split = splitView(list.el, { onClose: close });
 
-    const fb = filterBar([searchInput, statusSel, connSel, srcSel, dstSel, codeInput, rangeSel, clearBtn], () => Object.values(filters).filter(Boolean).length);
+    const fb = filterBar([searchInput, bodyInput, headersInput, statusSel, connSel, srcSel, dstSel, codeInput, rangeSel, clearBtn], () => Object.values(filters).filter(Boolean).length);
     mount(
       root,
       h(
         'div.page-head',
         h('div', h('h1', 'Events'), h('p.subtitle', 'Requests routed through your connections, and every delivery attempt.')),
-        h('div.page-actions', fb.toggle, list.liveButton),
+        h('div.page-actions', fb.toggle, retryAll, list.liveButton),
       ),
       fb.bar,
+      bulkHost,
       split.el,
     );
+    watchRunning();
     clearBtn.hidden = !filtered();
 
     names.refresh().then(() => {
@@ -330,11 +444,37 @@ export default {
           }
         },
       });
+      const bookmark = button('Bookmark', {
+        icon: 'bookmark',
+        size: 'sm',
+        testid: 'event-bookmark',
+        title: 'Save this request to replay it later on this connection',
+        onclick: async () => {
+          const saved = await formDialog({
+            title: 'Bookmark this event',
+            text: 'Its request is saved on this connection; trigger the bookmark to deliver it again.',
+            testid: 'bookmark-dialog',
+            confirm: 'Bookmark',
+            fields: [
+              { name: 'label', label: 'Label', value: `${conn ? conn.name : 'event'} · ${shortTime(evt.created_at)}` },
+              { name: 'name', label: 'Name', optional: true, placeholder: 'order-created', hint: 'A unique name: letters, digits, - and _' },
+            ],
+            submit: (v) =>
+              api.post('/bookmarks', {
+                event_data_id: evt.request_id,
+                webhook_id: evt.webhook_id,
+                label: v.label,
+                ...(v.name ? { name: v.name } : {}),
+              }),
+          });
+          if (saved) toast(`Bookmarked as “${saved.label}”`, 'success');
+        },
+      });
       const attemptsHost = h('div', { 'data-testid': 'attempts-host' }, timeline(atts));
       const statusHost = h('div.summary-line', { 'data-testid': 'event-status' }, statusLine(evt));
       refs = { attempts: attemptsHost, status: statusHost, mute };
       split.open(
-        panelHeader('Event', evt.id, { onClose: close, actions: [mute, retry] }),
+        panelHeader('Event', evt.id, { onClose: close, actions: [bookmark, mute, retry] }),
         h(
           'div.panel-summary',
           statusHost,
@@ -375,6 +515,7 @@ export default {
       },
       unmount() {
         clearTimeout(detailTimer);
+        clearTimeout(bulkTimer);
         openId = null;
         list.destroy();
         split.destroy();

@@ -6,7 +6,7 @@ import { api, names } from '../api.js';
 import { liveList } from '../list.js';
 import { splitView, panelHeader, facts, section } from '../detail.js';
 import { bodyViewer, kvTable } from '../json.js';
-import { button, emptyState, errorBox, filterBar, pill, select, spinner, tabs, toast, segmented } from '../ui.js';
+import { button, emptyState, errorBox, filterBar, jsonFilterInput, pill, select, spinner, tabs, toast, segmented } from '../ui.js';
 import { dateTime, shortTime, relTime, titleCase, REJECTION_CAUSES, sinceToIso, EVENT_TONES, httpTone } from '../format.js';
 
 export function requestPill(r) {
@@ -33,6 +33,8 @@ export default {
       rejection_cause: ctx.query.get('rejection_cause') || '',
       range: ctx.query.get('range') || '',
       search_term: ctx.query.get('search_term') || '',
+      body: ctx.query.get('body') || '',
+      headers: ctx.query.get('headers') || '',
     };
     let openId = null;
     let detailTimer = null;
@@ -63,11 +65,14 @@ export default {
       value: filters.search_term,
       onchange: (e) => apply({ search_term: e.target.value.trim() }),
     });
+    const jsonInput = (key, label, example) => jsonFilterInput({ key, label, example, value: filters[key], onApply: (v) => apply({ [key]: v }) });
+    const bodyInput = jsonInput('body', 'Body', '{"type":"order"}');
+    const headersInput = jsonInput('headers', 'Headers', '{"x-kind":"a"}');
     const clearBtn = button('Clear', {
       variant: 'ghost',
       size: 'sm',
       icon: 'x',
-      onclick: () => apply({ status: '', source_id: '', rejection_cause: '', range: '', search_term: '' }, true),
+      onclick: () => apply({ status: '', source_id: '', rejection_cause: '', range: '', search_term: '', body: '', headers: '' }, true),
     });
 
     function apply(change, redraw = false) {
@@ -78,6 +83,8 @@ export default {
         causeSelect.value = filters.rejection_cause;
         rangeSelect.value = filters.range;
         searchInput.value = filters.search_term;
+        bodyInput.value = filters.body;
+        headersInput.value = filters.headers;
       }
       mount(segHost, statusSeg());
       causeSelect.value = filters.rejection_cause;
@@ -95,6 +102,8 @@ export default {
         rejection_cause: filters.rejection_cause,
         'created_at[gte]': sinceToIso(filters.range),
         search_term: filters.search_term.length >= 3 ? filters.search_term : '',
+        body: filters.body,
+        headers: filters.headers,
       }),
       prepare: (models) => names.refresh(models.some((r) => !names.sources.has(r.source_id))).catch(() => {}),
       rowHref: (r) => `#/requests/${r.id}`,
@@ -129,7 +138,7 @@ export default {
       return q ? '?' + q : '';
     };
 
-    const fb = filterBar([searchInput, segHost, sourceSelect, causeSelect, rangeSelect, clearBtn], () => Object.values(filters).filter(Boolean).length);
+    const fb = filterBar([searchInput, bodyInput, headersInput, segHost, sourceSelect, causeSelect, rangeSelect, clearBtn], () => Object.values(filters).filter(Boolean).length);
     mount(
       root,
       h(
