@@ -93,7 +93,8 @@ pub async fn pier(database_url: Option<&str>, extra: &[&str]) -> anyhow::Result<
         .env("PIER_LOG", "warn")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::null());
+        // PIER_BENCH_LOGS=1 shows the server's log (and its diagnostics) on this stderr.
+        .stderr(if std::env::var_os("PIER_BENCH_LOGS").is_some() { Stdio::inherit() } else { Stdio::null() });
     if let Some(u) = database_url {
         cmd.args(["--database-url", u]);
     }

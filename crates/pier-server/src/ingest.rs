@@ -147,14 +147,54 @@ async fn ingest(st: AppState, peer: SocketAddr, req: HttpRequest) -> Result<Resp
         return Err(ApiError::new(StatusCode::FORBIDDEN, "SOURCE_DISABLED", "this source is disabled"));
     }
 
-    // 6. Durable commit, then the answer.
-    request.routed = false;
+    // 6. Durable commit, then the answer. When the source's rules are quick and need no store
+    // (filters, delays), the request is routed now and committed with its events; otherwise
+    // the routing worker routes it after the commit.
     let id = request.id.clone();
-    st.store.ingest(request).await.map_err(|e| {
+    let inline = match crate::routing::inline_plan(&st, &source.id).await {
+        Ok(plan) => plan,
+        Err(e) => {
+            tracing::warn!(error = %e, source_id = %source.id, "cannot load the routes; routing later");
+            None
+        }
+    };
+    let stored = match inline {
+        Some(plan) => {
+            let routing = crate::routing::plan(&st, &request, &plan.connections, &plan.compiled, now).await;
+            match routing {
+                Ok(routing) => {
+                    request.routed = true;
+                    request.events_count = routing.events.len() as i64;
+                    request.ignored_count = routing.ignored.len() as i64;
+                    request.rejection_cause = routing.rejection;
+                    let due = crate::routing::due_events(&routing);
+                    let r = st.store.ingest_routed(request, routing).await;
+                    if r.is_ok() {
+                        for (project, dest, at) in due {
+                            st.delivery.notify(&project, &dest, at);
+                        }
+                    }
+                    r
+                }
+                Err(_) => {
+                    request.routed = false;
+                    let r = st.store.ingest(request).await;
+                    st.routing_wake.notify_one();
+                    r
+                }
+            }
+        }
+        None => {
+            request.routed = false;
+            let r = st.store.ingest(request).await;
+            st.routing_wake.notify_one();
+            r
+        }
+    };
+    stored.map_err(|e| {
         tracing::error!(error = %e, source_id = %source.id, "ingest commit failed");
         ApiError::unavailable()
     })?;
-    st.routing_wake.notify_one();
     Ok(success(&source, &id))
 }
 

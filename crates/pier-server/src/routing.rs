@@ -85,6 +85,33 @@ pub async fn route_pending(st: &AppState) -> Result<usize, pier_store::StoreErro
     }
 }
 
+/// A source's connections with their compiled rules, as ingest routes with them.
+pub struct RoutePlan {
+    pub connections: Vec<Connection>,
+    pub compiled: HashMap<String, Arc<Compiled>>,
+}
+
+/// The routes of a source when its requests can be routed at ingest: the store commits a
+/// request with its routing, and every rule is quick and needs no store (filters, delays,
+/// retries; no transformation, deduplication or CLI destination). `None` otherwise. Cached for
+/// a second (cleared by this node's configuration changes).
+pub async fn inline_plan(st: &AppState, source_id: &str) -> Result<Option<Arc<RoutePlan>>, pier_store::StoreError> {
+    if !st.store.routes_at_ingest() {
+        return Ok(None);
+    }
+    if let Some(cached) = st.sources.route(source_id) {
+        return Ok(cached);
+    }
+    let generation = st.sources.generation();
+    let connections = connections_for_routing(st, source_id).await?;
+    let mut compiled = HashMap::new();
+    compile_into(st, &connections, &mut compiled).await?;
+    let inline = compiled.values().all(|c| c.inline_safe());
+    let plan = inline.then(|| Arc::new(RoutePlan { connections, compiled }));
+    st.sources.put_route(source_id, plan.clone(), generation);
+    Ok(plan)
+}
+
 /// A source's connections as routing sees them: a disabled destination disables every
 /// connection to it.
 pub(crate) async fn connections_for_routing(

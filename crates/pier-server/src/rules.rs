@@ -105,6 +105,13 @@ pub struct Compiled {
     cli: bool,
 }
 
+impl Compiled {
+    /// Quick and store-free: only filters and delays, not to a CLI destination.
+    pub fn inline_safe(&self) -> bool {
+        !self.cli && self.steps.iter().all(|s| matches!(s, Step::Filter(_) | Step::Delay(_)))
+    }
+}
+
 pub fn compile(c: &Connection, cli: bool) -> Compiled {
     let mut steps = Vec::new();
     for rule in &c.rules {

@@ -30,17 +30,49 @@ pub struct AppState {
 
 type CachedSource = (std::time::Instant, Option<Arc<pier_core::Source>>);
 
-/// A one-second cache of sources by key. Changes made through this node's API clear it; other
+type CachedRoutes = (std::time::Instant, Option<Arc<crate::routing::RoutePlan>>);
+
+/// A one-second cache of sources by key, and of the routes of sources (see
+/// [`crate::routing::inline_plan`]). Changes made through this node's API clear it; other
 /// nodes' changes apply within a second.
 #[derive(Default)]
 pub struct SourceCache {
     entries: parking_lot::Mutex<std::collections::HashMap<String, CachedSource>>,
+    routes: parking_lot::Mutex<std::collections::HashMap<String, CachedRoutes>>,
+    /// Bumped by `clear`, so a route plan read before a change is not cached after it.
+    generation: std::sync::atomic::AtomicU64,
 }
 
 impl SourceCache {
-    /// Forget everything (a source changed through this node's API).
+    /// Forget everything (a source, destination or connection changed through this node's API).
     pub fn clear(&self) {
+        self.generation.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         self.entries.lock().clear();
+        self.routes.lock().clear();
+    }
+
+    pub fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// The cached routes of a source: `Some(plan)` when fresh (the plan itself is `None` when the
+    /// source's requests are routed by the worker).
+    pub fn route(&self, source_id: &str) -> Option<Option<Arc<crate::routing::RoutePlan>>> {
+        let routes = self.routes.lock();
+        let (at, plan) = routes.get(source_id)?;
+        (at.elapsed() < Self::TTL).then(|| plan.clone())
+    }
+
+    /// Cache a plan read at `generation` (dropped if the configuration changed meanwhile).
+    pub fn put_route(&self, source_id: &str, plan: Option<Arc<crate::routing::RoutePlan>>, generation: u64) {
+        let mut routes = self.routes.lock();
+        if self.generation() != generation {
+            return;
+        }
+        if routes.len() > 10_000 {
+            routes.retain(|_, (at, _)| at.elapsed() < Self::TTL);
+        }
+        routes.insert(source_id.to_string(), (std::time::Instant::now(), plan));
     }
 
     const TTL: std::time::Duration = std::time::Duration::from_secs(1);

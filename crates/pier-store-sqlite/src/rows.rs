@@ -365,6 +365,35 @@ pub(crate) fn insert_request(tx: &Transaction<'_>, q: &Request) -> Result<(), St
 }
 
 pub(crate) fn complete_routing(tx: &Transaction<'_>, r: &Routing) -> Result<(), StoreError> {
+    insert_routing_rows(tx, r)?;
+    let mut upd = tx
+        .prepare_cached(
+            "UPDATE requests SET routed = 1, updated_at = ?2, \
+             rejection_cause = COALESCE(rejection_cause, ?3), \
+             events_count = (SELECT COUNT(*) FROM events e JOIN destinations d ON d.id = e.destination_id \
+                             WHERE e.request_id = ?1 AND d.cli_path IS NULL), \
+             cli_events_count = (SELECT COUNT(*) FROM events e JOIN destinations d ON d.id = e.destination_id \
+                             WHERE e.request_id = ?1 AND d.cli_path IS NOT NULL), \
+             ignored_count = (SELECT COUNT(*) FROM ignored_events WHERE request_id = ?1) \
+             WHERE id = ?1",
+        )
+        .map_err(map_err)?;
+    let n = upd.execute(params![r.request_id, r.now, r.rejection.map(|c| c.as_str())]).map_err(map_err)?;
+    if n == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}
+
+/// Store a request already routed (its counts set by the caller) with its routing's rows.
+pub(crate) fn insert_routed(tx: &Transaction<'_>, q: &Request, r: &Routing) -> Result<(), StoreError> {
+    insert_request(tx, q)?;
+    insert_routing_rows(tx, r)
+}
+
+/// The rows of a routing: events (held when their connection is paused), ignored events,
+/// transformation runs and transformed data.
+fn insert_routing_rows(tx: &Transaction<'_>, r: &Routing) -> Result<(), StoreError> {
     for connection_id in &r.replace_ignored {
         tx.execute(
             "DELETE FROM ignored_events WHERE request_id = ?1 AND connection_id = ?2",
@@ -439,22 +468,6 @@ pub(crate) fn complete_routing(tx: &Transaction<'_>, r: &Routing) -> Result<(), 
             params![event_id, to_json(data)?],
         )
         .map_err(map_err)?;
-    }
-    let mut upd = tx
-        .prepare_cached(
-            "UPDATE requests SET routed = 1, updated_at = ?2, \
-             rejection_cause = COALESCE(rejection_cause, ?3), \
-             events_count = (SELECT COUNT(*) FROM events e JOIN destinations d ON d.id = e.destination_id \
-                             WHERE e.request_id = ?1 AND d.cli_path IS NULL), \
-             cli_events_count = (SELECT COUNT(*) FROM events e JOIN destinations d ON d.id = e.destination_id \
-                             WHERE e.request_id = ?1 AND d.cli_path IS NOT NULL), \
-             ignored_count = (SELECT COUNT(*) FROM ignored_events WHERE request_id = ?1) \
-             WHERE id = ?1",
-        )
-        .map_err(map_err)?;
-    let n = upd.execute(params![r.request_id, r.now, r.rejection.map(|c| c.as_str())]).map_err(map_err)?;
-    if n == 0 {
-        return Err(StoreError::NotFound);
     }
     Ok(())
 }

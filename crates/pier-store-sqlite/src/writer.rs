@@ -4,6 +4,12 @@
 //! [`MAX_BATCH`]), runs each in its own savepoint inside one transaction, commits once (one
 //! fsync for the batch), and only then answers each job. A job that fails rolls back its own
 //! savepoint without harming the others; a failed commit fails them all.
+//!
+//! The hot writes (ingest, attempts) are *trusted*: they fail only when the database itself does,
+//! or with `NotFound`/`Conflict` before writing anything. They run after the others without
+//! savepoints (a savepoint copies every page it touches into a sub-journal, the largest cost of a
+//! small write); if one fails otherwise, the whole batch is rolled back and every job answered
+//! with the error.
 
 use parking_lot::Mutex;
 use pier_store::StoreError;
@@ -17,6 +23,8 @@ type Job = Box<dyn FnOnce(&Transaction<'_>) -> Result<(), StoreError> + Send>;
 
 struct Pending {
     job: Job,
+    /// Runs without a savepoint; its failure rolls the batch back (see the module doc).
+    trusted: bool,
     done: oneshot::Sender<Result<(), StoreError>>,
 }
 
@@ -36,8 +44,27 @@ impl Writer {
         Writer { tx }
     }
 
+    /// Run `f` in the next group-committed transaction without a savepoint of its own;
+    /// resolves after the commit. `f` must fail with `NotFound` or `Conflict` only before it
+    /// wrote anything; any other error rolls the whole batch back (see the module doc).
+    pub(crate) async fn write_trusted<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Transaction<'_>) -> Result<T, StoreError> + Send + 'static,
+    {
+        self.send(f, true).await
+    }
+
     /// Run `f` in the next group-committed transaction; resolves after the commit.
     pub(crate) async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Transaction<'_>) -> Result<T, StoreError> + Send + 'static,
+    {
+        self.send(f, false).await
+    }
+
+    async fn send<T, F>(&self, f: F, trusted: bool) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&Transaction<'_>) -> Result<T, StoreError> + Send + 'static,
@@ -51,7 +78,7 @@ impl Writer {
         });
         let (done, wait) = oneshot::channel();
         self.tx
-            .send(Pending { job, done })
+            .send(Pending { job, trusted, done })
             .map_err(|_| StoreError::Unavailable("the sqlite writer has stopped".into()))?;
         wait.await.map_err(|_| StoreError::Unavailable("the sqlite writer has stopped".into()))??;
         let v = slot.lock().take();
@@ -61,7 +88,11 @@ impl Writer {
 
 fn run(mut conn: Connection, mut rx: mpsc::UnboundedReceiver<Pending>) {
     let mut batch: Vec<Pending> = Vec::with_capacity(MAX_BATCH);
+    let stats = std::env::var("PIER_WRITER_STATS").is_ok();
+    let (mut busy, mut jobs, mut batches, mut since) =
+        (std::time::Duration::ZERO, 0usize, 0usize, std::time::Instant::now());
     while let Some(first) = rx.blocking_recv() {
+        let t0 = std::time::Instant::now();
         batch.push(first);
         while batch.len() < MAX_BATCH {
             match rx.try_recv() {
@@ -69,6 +100,7 @@ fn run(mut conn: Connection, mut rx: mpsc::UnboundedReceiver<Pending>) {
                 Err(_) => break,
             }
         }
+        jobs += batch.len();
         let results = commit_batch(&mut conn, &mut batch);
         match results {
             Ok(results) => {
@@ -83,29 +115,61 @@ fn run(mut conn: Connection, mut rx: mpsc::UnboundedReceiver<Pending>) {
                 }
             }
         }
+        if stats {
+            busy += t0.elapsed();
+            batches += 1;
+            if since.elapsed() > std::time::Duration::from_secs(2) {
+                eprintln!(
+                    "writer: {batches} batches, {jobs} jobs, {:.1} jobs/batch, busy {:.0}%, {:.0} us/job",
+                    jobs as f64 / batches as f64,
+                    busy.as_secs_f64() * 100.0 / since.elapsed().as_secs_f64(),
+                    busy.as_secs_f64() * 1e6 / jobs.max(1) as f64
+                );
+                (busy, jobs, batches, since) = (std::time::Duration::ZERO, 0, 0, std::time::Instant::now());
+            }
+        }
     }
 }
 
 fn commit_batch(conn: &mut Connection, batch: &mut [Pending]) -> rusqlite::Result<Vec<Result<(), StoreError>>> {
     let tx = conn.transaction()?;
-    let mut results = Vec::with_capacity(batch.len());
+    let mut results: Vec<Option<Result<(), StoreError>>> = (0..batch.len()).map(|_| None).collect();
     let single = batch.len() == 1;
-    for p in batch.iter_mut() {
+    // The others first, each in its savepoint (one job alone: the transaction is its savepoint).
+    for (i, p) in batch.iter_mut().enumerate().filter(|(_, p)| !p.trusted) {
         let job: Job = std::mem::replace(&mut p.job, Box::new(|_| Ok(())));
         if single {
-            // One job: the transaction itself is its savepoint.
-            results.push(job(&tx));
+            results[i] = Some(job(&tx));
             continue;
         }
-        tx.execute_batch("SAVEPOINT job")?;
+        tx.prepare_cached("SAVEPOINT job")?.execute([])?;
         let r = job(&tx);
         if r.is_ok() {
-            tx.execute_batch("RELEASE job")?;
+            tx.prepare_cached("RELEASE job")?.execute([])?;
         } else {
-            tx.execute_batch("ROLLBACK TO job; RELEASE job")?;
+            tx.prepare_cached("ROLLBACK TO job")?.execute([])?;
+            tx.prepare_cached("RELEASE job")?.execute([])?;
         }
-        results.push(r);
+        results[i] = Some(r);
     }
+    // Then the trusted ones, without savepoints.
+    for (i, p) in batch.iter_mut().enumerate().filter(|(_, p)| p.trusted) {
+        let job: Job = std::mem::replace(&mut p.job, Box::new(|_| Ok(())));
+        let r = job(&tx);
+        if let Err(e @ (StoreError::NotFound | StoreError::Conflict(_))) = r {
+            // Refused before writing anything: the others are not affected.
+            results[i] = Some(Err(e));
+            continue;
+        }
+        if let Err(e) = r {
+            tracing::error!(error = %e, jobs = results.len(), "a trusted write failed; the batch is rolled back");
+            tx.rollback()?;
+            let message = format!("the write was rolled back: {e}");
+            return Ok(results.iter().map(|_| Err(StoreError::Unavailable(message.clone()))).collect());
+        }
+        results[i] = Some(Ok(()));
+    }
+    let results: Vec<Result<(), StoreError>> = results.into_iter().map(|r| r.unwrap_or(Ok(()))).collect();
     if single && results.first().is_some_and(|r| r.is_err()) {
         tx.rollback()?;
     } else {

@@ -379,6 +379,23 @@ async fn bookmarks_and_batches(store: &Arc<dyn Store>, ids: &mut Ids, p1: &Proje
     let r = request(ids, &s, b"{\"saved\":true}");
     store.ingest(r.clone()).await.unwrap();
 
+    // ---- a request stored with its routing at once ----
+    let mut routed = request(ids, &s, b"{\"inline\":true}");
+    routed.routed = true;
+    routed.events_count = 1;
+    let inline_event = event_for(ids, &routed, &c);
+    let routing = Routing {
+        request_id: routed.id.clone(),
+        events: vec![inline_event.clone()],
+        now: ids.now,
+        ..Routing::default()
+    };
+    store.ingest_routed(routed.clone(), routing).await.expect("ingest routed");
+    let back = store.request(&p1.id, &routed.id).await.unwrap().expect("stored");
+    assert_eq!((back.routed, back.events_count, back.ignored_count), (true, 1, 0));
+    assert_eq!(store.event(&p1.id, &inline_event.id).await.unwrap().map(|e| e.status), Some(EventStatus::Queued));
+    assert!(store.unrouted_requests(1000, "node-r").await.unwrap().iter().all(|q| q.id != routed.id));
+
     // ---- bookmarks: put, read, names unique per project, isolation, trigger, delete ----
     let mut b = Bookmark {
         id: ids.next(IdKind::Bookmark),

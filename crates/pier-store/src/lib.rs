@@ -131,6 +131,26 @@ pub trait Store: Send + Sync + 'static {
     /// Store an inbound request durably. Returns only after the commit (group commit: many
     /// concurrent calls share one transaction).
     async fn ingest(&self, request: Request) -> Result<()>;
+    /// Whether [`Store::ingest_routed`] stores a request and its routing in one commit (else
+    /// the server routes after the ingest commit, in its routing worker).
+    fn routes_at_ingest(&self) -> bool {
+        false
+    }
+    /// Store a request already routed (`routed`, its counts and rejection set from `routing`)
+    /// together with its routing, in one commit. The default stores the request unrouted, then
+    /// completes the routing (safe after a crash in between: the routing worker finishes it).
+    async fn ingest_routed(&self, request: Request, routing: Routing) -> Result<()> {
+        let request = Request {
+            routed: false,
+            events_count: 0,
+            ignored_count: 0,
+            cli_events_count: 0,
+            rejection_cause: None,
+            ..request
+        };
+        self.ingest(request).await?;
+        self.complete_routing(routing).await
+    }
     /// A request with its body.
     async fn request(&self, project_id: &str, id: &str) -> Result<Option<Request>>;
     /// Requests without bodies (`body` is `None`) unless `with_bodies`.

@@ -214,6 +214,7 @@ pub async fn update(
     }
     c.updated_at = now_ms();
     st.store.apply(&p.id, vec![Change::PutConnection(c.clone())]).await?;
+    st.sources.clear();
     expand(&st, v, &c).await.map(Json)
 }
 
@@ -222,6 +223,7 @@ pub async fn delete(State(st): State<AppState>, Auth(p): Auth, Path(id): Path<St
         .apply(&p.id, vec![Change::DeleteConnection(id.clone())])
         .await
         .map_err(|e| ApiError::from_store(e, "connection"))?;
+    st.sources.clear();
     Ok(Json(Deleted { id }))
 }
 
@@ -243,6 +245,7 @@ pub async fn lifecycle(
     }
     c.updated_at = now;
     st.store.apply(&p.id, vec![Change::PutConnection(c.clone())]).await?;
+    st.sources.clear();
     match action {
         // Pending events wait while paused; unpausing delivers them (trigger UNPAUSE).
         Action::Pause => {

@@ -96,6 +96,7 @@ pub async fn create(
     input.apply(v, "", &mut d)?;
     DestinationInput::check_complete("", &d)?;
     st.store.apply(&p.id, vec![Change::PutDestination(d.clone())]).await?;
+    st.sources.clear();
     Ok(Json(output::destination(v, &d)))
 }
 
@@ -108,6 +109,7 @@ pub async fn upsert(
     let (d, changed) = resolve_by_name(&st, v, &p.id, &input, "").await?;
     if changed {
         st.store.apply(&p.id, vec![Change::PutDestination(d.clone())]).await?;
+        st.sources.clear();
     }
     Ok(Json(output::destination(v, &d)))
 }
@@ -137,6 +139,7 @@ pub async fn update(
     DestinationInput::check_complete("", &d)?;
     d.updated_at = now_ms();
     st.store.apply(&p.id, vec![Change::PutDestination(d.clone())]).await?;
+    st.sources.clear();
     Ok(Json(output::destination(v, &d)))
 }
 
@@ -145,6 +148,7 @@ pub async fn delete(State(st): State<AppState>, Auth(p): Auth, Path(id): Path<St
         .apply(&p.id, vec![Change::DeleteDestination(id.clone())])
         .await
         .map_err(|e| ApiError::from_store(e, "destination"))?;
+    st.sources.clear();
     Ok(Json(Deleted { id }))
 }
 
@@ -164,5 +168,6 @@ pub async fn lifecycle(
     }
     d.updated_at = now;
     st.store.apply(&p.id, vec![Change::PutDestination(d.clone())]).await?;
+    st.sources.clear();
     Ok(Json(output::destination(v, &d)))
 }
