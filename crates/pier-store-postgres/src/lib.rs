@@ -7,6 +7,7 @@
 //!
 //! Depends on `pier-core` and `pier-store` only (plus tokio-postgres); knows nothing of HTTP.
 
+mod attempts;
 mod batch;
 mod bulk;
 mod list;
@@ -33,6 +34,7 @@ use tokio_postgres::{NoTls, Row};
 pub struct PostgresStore {
     pool: Pool,
     ingest: mpsc::UnboundedSender<batch::Pending>,
+    attempts: mpsc::UnboundedSender<attempts::Pending>,
     due: Mutex<Option<mpsc::UnboundedReceiver<(String, String, Millis)>>>,
 }
 
@@ -88,8 +90,9 @@ impl PostgresStore {
             migrate::run(&mut client).await?;
         }
         let ingest = batch::start(pool.clone());
+        let attempts = attempts::start(pool.clone());
         let due = notify::listen(config);
-        Ok(PostgresStore { pool, ingest, due: Mutex::new(Some(due)) })
+        Ok(PostgresStore { pool, ingest, attempts, due: Mutex::new(Some(due)) })
     }
 
     async fn client(&self) -> Result<deadpool_postgres::Object> {
@@ -150,7 +153,7 @@ impl PostgresStore {
 }
 
 /// `NOTIFY pier_due` payloads: `project|destination|due`.
-fn due_payloads(events: &[Event]) -> Vec<String> {
+pub(crate) fn due_payloads(events: &[Event]) -> Vec<String> {
     let mut earliest: std::collections::HashMap<(&str, &str), i64> = Default::default();
     for e in events {
         if let Some(at) = e.next_attempt_at {
@@ -162,7 +165,7 @@ fn due_payloads(events: &[Event]) -> Vec<String> {
     earliest.into_iter().map(|((p, d), at)| format!("{p}|{d}|{at}")).collect()
 }
 
-async fn notify_due(tx: &deadpool_postgres::Transaction<'_>, payloads: &[String]) -> Result<()> {
+pub(crate) async fn notify_due(tx: &deadpool_postgres::Transaction<'_>, payloads: &[String]) -> Result<()> {
     for p in payloads {
         tx.execute("SELECT pg_notify('pier_due', $1)", &[p]).await.map_err(map_err)?;
     }
@@ -576,7 +579,24 @@ impl Store for PostgresStore {
     async fn ingest(&self, request: Request) -> Result<()> {
         let (done, wait) = tokio::sync::oneshot::channel();
         self.ingest
-            .send(batch::Pending { request, done })
+            .send(batch::Pending { request, routing: None, done })
+            .map_err(|_| StoreError::Unavailable("the ingest batcher has stopped".into()))?;
+        wait.await.map_err(|_| StoreError::Unavailable("the ingest batcher has stopped".into()))?
+    }
+    fn routes_at_ingest(&self) -> bool {
+        true
+    }
+    async fn ingest_routed(&self, request: Request, routing: Routing) -> Result<()> {
+        if !routing.event_data.is_empty() || !routing.executions.is_empty() || !routing.replace_ignored.is_empty() {
+            // Not a routing made at ingest: store it the general way.
+            let request =
+                Request { routed: false, events_count: 0, ignored_count: 0, rejection_cause: None, ..request };
+            self.ingest(request).await?;
+            return self.complete_routing(routing).await;
+        }
+        let (done, wait) = tokio::sync::oneshot::channel();
+        self.ingest
+            .send(batch::Pending { request, routing: Some(routing), done })
             .map_err(|_| StoreError::Unavailable("the ingest batcher has stopped".into()))?;
         wait.await.map_err(|_| StoreError::Unavailable("the ingest batcher has stopped".into()))?
     }
@@ -723,58 +743,12 @@ impl Store for PostgresStore {
         tx.commit().await.map_err(map_err)?;
         Ok(self.load_claimed(vec![(event_id.to_string(), trigger)]).await?.pop())
     }
-    async fn record_attempt(&self, rec: AttemptRecord) -> Result<Event> {
-        let a = &rec.attempt;
-        let mut c = self.client().await?;
-        let tx = c.transaction().await.map_err(map_err)?;
-        tx.execute(
-            "INSERT INTO attempts (id, project_id, event_id, destination_id, attempt_number, trigger, successful, \
-             response_status, error_code, body, requested_url, http_method, delivered_at, responded_at, delivery_latency, \
-             response_latency, created_at, updated_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18)",
-            &[
-                &a.id,
-                &a.project_id,
-                &a.event_id,
-                &a.destination_id,
-                &a.attempt_number,
-                &a.trigger.as_str(),
-                &a.successful,
-                &a.response_status,
-                &a.error_code,
-                &a.body,
-                &a.requested_url,
-                &a.http_method,
-                &a.delivered_at,
-                &a.responded_at,
-                &a.delivery_latency,
-                &a.response_latency,
-                &a.created_at,
-                &a.updated_at,
-            ],
-        )
-        .await
-        .map_err(map_err)?;
-        let sql = format!(
-            "UPDATE events SET attempts = attempts + 1, last_attempt_at = $2, response_status = $3, error_code = $4, \
-             status = CASE WHEN $5 = 'SUCCESSFUL' THEN 'SUCCESSFUL' WHEN status IN ('CANCELLED', 'HOLD') THEN status ELSE $5 END, \
-             next_attempt_at = CASE WHEN $5 = 'SUCCESSFUL' OR status IN ('CANCELLED', 'HOLD') THEN NULL ELSE $6::BIGINT END, \
-             successful_at = CASE WHEN $5 = 'SUCCESSFUL' THEN $2 ELSE successful_at END, \
-             next_trigger = CASE WHEN $6::BIGINT IS NOT NULL THEN 'AUTOMATIC' ELSE next_trigger END, \
-             locked_until = NULL, locked_by = NULL, updated_at = $2 WHERE id = $1 RETURNING {}",
-            rows::EVENT
-        );
-        let row = tx
-            .query_opt(
-                &sql,
-                &[&a.event_id, &rec.now, &a.response_status, &a.error_code, &rec.status.as_str(), &rec.next_attempt_at],
-            )
-            .await
-            .map_err(map_err)?
-            .ok_or(StoreError::NotFound)?;
-        let event = rows::event(&row)?;
-        notify_due(&tx, &due_payloads(std::slice::from_ref(&event))).await?;
-        tx.commit().await.map_err(map_err)?;
-        Ok(event)
+    async fn record_attempt(&self, record: AttemptRecord) -> Result<Event> {
+        let (done, wait) = tokio::sync::oneshot::channel();
+        self.attempts
+            .send(attempts::Pending { record, done })
+            .map_err(|_| StoreError::Unavailable("the attempt writer has stopped".into()))?;
+        wait.await.map_err(|_| StoreError::Unavailable("the attempt writer has stopped".into()))?
     }
     async fn release_leases_of(&self, node: &str) -> Result<u64> {
         let mut c = self.client().await?;
