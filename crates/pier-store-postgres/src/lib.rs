@@ -779,8 +779,9 @@ impl Store for PostgresStore {
         let tx = c.transaction().await.map_err(map_err)?;
         let rows = tx
             .query(
-                "UPDATE events SET status = 'QUEUED', next_attempt_at = $3, next_trigger = 'UNPAUSE', updated_at = $3 \
-                 WHERE project_id = $1 AND connection_id = $2 AND status = 'HOLD' RETURNING destination_id",
+                "WITH released AS (UPDATE events SET status = 'QUEUED', next_attempt_at = $3, next_trigger = 'UNPAUSE', \
+                 updated_at = $3 WHERE project_id = $1 AND connection_id = $2 AND status = 'HOLD' \
+                 RETURNING destination_id) SELECT DISTINCT destination_id FROM released",
                 &[&project_id, &connection_id, &now],
             )
             .await

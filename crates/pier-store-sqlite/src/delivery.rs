@@ -138,39 +138,57 @@ pub(crate) fn record_attempt(tx: &Transaction<'_>, rec: &AttemptRecord) -> Resul
     Ok(event)
 }
 
-pub(crate) fn hold(tx: &Transaction<'_>, project_id: &str, connection_id: &str, now: i64) -> Result<u64, StoreError> {
+/// Rows changed per write by [`hold`] and [`release_held`].
+pub(crate) const CHUNK: u64 = 5_000;
+
+/// Hold up to `limit` deliverable events of a connection; returns how many.
+pub(crate) fn hold(
+    tx: &Transaction<'_>,
+    project_id: &str,
+    connection_id: &str,
+    now: i64,
+    limit: u64,
+) -> Result<u64, StoreError> {
     let n = tx
-        .execute(
-            &format!(
-                "UPDATE events SET status = 'HOLD', next_attempt_at = NULL, updated_at = ?3 \
-                 WHERE project_id = ?1 AND connection_id = ?2 AND {DELIVERABLE}"
-            ),
-            params![project_id, connection_id, now],
-        )
+        .prepare_cached(&format!(
+            "UPDATE events SET status = 'HOLD', next_attempt_at = NULL, updated_at = ?3 WHERE rowid IN \
+             (SELECT rowid FROM events WHERE project_id = ?1 AND connection_id = ?2 AND {DELIVERABLE} LIMIT ?4)"
+        ))
+        .map_err(map_err)?
+        .execute(params![project_id, connection_id, now, limit as i64])
         .map_err(map_err)?;
     Ok(n as u64)
 }
 
+/// Make up to `limit` held events of a connection due now (trigger `UNPAUSE`); returns how many
+/// and their distinct destinations.
 pub(crate) fn release_held(
     tx: &Transaction<'_>,
     project_id: &str,
     connection_id: &str,
     now: i64,
-) -> Result<Vec<String>, StoreError> {
-    let mut st = tx
+    limit: u64,
+) -> Result<(u64, Vec<String>), StoreError> {
+    let dests = tx
         .prepare_cached(
-            "UPDATE events SET status = 'QUEUED', next_attempt_at = ?3, next_trigger = 'UNPAUSE', updated_at = ?3 \
-             WHERE project_id = ?1 AND connection_id = ?2 AND status = 'HOLD' RETURNING destination_id",
+            "SELECT DISTINCT destination_id FROM (SELECT destination_id FROM events WHERE project_id = ?1 \
+             AND connection_id = ?2 AND status = 'HOLD' LIMIT ?3)",
         )
-        .map_err(map_err)?;
-    let mut dests = st
-        .query_map(params![project_id, connection_id, now], |r| r.get::<_, String>(0))
+        .map_err(map_err)?
+        .query_map(params![project_id, connection_id, limit as i64], |r| r.get::<_, String>(0))
         .map_err(map_err)?
         .collect::<rusqlite::Result<Vec<_>>>()
         .map_err(map_err)?;
-    dests.sort();
-    dests.dedup();
-    Ok(dests)
+    let n = tx
+        .prepare_cached(
+            "UPDATE events SET status = 'QUEUED', next_attempt_at = ?3, next_trigger = 'UNPAUSE', updated_at = ?3 \
+             WHERE rowid IN (SELECT rowid FROM events WHERE project_id = ?1 AND connection_id = ?2 \
+             AND status = 'HOLD' LIMIT ?4)",
+        )
+        .map_err(map_err)?
+        .execute(params![project_id, connection_id, now, limit as i64])
+        .map_err(map_err)?;
+    Ok((n as u64, dests))
 }
 
 pub(crate) fn cancel(

@@ -36,9 +36,7 @@ pub struct SqliteStore {
 pub(crate) fn open_connection(path: &Path, read_only: bool) -> rusqlite::Result<Connection> {
     let conn = Connection::open(path)?;
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
-    conn.execute_batch(
-        "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY;",
-    )?;
+    conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;")?;
     if read_only {
         conn.execute_batch("PRAGMA query_only=ON;")?;
     }
@@ -446,13 +444,32 @@ impl Store for SqliteStore {
     }
 
     async fn hold_events(&self, project_id: &str, connection_id: &str, now: Millis) -> Result<u64> {
-        let (p, c) = (project_id.to_string(), connection_id.to_string());
-        self.writer.write(move |tx| delivery::hold(tx, &p, &c, now)).await
+        // In chunks, each its own write, so a connection with a million pending events neither
+        // holds the writer for long nor builds a giant transaction.
+        let mut total = 0;
+        loop {
+            let (p, c) = (project_id.to_string(), connection_id.to_string());
+            let n = self.writer.write(move |tx| delivery::hold(tx, &p, &c, now, delivery::CHUNK)).await?;
+            total += n;
+            if n < delivery::CHUNK {
+                return Ok(total);
+            }
+        }
     }
 
     async fn release_held_events(&self, project_id: &str, connection_id: &str, now: Millis) -> Result<Vec<String>> {
-        let (p, c) = (project_id.to_string(), connection_id.to_string());
-        self.writer.write(move |tx| delivery::release_held(tx, &p, &c, now)).await
+        let mut dests: Vec<String> = Vec::new();
+        loop {
+            let (p, c) = (project_id.to_string(), connection_id.to_string());
+            let (n, mut d) =
+                self.writer.write(move |tx| delivery::release_held(tx, &p, &c, now, delivery::CHUNK)).await?;
+            dests.append(&mut d);
+            dests.sort();
+            dests.dedup();
+            if n < delivery::CHUNK {
+                return Ok(dests);
+            }
+        }
     }
 
     async fn cancel_event(&self, project_id: &str, event_id: &str, now: Millis) -> Result<Option<Event>> {
