@@ -521,6 +521,8 @@ pub struct Bookmark {
 pub struct BatchOperation {
     pub id: String,
     pub project_id: String,
+    /// What it retries.
+    pub kind: BatchKind,
     /// The query as the caller gave it (a JSON object, stored as text).
     pub query: String,
     /// Where the next batch starts (an opaque list cursor); `None` before the first batch.
@@ -535,6 +537,32 @@ pub struct BatchOperation {
     pub completed_at: Option<Millis>,
     pub created_at: Millis,
     pub updated_at: Millis,
+}
+
+/// What a batch operation works on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum BatchKind {
+    /// Retry events (`/bulk/events/retry`).
+    EventsRetry,
+    /// Route requests again through their source's connections (`/bulk/requests/retry`).
+    RequestsRetry,
+    /// Route the requests of ignored events again through their connection
+    /// (`/bulk/ignored-events/retry`).
+    IgnoredEventsRetry,
+}
+
+impl BatchKind {
+    pub const ALL: [BatchKind; 3] = [BatchKind::EventsRetry, BatchKind::RequestsRetry, BatchKind::IgnoredEventsRetry];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BatchKind::EventsRetry => "events.retry",
+            BatchKind::RequestsRetry => "requests.retry",
+            BatchKind::IgnoredEventsRetry => "ignored_events.retry",
+        }
+    }
+    pub fn parse(s: &str) -> Option<BatchKind> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
 }
 
 impl BatchOperation {

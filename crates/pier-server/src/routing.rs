@@ -85,6 +85,21 @@ pub async fn route_pending(st: &AppState) -> Result<usize, pier_store::StoreErro
     }
 }
 
+/// Route a stored request again through `chosen` connections (a request retry): those that
+/// ignored it get a new chance (their ignored events are replaced); those with an event keep it.
+pub async fn reroute(st: &AppState, request: &Request, chosen: &[Connection]) -> Result<(), pier_store::StoreError> {
+    let mut compiled = HashMap::new();
+    compile_into(st, chosen, &mut compiled).await?;
+    let mut routing = plan(st, request, chosen, &compiled, now_ms()).await?;
+    routing.replace_ignored = chosen.iter().map(|c| c.id.clone()).collect();
+    let due = due_events(&routing);
+    st.store.complete_routing(routing).await?;
+    for (project, dest, at) in due {
+        st.delivery.notify(&project, &dest, at);
+    }
+    Ok(())
+}
+
 /// A source's connections with their compiled rules, as ingest routes with them.
 pub struct RoutePlan {
     pub connections: Vec<Connection>,

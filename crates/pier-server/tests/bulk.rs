@@ -267,3 +267,82 @@ async fn bulk_retry_plans_retries_matching_events_and_reports_progress() {
     })
     .await
 }
+
+/// Wait until the bulk operation at `path` completes; returns it.
+async fn completed(api: &Api, path: &str) -> Value {
+    eventually(Duration::from_secs(30), "the bulk retry completes", || {
+        let (api, p) = (api.clone(), path.to_string());
+        async move {
+            let v = api.ok(&p).await.ok()?;
+            (v["completed_at"] != Value::Null).then_some(v)
+        }
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn bulk_retry_of_ignored_events_and_of_requests() {
+    run(async {
+        let srv = TestServer::start().await.unwrap();
+        let api = srv.api("2024-03-01");
+        let rx = TestReceiver::start().await.unwrap();
+
+        // Ignored events: a filter lets only kind "a" through; then it is removed, and the
+        // filtered requests are retried through the connection.
+        let c = connect(&api, "ign", &rx.url(), json!([{"type": "filter", "body": {"kind": "a"}}])).await;
+        let cid = c["id"].as_str().unwrap().to_string();
+        for kind in ["a", "b", "b"] {
+            send(&c, &json!({"kind": kind})).await;
+        }
+        rx.wait_for(1, Duration::from_secs(20)).await.unwrap();
+        let q = json!({"cause": "FILTERED", "webhook_id": cid});
+        let plan = api.ok(&format!("/bulk/ignored-events/retry/plan?query={}", enc(&q))).await.unwrap();
+        assert_eq!(plan["estimated_count"], 2);
+        let (s, e) = api.post("/bulk/ignored-events/retry", &json!({"query": {"status": "FAILED"}})).await.unwrap();
+        assert_eq!(s, 422, "events filters are not ignored-event filters: {e}");
+        let (s, _) = api.put(&format!("/connections/{cid}"), &json!({"rules": []})).await.unwrap();
+        assert_eq!(s, 200);
+        let (s, op) = api.post("/bulk/ignored-events/retry", &json!({"query": q})).await.unwrap();
+        assert_eq!(s, 200, "{op}");
+        let id = op["id"].as_str().unwrap().to_string();
+        let done = completed(&api, &format!("/bulk/ignored-events/retry/{id}")).await;
+        assert_eq!(done["completed_count"], 2);
+        let got = rx.wait_for(3, Duration::from_secs(20)).await.unwrap();
+        let kinds: Vec<String> =
+            got.iter().map(|r| serde_json::from_slice::<Value>(&r.body).unwrap()["kind"].to_string()).collect();
+        assert_eq!(kinds.iter().filter(|k| k.as_str() == "\"b\"").count(), 2, "{kinds:?}");
+        // Each kind has its own list; another kind's id is unknown here.
+        assert_eq!(api.get(&format!("/bulk/events/retry/{id}")).await.unwrap().0, 404);
+        let listed = api.ok("/bulk/ignored-events/retry").await.unwrap();
+        assert_eq!(listed["models"].as_array().unwrap().len(), 1);
+        assert_eq!(api.ok("/bulk/events/retry").await.unwrap()["models"], json!([]));
+
+        // Requests: sent to a source with no connection (NO_CONNECTION), then a connection is
+        // made and the requests are retried through it.
+        let (s, src) = api.post("/sources", &json!({"name": "lonely"})).await.unwrap();
+        assert_eq!(s, 200, "{src}");
+        let sid = src["id"].as_str().unwrap().to_string();
+        let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
+        for i in 0..2 {
+            let r = http.post(src["url"].as_str().unwrap()).json(&json!({"late": i})).send().await.unwrap();
+            assert_eq!(r.status(), 200);
+        }
+        models(&api, &format!("/requests?source_id={sid}&rejection_cause=NO_CONNECTION"), 2).await;
+        let body = json!({"name": "late", "source": {"name": "lonely"}, "destination": {"name": "ign-dst"}});
+        let (s, e) = api.post("/connections", &body).await.unwrap();
+        assert_eq!(s, 200, "{e}");
+        let (s, op) = api.post("/bulk/requests/retry", &json!({"query": {"source_id": sid}})).await.unwrap();
+        assert_eq!(s, 200, "{op}");
+        assert_eq!(op["estimated_count"], 2);
+        let id = op["id"].as_str().unwrap().to_string();
+        let done = completed(&api, &format!("/bulk/requests/retry/{id}")).await;
+        assert_eq!(done["completed_count"], 2);
+        let got = rx.wait_for(5, Duration::from_secs(20)).await.unwrap();
+        assert_eq!(
+            got.iter().filter(|r| serde_json::from_slice::<Value>(&r.body).unwrap().get("late").is_some()).count(),
+            2
+        );
+    })
+    .await
+}

@@ -1,14 +1,14 @@
 //! Bookmarks and batch operations on PostgreSQL: row mapping.
 
 use crate::rows::Get;
-use pier_core::{BatchOperation, Bookmark};
+use pier_core::{BatchKind, BatchOperation, Bookmark};
 use pier_store::StoreError;
 use tokio_postgres::Row;
 
 pub(crate) const BOOKMARK: &str =
     "id, project_id, connection_id, request_id, label, name, last_used_at, created_at, updated_at";
 pub(crate) const BATCH: &str = "id, project_id, query, cursor, estimated_count, processed_batch, completed_count, \
-     failed_count, cancelled_at, completed_at, created_at, updated_at";
+     failed_count, cancelled_at, completed_at, created_at, updated_at, kind";
 
 pub(crate) fn bookmark(r: &Row) -> Result<Bookmark, StoreError> {
     Ok(Bookmark {
@@ -38,5 +38,6 @@ pub(crate) fn batch(r: &Row) -> Result<BatchOperation, StoreError> {
         completed_at: r.g(9)?,
         created_at: r.g(10)?,
         updated_at: r.g(11)?,
+        kind: BatchKind::parse(r.g::<&str>(12)?).unwrap_or(BatchKind::EventsRetry),
     })
 }

@@ -1031,7 +1031,7 @@ impl Store for PostgresStore {
     async fn put_batch(&self, b: &BatchOperation) -> Result<()> {
         let c = self.client().await?;
         let sql = format!(
-            "INSERT INTO batch_operations ({}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12) \
+            "INSERT INTO batch_operations ({}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13) \
              ON CONFLICT (id) DO UPDATE SET cursor = EXCLUDED.cursor, estimated_count = EXCLUDED.estimated_count, \
              processed_batch = EXCLUDED.processed_batch, completed_count = EXCLUDED.completed_count, \
              failed_count = EXCLUDED.failed_count, cancelled_at = COALESCE(batch_operations.cancelled_at, EXCLUDED.cancelled_at), \
@@ -1054,6 +1054,7 @@ impl Store for PostgresStore {
                 &b.completed_at,
                 &b.created_at,
                 &b.updated_at,
+                &b.kind.as_str(),
             ],
         )
         .await

@@ -11,6 +11,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (4, include_str!("migrations/0004_cli_sessions.sql")),
     (5, include_str!("migrations/0005_held_events.sql")),
     (6, include_str!("migrations/0006_bookmarks_batches.sql")),
+    (7, include_str!("migrations/0007_batch_kind.sql")),
 ];
 /// An arbitrary constant naming Pier's migration lock.
 const LOCK: i64 = 0x0070_6965_726d_6967; // "piermig"

@@ -1,14 +1,14 @@
 //! Bookmarks and batch operations on SQLite: rows, upserts, bookmark replay and bulk requeue.
 
 use crate::{map_err, rows};
-use pier_core::{AttemptTrigger, BatchOperation, Bookmark, Event, Request};
+use pier_core::{AttemptTrigger, BatchKind, BatchOperation, Bookmark, Event, Request};
 use pier_store::{Routing, StoreError};
 use rusqlite::{params, params_from_iter, Row, Transaction};
 
 pub(crate) const BOOKMARK: &str =
     "id, project_id, connection_id, request_id, label, name, last_used_at, created_at, updated_at";
 pub(crate) const BATCH: &str = "id, project_id, query, cursor, estimated_count, processed_batch, completed_count, \
-     failed_count, cancelled_at, completed_at, created_at, updated_at";
+     failed_count, cancelled_at, completed_at, created_at, updated_at, kind";
 
 pub(crate) fn bookmark(r: &Row<'_>) -> rusqlite::Result<Bookmark> {
     Ok(Bookmark {
@@ -38,6 +38,10 @@ pub(crate) fn batch(r: &Row<'_>) -> rusqlite::Result<BatchOperation> {
         completed_at: r.get(9)?,
         created_at: r.get(10)?,
         updated_at: r.get(11)?,
+        kind: {
+            let k: String = r.get(12)?;
+            BatchKind::parse(&k).unwrap_or(BatchKind::EventsRetry)
+        },
     })
 }
 
@@ -95,7 +99,7 @@ pub(crate) fn trigger_bookmark(
 
 pub(crate) fn put_batch(tx: &Transaction<'_>, b: &BatchOperation) -> Result<(), StoreError> {
     tx.prepare_cached(&format!(
-        "INSERT INTO batch_operations ({BATCH}) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12) \
+        "INSERT INTO batch_operations ({BATCH}) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13) \
          ON CONFLICT(id) DO UPDATE SET cursor = excluded.cursor, estimated_count = excluded.estimated_count, \
          processed_batch = excluded.processed_batch, completed_count = excluded.completed_count, \
          failed_count = excluded.failed_count, cancelled_at = COALESCE(batch_operations.cancelled_at, excluded.cancelled_at), \
@@ -114,7 +118,8 @@ pub(crate) fn put_batch(tx: &Transaction<'_>, b: &BatchOperation) -> Result<(), 
         b.cancelled_at,
         b.completed_at,
         b.created_at,
-        b.updated_at
+        b.updated_at,
+        b.kind.as_str()
     ])
     .map_err(map_err)?;
     Ok(())

@@ -672,7 +672,7 @@ impl Store for SqliteStore {
     }
     async fn batch(&self, project_id: &str, id: &str) -> Result<Option<BatchOperation>> {
         const SQL: &str = "SELECT id, project_id, query, cursor, estimated_count, processed_batch, completed_count, \
-                           failed_count, cancelled_at, completed_at, created_at, updated_at FROM batch_operations \
+                           failed_count, cancelled_at, completed_at, created_at, updated_at, kind FROM batch_operations \
                            WHERE project_id = ?1 AND id = ?2";
         self.get(SQL, vec![project_id.into(), id.into()], bulk::batch).await
     }

@@ -8,6 +8,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (3, include_str!("migrations/0003_rules.sql")),
     (4, include_str!("migrations/0004_cli_sessions.sql")),
     (5, include_str!("migrations/0005_bookmarks_batches.sql")),
+    (6, include_str!("migrations/0006_batch_kind.sql")),
 ];
 
 pub(crate) fn run(conn: &mut Connection) -> rusqlite::Result<()> {

@@ -3,9 +3,9 @@
 
 use crate::{AttemptRecord, Change, Claimed, Cmp, Col, Cond, ListQuery, Routing, Store, StoreError, Table, Val};
 use pier_core::{
-    keys, Attempt, AttemptTrigger, AuthMethod, BatchOperation, Bookmark, CliSession, Connection, Destination, Event,
-    EventStatus, IdKind, IgnoredCause, IgnoredEvent, Project, RateLimitPeriod, RejectionCause, Request, Source,
-    Transformation, TransformationExecution, TransformedRequest,
+    keys, Attempt, AttemptTrigger, AuthMethod, BatchKind, BatchOperation, Bookmark, CliSession, Connection,
+    Destination, Event, EventStatus, IdKind, IgnoredCause, IgnoredEvent, Project, RateLimitPeriod, RejectionCause,
+    Request, Source, Transformation, TransformationExecution, TransformedRequest,
 };
 use rand::{rngs::StdRng, SeedableRng};
 use std::sync::Arc;
@@ -488,6 +488,7 @@ async fn bookmarks_and_batches(store: &Arc<dyn Store>, ids: &mut Ids, p1: &Proje
     let mut op = BatchOperation {
         id: ids.next(IdKind::BatchOperation),
         project_id: p1.id.clone(),
+        kind: BatchKind::RequestsRetry,
         query: "{\"status\":\"FAILED\"}".into(),
         cursor: None,
         estimated_count: 250,
@@ -526,6 +527,9 @@ async fn bookmarks_and_batches(store: &Arc<dyn Store>, ids: &mut Ids, p1: &Proje
     assert!(store.unfinished_batches().await.unwrap().iter().all(|b| b.id != op.id));
     let listed = store.list_batches(&p1.id, &ListQuery::default()).await.unwrap();
     assert_eq!(listed.models, vec![op.clone()]);
+    let of_kind = |k: BatchKind| ListQuery::default().with(Cond::Eq(Col::Kind, Val::Text(k.as_str().into())));
+    assert_eq!(store.list_batches(&p1.id, &of_kind(BatchKind::RequestsRetry)).await.unwrap().models.len(), 1);
+    assert!(store.list_batches(&p1.id, &of_kind(BatchKind::EventsRetry)).await.unwrap().models.is_empty());
     assert!(store.list_batches(&p2.id, &ListQuery::default()).await.unwrap().models.is_empty());
 }
 

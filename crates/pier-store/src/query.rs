@@ -53,6 +53,7 @@ pub enum Col {
     LastUsedAt,
     CancelledAt,
     CompletedAt,
+    Kind,
     /// Not a column: the request's body, headers and path together, for `Contains` (search).
     Search,
     DisabledAt,
@@ -96,6 +97,7 @@ impl Col {
             Col::LastUsedAt => "last_used_at",
             Col::CancelledAt => "cancelled_at",
             Col::CompletedAt => "completed_at",
+            Col::Kind => "kind",
             Col::Search => "search",
             Col::DisabledAt => "disabled_at",
             Col::PausedAt => "paused_at",
@@ -141,7 +143,7 @@ impl Table {
                 Table::Events | Table::IgnoredEvents | Table::TransformationExecutions | Table::Bookmarks
             ),
             Label | LastUsedAt => self == Table::Bookmarks,
-            CancelledAt | CompletedAt => self == Table::BatchOperations,
+            CancelledAt | CompletedAt | Kind => self == Table::BatchOperations,
             Status | Attempts | ResponseStatus | ErrorCode | CliId | LastAttemptAt | NextAttemptAt | SuccessfulAt => {
                 self == Table::Events
             }

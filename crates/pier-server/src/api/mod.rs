@@ -22,17 +22,10 @@ use axum::routing::{get, post, put};
 use axum::{Extension, Router};
 use pier_api_types::output::{Paginated, Pagination};
 use pier_api_types::ApiVersion;
+use pier_core::BatchKind;
 use pier_store::{ListQuery, Page};
 
-pub(crate) use events::EventQuery;
-
-/// The event filters of a JSON query object (a bulk operation's `query`).
-pub(crate) fn event_query_of(query: &serde_json::Map<String, serde_json::Value>) -> Result<EventQuery, ApiError> {
-    let mut params = params::Params::from_json(query)?;
-    let eq = events::event_filters(&mut params)?;
-    params.finish()?;
-    Ok(eq)
-}
+pub(crate) use bulk::BulkQuery;
 
 pub use auth::Auth;
 
@@ -81,14 +74,22 @@ pub fn router(version: ApiVersion) -> Router<AppState> {
         .route("/bookmarks/{id}", get(bookmarks::retrieve).put(bookmarks::update).delete(bookmarks::delete))
         .route("/bookmarks/{id}/raw_body", get(bookmarks::raw_body))
         .route("/bookmarks/{id}/trigger", post(bookmarks::trigger))
-        .route("/bulk/events/retry", get(bulk::list).post(bulk::create))
-        .route("/bulk/events/retry/plan", get(bulk::plan))
-        .route("/bulk/events/retry/{id}", get(bulk::retrieve))
-        .route("/bulk/events/retry/{id}/cancel", post(bulk::cancel))
+        .merge(bulk_routes("/bulk/events/retry", BatchKind::EventsRetry))
+        .merge(bulk_routes("/bulk/requests/retry", BatchKind::RequestsRetry))
+        .merge(bulk_routes("/bulk/ignored-events/retry", BatchKind::IgnoredEventsRetry))
         .route("/attempts", get(attempts::list))
         .route("/attempts/{id}", get(attempts::retrieve))
         .fallback(|| async { ApiError::not_found("endpoint") })
         .layer(Extension(version))
+}
+
+/// The routes of one kind of bulk retry under `base`.
+fn bulk_routes(base: &str, kind: BatchKind) -> Router<AppState> {
+    Router::new()
+        .route(base, get(move |st, a, q| bulk::list(kind, st, a, q)).post(move |st, a, b| bulk::create(kind, st, a, b)))
+        .route(&format!("{base}/plan"), get(move |st, a, q| bulk::plan(kind, st, a, q)))
+        .route(&format!("{base}/{{id}}"), get(move |st, a, id| bulk::retrieve(kind, st, a, id)))
+        .route(&format!("{base}/{{id}}/cancel"), post(move |st, a, id| bulk::cancel(kind, st, a, id)))
 }
 
 /// Wrap a page in Hookdeck's `{pagination, count, models}`.

@@ -10,8 +10,9 @@ use axum::extract::{Path, RawQuery, State};
 use axum::{Extension, Json};
 use pier_api_types::output::{self, EventOut, IgnoredEventOut, Paginated, RawBody, RequestOut};
 use pier_api_types::ApiVersion;
+use pier_core::filter::RuleFilter;
 use pier_core::Request;
-use pier_store::{Col, Cond, Val};
+use pier_store::{Col, Cond, ListQuery, Page, Table, Val};
 
 pub(crate) async fn get(st: &AppState, project_id: &str, id: &str) -> ApiResult<Request> {
     st.store.request(project_id, id).await?.ok_or_else(|| ApiError::not_found("request"))
@@ -22,13 +23,17 @@ pub(crate) fn include_data(params: &mut Params) -> ApiResult<bool> {
     Ok(params.choice("include", &["data"])?.is_some())
 }
 
-pub async fn list(
-    State(st): State<AppState>,
-    Extension(v): Extension<ApiVersion>,
-    Auth(p): Auth,
-    RawQuery(query): RawQuery,
-) -> ApiResult<Json<Paginated<RequestOut>>> {
-    let mut params = Params::parse(query.as_deref())?;
+/// The filters of `/requests` and of request bulk retries.
+pub(crate) struct RequestQuery {
+    pub q: ListQuery,
+    /// `include=data`.
+    pub with_data: bool,
+    /// JSON search on the request's data.
+    pub json: Option<RuleFilter>,
+}
+
+/// Parse the filters of a request list.
+pub(crate) fn request_filters(params: &mut Params) -> ApiResult<RequestQuery> {
     let mut conds = Vec::new();
     params.one_of("id", Col::Id, &mut conds)?;
     params.one_of("source_id", Col::SourceId, &mut conds)?;
@@ -49,30 +54,66 @@ pub async fn list(
     params.date("created_at", Col::CreatedAt, &mut conds)?;
     params.search(&mut conds)?;
     let json = params.json_search()?;
-    let with_data = include_data(&mut params)?;
+    let with_data = include_data(params)?;
     let q = params.page(&[("created_at", Col::CreatedAt), ("ingested_at", Col::IngestedAt)], conds)?;
-    params.finish()?;
-    let page = match &json {
-        None => st.store.list_requests(&p.id, &q, with_data).await?,
-        Some(f) => {
-            let mut scan = search::Scan::new(&q);
-            let mut page = loop {
-                let Some(sq) = scan.query() else { break scan.finish() };
-                let got = st.store.list_requests(&p.id, sq, true).await?;
-                let keep = got.models.iter().map(|r| search::request_matches(f, r)).collect();
-                if let Some(page) = scan.feed(got, keep) {
-                    break page;
-                }
-            };
-            if !with_data {
-                for r in &mut page.models {
-                    r.body = None;
-                }
+    Ok(RequestQuery { q, with_data, json })
+}
+
+impl RequestQuery {
+    /// One page of requests, with bodies (scanning when there is a JSON search).
+    pub(crate) async fn page(&self, st: &AppState, project_id: &str, bodies: bool) -> ApiResult<Page<Request>> {
+        let Some(f) = &self.json else {
+            return Ok(st.store.list_requests(project_id, &self.q, bodies).await?);
+        };
+        let mut scan = search::Scan::new(&self.q);
+        let mut page = loop {
+            let Some(sq) = scan.query() else { break scan.finish() };
+            let got = st.store.list_requests(project_id, sq, true).await?;
+            let keep = got.models.iter().map(|r| search::request_matches(f, r)).collect();
+            if let Some(page) = scan.feed(got, keep) {
+                break page;
             }
-            page
+        };
+        if !bodies {
+            for r in &mut page.models {
+                r.body = None;
+            }
         }
-    };
-    Ok(paginated(&q, page, |r| output::request(v, r, with_data)))
+        Ok(page)
+    }
+
+    /// How many requests match (the JSON search checked one by one up to
+    /// [`super::events::COUNT_SCAN_LIMIT`] rows; beyond that the count of the other filters).
+    pub(crate) async fn count(&self, st: &AppState, project_id: &str) -> ApiResult<i64> {
+        let all = st.store.count(project_id, Table::Requests, &self.q.conds).await?;
+        let Some(f) = &self.json else { return Ok(all) };
+        if all > super::events::COUNT_SCAN_LIMIT {
+            return Ok(all);
+        }
+        let mut q = ListQuery { conds: self.q.conds.clone(), limit: 255, ..ListQuery::default() };
+        let mut n = 0;
+        loop {
+            let page = st.store.list_requests(project_id, &q, true).await?;
+            n += page.models.iter().filter(|r| search::request_matches(f, r)).count() as i64;
+            match page.next {
+                Some(c) => q.cursor = Some(c),
+                None => return Ok(n),
+            }
+        }
+    }
+}
+
+pub async fn list(
+    State(st): State<AppState>,
+    Extension(v): Extension<ApiVersion>,
+    Auth(p): Auth,
+    RawQuery(query): RawQuery,
+) -> ApiResult<Json<Paginated<RequestOut>>> {
+    let mut params = Params::parse(query.as_deref())?;
+    let rq = request_filters(&mut params)?;
+    params.finish()?;
+    let page = rq.page(&st, &p.id, rq.with_data).await?;
+    Ok(paginated(&rq.q, page, |r| output::request(v, r, rq.with_data)))
 }
 
 pub async fn retrieve(
@@ -148,15 +189,7 @@ pub async fn retry(
     if chosen.is_empty() {
         return Err(ApiError::field("webhook_ids", "name at least one connection"));
     }
-    let mut compiled = std::collections::HashMap::new();
-    crate::routing::compile_into(&st, &chosen, &mut compiled).await?;
-    let mut routing = crate::routing::plan(&st, &request, &chosen, &compiled, crate::clock::now_ms()).await?;
-    routing.replace_ignored = chosen.iter().map(|c| c.id.clone()).collect();
-    let due = crate::routing::due_events(&routing);
-    st.store.complete_routing(routing).await?;
-    for (project, dest, at) in due {
-        st.delivery.notify(&project, &dest, at);
-    }
+    crate::routing::reroute(&st, &request, &chosen).await?;
     let request = get(&st, &p.id, &id).await?;
     let q = pier_store::ListQuery::default().with(Cond::Eq(Col::RequestId, Val::Text(request.id.clone())));
     let events = st.store.list_events(&p.id, &q).await?;
