@@ -44,6 +44,7 @@ static ASSETS: &[Asset] = assets![
     "js/ui.js",
     "js/detail.js",
     "js/list.js",
+    "js/bulk.js",
     "js/code_editor.js",
     "js/charts.js",
     "js/pages/signin.js",

@@ -125,6 +125,26 @@ test('retry all matching: plan, progress, BULK_RETRY attempts', { timeout: 60_00
   assert.equal(left.models.length, 2);
 });
 
+test('retry all matching requests from Requests', { timeout: 40_000 }, async () => {
+  await visit(`#/requests?body=${encodeURIComponent(JSON.stringify({ kind: 'order', note: `replay-${suffix}` }))}`);
+  await eventually(async () => (await rows('requests-table').count()) === 2, { timeout: T, what: 'the two orders' });
+  await page.getByTestId('bulk-retry').click();
+  const dialog = page.locator('dialog[open]');
+  await dialog.waitFor({ timeout: T });
+  assert.match(await dialog.textContent(), /Retry 2 requests/);
+  await dialog.getByTestId('confirm').click();
+  const banner = page.getByTestId('bulk-banner');
+  await eventually(async () => (await banner.getAttribute('data-state')) === 'done', { timeout: 20_000, what: 'the request retry to finish' });
+  assert.match(await banner.textContent(), /2 requests retried/);
+  // Their events already exist: routing again keeps them (one event each, nothing new to deliver).
+  const ids = await page.locator('[data-testid="requests-table"] .row').evaluateAll((els) => els.map((e) => e.dataset.id));
+  for (const id of ids) {
+    const evs = await apiCall('GET', `/requests/${id}/events`);
+    assert.equal(evs.models.length, 1, `one event for ${id}`);
+  }
+  assert.equal(ids.length, 2);
+});
+
 test('bookmark an event, then trigger it from Bookmarks', { timeout: 60_000 }, async () => {
   const evt = (await apiCall('GET', `/events?webhook_id=${conn.id}&status=SUCCESSFUL&limit=1`)).models[0];
   await visit(`#/events/${evt.id}`);

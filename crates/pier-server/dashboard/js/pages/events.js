@@ -4,9 +4,10 @@ import { h, mount } from '../dom.js';
 import { icon } from '../icons.js';
 import { api, names } from '../api.js';
 import { liveList } from '../list.js';
+import { bulkRetry } from '../bulk.js';
 import { splitView, panelHeader, facts, section } from '../detail.js';
 import { bodyViewer, kvTable } from '../json.js';
-import { button, confirmDialog, emptyState, errorBox, filterBar, formDialog, jsonFilterInput, pill, progressBar, select, spinner, tabs, toast } from '../ui.js';
+import { button, emptyState, errorBox, filterBar, formDialog, jsonFilterInput, pill, select, spinner, tabs, toast } from '../ui.js';
 import { dateTime, shortTime, relTime, ms, plural, titleCase, EVENT_TONES, EVENT_STATUSES, httpTone, sinceToIso } from '../format.js';
 
 export function eventPill(e) {
@@ -155,100 +156,17 @@ export default {
       return q;
     }
 
-    const bulkHost = h('div', { 'data-testid': 'bulk-host' });
-    let bulkTimer = null;
-
-    function showBulk(op) {
-      clearTimeout(bulkTimer);
-      const bar = progressBar(op.progress, { label: 'Bulk retry progress' });
-      const done = !op.in_progress;
-      const retried = op.completed_count || 0;
-      const skipped = op.failed_count || 0;
-      const title = done
-        ? op.cancelled_at
-          ? `Bulk retry cancelled after ${plural(retried, 'event')}`
-          : `Bulk retry done: ${plural(retried, 'event')} retried`
-        : `Retrying ${plural(op.estimated_count || 0, 'event')}…`;
-      const detail = [
-        `${retried} retried`,
-        skipped ? `${skipped} skipped (in flight or held)` : null,
-        `batch ${op.processed_batch || 0} of ${Math.max(op.estimated_batch || 0, op.processed_batch || 0)}`,
-      ].filter(Boolean).join(' · ');
-      const action = done
-        ? button('Dismiss', { size: 'sm', variant: 'ghost', testid: 'bulk-dismiss', onclick: () => bulkHost.replaceChildren() })
-        : button('Cancel', {
-            size: 'sm',
-            testid: 'bulk-cancel',
-            onclick: async () => {
-              try {
-                showBulk(await api.post(`/bulk/events/retry/${op.id}/cancel`));
-              } catch (err) {
-                toast(err.message, 'error');
-              }
-            },
-          });
-      if (done) bar.set(op.cancelled_at ? op.progress : 1);
-      mount(
-        bulkHost,
-        h(
-          'div.bulk-banner',
-          { 'data-testid': 'bulk-banner', 'data-state': done ? 'done' : 'running' },
-          icon('layers'),
-          h('div.bulk-text', h('span.bulk-title', title), bar.el, h('span.muted', detail)),
-          action,
-        ),
-      );
-      if (!done) {
-        bulkTimer = setTimeout(async () => {
-          try {
-            showBulk(await api.get(`/bulk/events/retry/${op.id}`));
-          } catch {
-            showBulk(op);
-          }
-        }, 1000);
-      } else {
-        list.refresh();
-      }
-    }
-
-    /** A bulk retry still running (started here or elsewhere) is shown when the page opens. */
-    async function watchRunning() {
-      try {
-        const running = await api.get('/bulk/events/retry', { in_progress: true, limit: 1 });
-        if (running.models.length && !bulkHost.childElementCount) showBulk(running.models[0]);
-      } catch {}
-    }
-
-    const retryAll = button('Retry all', {
-      icon: 'retry',
-      size: 'sm',
-      testid: 'bulk-retry',
-      title: 'Retry every event matching the filters',
-      onclick: async () => {
-        retryAll.disabled = true;
-        try {
-          const query = bulkQuery();
-          const plan = await api.get('/bulk/events/retry/plan', { query: JSON.stringify(query) });
-          const n = plan.estimated_count || 0;
-          if (!n) {
-            toast('No event matches these filters', 'default');
-            return;
-          }
-          const scope = filtered() ? 'matching these filters' : 'in this project (no filter is set)';
-          const ok = await confirmDialog({
-            title: `Retry ${plural(n, 'event')}?`,
-            text: `${plural(n, 'event')} ${scope} will be delivered again, in ${plural(plan.estimated_batch, 'batch', 'batches')} of 100. Events in flight or held by a paused connection are skipped.`,
-            confirm: `Retry ${plural(n, 'event')}`,
-          });
-          if (!ok) return;
-          showBulk(await api.post('/bulk/events/retry', { query }));
-        } catch (err) {
-          toast(err.message, 'error');
-        } finally {
-          retryAll.disabled = false;
-        }
-      },
+    const bulk = bulkRetry({
+      path: '/bulk/events/retry',
+      noun: 'event',
+      query: bulkQuery,
+      filtered,
+      skipped: 'in flight or held',
+      onDone: () => list.refresh(),
     });
+    const retryAll = bulk.button;
+    const bulkHost = bulk.host;
+    const watchRunning = bulk.watch;
 
     const qs = () => {
       const q = new URLSearchParams(Object.entries(filters).filter(([, v]) => v)).toString();
@@ -515,7 +433,7 @@ export default {
       },
       unmount() {
         clearTimeout(detailTimer);
-        clearTimeout(bulkTimer);
+        bulk.destroy();
         openId = null;
         list.destroy();
         split.destroy();

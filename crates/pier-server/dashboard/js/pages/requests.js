@@ -4,6 +4,7 @@ import { h, mount } from '../dom.js';
 import { icon } from '../icons.js';
 import { api, names } from '../api.js';
 import { liveList } from '../list.js';
+import { bulkRetry } from '../bulk.js';
 import { splitView, panelHeader, facts, section } from '../detail.js';
 import { bodyViewer, kvTable } from '../json.js';
 import { button, emptyState, errorBox, filterBar, jsonFilterInput, pill, select, spinner, tabs, toast, segmented } from '../ui.js';
@@ -138,17 +139,38 @@ export default {
       return q ? '?' + q : '';
     };
 
+    /** The current filters as a bulk query (the filters of GET /requests, as JSON). */
+    const bulkQuery = () => {
+      const q = {};
+      for (const k of ['status', 'source_id', 'rejection_cause']) if (filters[k]) q[k] = filters[k];
+      if (filters.search_term && filters.search_term.length >= 3) q.search_term = filters.search_term;
+      const since = sinceToIso(filters.range);
+      if (since) q.created_at = { gte: since };
+      for (const k of ['body', 'headers']) if (filters[k]) q[k] = JSON.parse(filters[k]);
+      return q;
+    };
+    const bulk = bulkRetry({
+      path: '/bulk/requests/retry',
+      noun: 'request',
+      query: bulkQuery,
+      filtered: () => Object.values(filters).some(Boolean),
+      skipped: 'refused at ingest or whose source has no connection',
+      onDone: () => list.refresh(),
+    });
+
     const fb = filterBar([searchInput, bodyInput, headersInput, segHost, sourceSelect, causeSelect, rangeSelect, clearBtn], () => Object.values(filters).filter(Boolean).length);
     mount(
       root,
       h(
         'div.page-head',
         h('div', h('h1', 'Requests'), h('p.subtitle', 'Every HTTP request your sources received, exactly as it arrived.')),
-        h('div.page-actions', fb.toggle, list.liveButton),
+        h('div.page-actions', fb.toggle, bulk.button, list.liveButton),
       ),
       fb.bar,
+      bulk.host,
       split.el,
     );
+    bulk.watch();
     clearBtn.hidden = !Object.values(filters).some(Boolean);
 
     names.refresh().then(() => {
@@ -284,6 +306,7 @@ export default {
       },
       unmount() {
         clearTimeout(detailTimer);
+        bulk.destroy();
         openId = null;
         list.destroy();
         split.destroy();
