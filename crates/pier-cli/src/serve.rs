@@ -64,6 +64,9 @@ pub struct ServeArgs {
     /// Events for a CLI destination wait for a `pier listen` session instead of being ignored [default: false]
     #[arg(long, env = "PIER_CLI_HOLD_WHEN_DISCONNECTED")]
     pub cli_hold_when_disconnected: Option<bool>,
+    /// Delete requests older than this many days once nothing is pending for them, 0 to keep everything [default: 30]
+    #[arg(long, env = "PIER_RETENTION_DAYS")]
+    pub retention_days: Option<u32>,
     /// A TOML configuration file (see --print-config for a commented example)
     #[arg(long, short = 'c', env = "PIER_CONFIG")]
     pub config: Option<PathBuf>,
@@ -99,6 +102,7 @@ pub fn resolve(args: &ServeArgs) -> anyhow::Result<Config> {
             allow_private_destinations: args.allow_private_destinations,
             transform_workers: args.transform_workers,
             cli_hold_when_disconnected: args.cli_hold_when_disconnected,
+            retention_days: args.retention_days,
         },
     )
 }

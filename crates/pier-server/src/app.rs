@@ -147,6 +147,7 @@ pub async fn serve(
         Some(tunnels.clone() as Arc<dyn pier_delivery::Tunnel>),
     );
     let st = AppState::new(store, config, delivery.clone(), tunnels);
+    tokio::spawn(crate::retention::run(st.clone(), workers_stop.clone()));
     let router_task = tokio::spawn(routing::run(st.clone(), workers_stop));
     crate::bulk::resume(&st).await;
 

@@ -5,6 +5,7 @@ use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+pub const DEFAULT_RETENTION_DAYS: u32 = 30;
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8484";
 pub const DEFAULT_DATA_DIR: &str = "./pier-data";
 pub const DEFAULT_BODY_LIMIT: usize = 10 * 1024 * 1024;
@@ -58,6 +59,9 @@ pub struct Config {
     /// Events for a CLI destination with no connected session wait for one (instead of
     /// becoming ignored events `CLI_DISCONNECTED`).
     pub cli_hold_when_disconnected: bool,
+    /// Requests (with their events, attempts and ignored events) older than this many days are
+    /// deleted once nothing is pending for them (0: keep everything).
+    pub retention_days: u32,
 }
 
 /// The TOML file: every key optional, same names as the flags (with `_`).
@@ -83,6 +87,7 @@ pub struct FileConfig {
     pub allow_private_destinations: Option<bool>,
     pub transform_workers: Option<usize>,
     pub cli_hold_when_disconnected: Option<bool>,
+    pub retention_days: Option<u32>,
 }
 
 /// Values given by flags or environment (None = not given).
@@ -107,6 +112,7 @@ pub struct Overrides {
     pub allow_private_destinations: Option<bool>,
     pub transform_workers: Option<usize>,
     pub cli_hold_when_disconnected: Option<bool>,
+    pub retention_days: Option<u32>,
 }
 
 /// A commented example of the TOML file (`pier serve --print-config`).
@@ -159,6 +165,10 @@ transform_workers = 2
 # Events for a `pier listen` destination with no connected CLI: wait for it (true), or become
 # ignored events CLI_DISCONNECTED (false).
 cli_hold_when_disconnected = false
+
+# Delete requests older than this many days, with their events, attempts and ignored events,
+# once nothing is pending for them and no bookmark keeps them (0 keeps everything).
+retention_days = 30
 "#;
 
 impl Config {
@@ -213,6 +223,7 @@ impl Config {
                 .cli_hold_when_disconnected
                 .or(file.cli_hold_when_disconnected)
                 .unwrap_or(false),
+            retention_days: o.retention_days.or(file.retention_days).unwrap_or(DEFAULT_RETENTION_DAYS),
         }
         .check()
     }
@@ -275,6 +286,7 @@ impl Config {
             allow_private_destinations: true,
             transform_workers: 2,
             cli_hold_when_disconnected: false,
+            retention_days: DEFAULT_RETENTION_DAYS,
         }
     }
 }
@@ -282,6 +294,16 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn retention_days_from_file_and_flags() {
+        let file: FileConfig = toml::from_str(EXAMPLE_TOML).unwrap();
+        assert_eq!(Config::resolve(file.clone(), Overrides::default()).unwrap().retention_days, 30);
+        let file: FileConfig = toml::from_str("retention_days = 7").unwrap();
+        assert_eq!(Config::resolve(file.clone(), Overrides::default()).unwrap().retention_days, 7);
+        let o = Overrides { retention_days: Some(0), ..Overrides::default() };
+        assert_eq!(Config::resolve(file, o).unwrap().retention_days, 0, "a flag wins; 0 keeps everything");
+    }
 
     #[test]
     fn example_file_parses_and_overrides_win() {

@@ -1028,6 +1028,47 @@ impl Store for PostgresStore {
         write_routing(&tx, &routing).await?;
         tx.commit().await.map_err(map_err)
     }
+    async fn purge(&self, project_id: &str, before: Millis, limit: u32) -> Result<u64> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(map_err)?;
+        let ids: Vec<String> = tx
+            .query(
+                "SELECT r.id FROM requests r WHERE r.project_id = $1 AND r.created_at < $2 \
+                 AND NOT EXISTS (SELECT 1 FROM events e WHERE e.request_id = r.id \
+                     AND (e.next_attempt_at IS NOT NULL OR e.status = 'HOLD' OR e.locked_until IS NOT NULL)) \
+                 AND NOT EXISTS (SELECT 1 FROM bookmarks b WHERE b.request_id = r.id) \
+                 ORDER BY r.created_at LIMIT $3 FOR UPDATE SKIP LOCKED",
+                &[&project_id, &before, &(limit as i64)],
+            )
+            .await
+            .map_err(map_err)?
+            .iter()
+            .map(|r| r.g(0))
+            .collect::<Result<_>>()?;
+        tx.execute(
+            "DELETE FROM dedup_keys WHERE expires_at < $2 AND connection_id IN \
+             (SELECT id FROM connections WHERE project_id = $1)",
+            &[&project_id, &before],
+        )
+        .await
+        .map_err(map_err)?;
+        if ids.is_empty() {
+            tx.commit().await.map_err(map_err)?;
+            return Ok(0);
+        }
+        for sql in [
+            "DELETE FROM attempts WHERE event_id IN (SELECT id FROM events WHERE request_id = ANY($1))",
+            "DELETE FROM event_data WHERE event_id IN (SELECT id FROM events WHERE request_id = ANY($1))",
+            "DELETE FROM events WHERE request_id = ANY($1)",
+            "DELETE FROM ignored_events WHERE request_id = ANY($1)",
+            "DELETE FROM transformation_executions WHERE request_id = ANY($1)",
+            "DELETE FROM requests WHERE id = ANY($1)",
+        ] {
+            tx.execute(sql, &[&ids]).await.map_err(map_err)?;
+        }
+        tx.commit().await.map_err(map_err)?;
+        Ok(ids.len() as u64)
+    }
     async fn put_batch(&self, b: &BatchOperation) -> Result<()> {
         let c = self.client().await?;
         let sql = format!(

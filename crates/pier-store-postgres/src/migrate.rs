@@ -12,6 +12,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (5, include_str!("migrations/0005_held_events.sql")),
     (6, include_str!("migrations/0006_bookmarks_batches.sql")),
     (7, include_str!("migrations/0007_batch_kind.sql")),
+    (8, include_str!("migrations/0008_retention.sql")),
 ];
 /// An arbitrary constant naming Pier's migration lock.
 const LOCK: i64 = 0x0070_6965_726d_6967; // "piermig"

@@ -153,3 +153,43 @@ pub(crate) fn requeue(
         .map_err(map_err)?;
     Ok(dests)
 }
+
+/// Retention: delete up to `limit` old requests with nothing pending, and what hangs off them.
+pub(crate) fn purge(tx: &Transaction<'_>, project_id: &str, before: i64, limit: u32) -> Result<u64, StoreError> {
+    let ids: Vec<String> = tx
+        .prepare_cached(
+            "SELECT r.id FROM requests r WHERE r.project_id = ?1 AND r.created_at < ?2 \
+             AND NOT EXISTS (SELECT 1 FROM events e WHERE e.request_id = r.id \
+                 AND (e.next_attempt_at IS NOT NULL OR e.status = 'HOLD' OR e.locked_until IS NOT NULL)) \
+             AND NOT EXISTS (SELECT 1 FROM bookmarks b WHERE b.request_id = r.id) \
+             ORDER BY r.created_at LIMIT ?3",
+        )
+        .map_err(map_err)?
+        .query_map(params![project_id, before, limit], |r| r.get(0))
+        .map_err(map_err)?
+        .collect::<rusqlite::Result<_>>()
+        .map_err(map_err)?;
+    tx.prepare_cached(
+        "DELETE FROM dedup_keys WHERE expires_at < ?2 AND connection_id IN \
+         (SELECT id FROM connections WHERE project_id = ?1)",
+    )
+    .map_err(map_err)?
+    .execute(params![project_id, before])
+    .map_err(map_err)?;
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    let marks = (1..=ids.len()).map(|i| format!("?{i}")).collect::<Vec<_>>().join(",");
+    let events = format!("SELECT id FROM events WHERE request_id IN ({marks})");
+    for sql in [
+        format!("DELETE FROM attempts WHERE event_id IN ({events})"),
+        format!("DELETE FROM event_data WHERE event_id IN ({events})"),
+        format!("DELETE FROM events WHERE request_id IN ({marks})"),
+        format!("DELETE FROM ignored_events WHERE request_id IN ({marks})"),
+        format!("DELETE FROM transformation_executions WHERE request_id IN ({marks})"),
+        format!("DELETE FROM requests WHERE id IN ({marks})"),
+    ] {
+        tx.execute(&sql, params_from_iter(ids.iter())).map_err(map_err)?;
+    }
+    Ok(ids.len() as u64)
+}

@@ -666,6 +666,10 @@ impl Store for SqliteStore {
         let id = bookmark_id.to_string();
         self.writer.write(move |tx| bulk::trigger_bookmark(tx, &id, &request, event)).await
     }
+    async fn purge(&self, project_id: &str, before: Millis, limit: u32) -> Result<u64> {
+        let p = project_id.to_string();
+        self.writer.write(move |tx| bulk::purge(tx, &p, before, limit)).await
+    }
     async fn put_batch(&self, b: &BatchOperation) -> Result<()> {
         let b = b.clone();
         self.writer.write(move |tx| bulk::put_batch(tx, &b)).await

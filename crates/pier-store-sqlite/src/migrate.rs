@@ -9,6 +9,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (4, include_str!("migrations/0004_cli_sessions.sql")),
     (5, include_str!("migrations/0005_bookmarks_batches.sql")),
     (6, include_str!("migrations/0006_batch_kind.sql")),
+    (7, include_str!("migrations/0007_retention.sql")),
 ];
 
 pub(crate) fn run(conn: &mut Connection) -> rusqlite::Result<()> {

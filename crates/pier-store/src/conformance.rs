@@ -484,6 +484,78 @@ async fn bookmarks_and_batches(store: &Arc<dyn Store>, ids: &mut Ids, p1: &Proje
     assert_eq!(got, want);
     assert!(again.iter().all(|c| c.trigger == AttemptTrigger::BulkRetry));
 
+    // ---- retention: old requests with nothing pending go, with what hangs off them ----
+    let old_at = 1_000_000; // long before everything else in this story
+    let aged = |ids: &mut Ids, body: &[u8]| {
+        let mut r = request(ids, &s, body);
+        r.created_at = old_at;
+        r.ingested_at = old_at;
+        r.updated_at = old_at;
+        r
+    };
+    let done_req = aged(ids, b"{\"old\":\"done\"}");
+    let pending_req = aged(ids, b"{\"old\":\"pending\"}");
+    let kept_req = aged(ids, b"{\"old\":\"bookmarked\"}");
+    let mut done_event = event_for(ids, &done_req, &c);
+    done_event.status = EventStatus::Successful;
+    done_event.next_attempt_at = None;
+    let pending_event = event_for(ids, &pending_req, &c);
+    for (r, e) in [(&done_req, &done_event), (&pending_req, &pending_event)] {
+        store.ingest(r.clone()).await.unwrap();
+        let routing = Routing { request_id: r.id.clone(), events: vec![e.clone()], now: old_at, ..Routing::default() };
+        store.complete_routing(routing).await.unwrap();
+    }
+    store.ingest(kept_req.clone()).await.unwrap();
+    let keep = Bookmark {
+        id: ids.next(IdKind::Bookmark),
+        project_id: p1.id.clone(),
+        connection_id: c.id.clone(),
+        request_id: kept_req.id.clone(),
+        label: "keep".into(),
+        name: None,
+        last_used_at: None,
+        created_at: ids.now,
+        updated_at: ids.now,
+    };
+    store.put_bookmark(&keep).await.unwrap();
+    let old_attempt = Attempt {
+        id: ids.next(IdKind::Attempt),
+        project_id: p1.id.clone(),
+        event_id: done_event.id.clone(),
+        destination_id: d.id.clone(),
+        attempt_number: 1,
+        trigger: AttemptTrigger::Initial,
+        successful: true,
+        response_status: Some(200),
+        error_code: None,
+        body: Some("ok".into()),
+        requested_url: Some("http://example.com".into()),
+        http_method: Some("POST".into()),
+        delivered_at: Some(old_at),
+        responded_at: Some(old_at),
+        delivery_latency: Some(1),
+        response_latency: Some(1),
+        created_at: old_at,
+        updated_at: old_at,
+    };
+    let rec = AttemptRecord {
+        attempt: old_attempt.clone(),
+        status: EventStatus::Successful,
+        next_attempt_at: None,
+        now: old_at,
+    };
+    store.record_attempt(rec).await.unwrap();
+    assert_eq!(store.purge(&p2.id, old_at + 1, 100).await.unwrap(), 0, "another project's purge touches nothing");
+    assert_eq!(store.purge(&p1.id, old_at + 1, 100).await.unwrap(), 1, "only the finished, unbookmarked request");
+    assert_eq!(store.request(&p1.id, &done_req.id).await.unwrap(), None);
+    assert_eq!(store.event(&p1.id, &done_event.id).await.unwrap(), None);
+    assert_eq!(store.attempt(&p1.id, &old_attempt.id).await.unwrap(), None);
+    assert!(store.request(&p1.id, &pending_req.id).await.unwrap().is_some(), "a pending event keeps its request");
+    assert!(store.event(&p1.id, &pending_event.id).await.unwrap().is_some());
+    assert!(store.request(&p1.id, &kept_req.id).await.unwrap().is_some(), "a bookmark keeps its request");
+    assert!(store.request(&p1.id, &r.id).await.unwrap().is_some(), "recent requests stay");
+    assert_eq!(store.purge(&p1.id, old_at + 1, 100).await.unwrap(), 0);
+
     // ---- batch operations: put, update, unfinished, isolation ----
     let mut op = BatchOperation {
         id: ids.next(IdKind::BatchOperation),

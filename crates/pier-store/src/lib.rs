@@ -274,6 +274,13 @@ pub trait Store: Send + Sync + 'static {
     /// used — all in one transaction.
     async fn trigger_bookmark(&self, bookmark_id: &str, request: Request, event: Event) -> Result<()>;
 
+    // ---- retention ----
+    /// Delete up to `limit` requests of the project created before `before` for which nothing
+    /// is pending (no event due, held or leased) and that no bookmark keeps, with their events,
+    /// attempts, ignored events, transformed data and transformation runs. Returns how many
+    /// requests were deleted (fewer than `limit`: nothing more to delete now).
+    async fn purge(&self, project_id: &str, before: Millis, limit: u32) -> Result<u64>;
+
     // ---- bulk operations ----
     /// Insert or replace a batch operation.
     async fn put_batch(&self, b: &BatchOperation) -> Result<()>;
