@@ -67,6 +67,9 @@ pub struct ServeArgs {
     /// Delete requests older than this many days once nothing is pending for them, 0 to keep everything [default: 30]
     #[arg(long, env = "PIER_RETENTION_DAYS")]
     pub retention_days: Option<u32>,
+    /// Bearer token that opens GET /metrics (Prometheus) [default: served on loopback only]
+    #[arg(long, env = "PIER_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
     /// A TOML configuration file (see --print-config for a commented example)
     #[arg(long, short = 'c', env = "PIER_CONFIG")]
     pub config: Option<PathBuf>,
@@ -103,6 +106,7 @@ pub fn resolve(args: &ServeArgs) -> anyhow::Result<Config> {
             transform_workers: args.transform_workers,
             cli_hold_when_disconnected: args.cli_hold_when_disconnected,
             retention_days: args.retention_days,
+            metrics_token: args.metrics_token.clone(),
         },
     )
 }

@@ -650,6 +650,16 @@ async fn deliver(inner: &Arc<Inner>, c: Claimed, dest: &Destination) -> Result<(
         updated_at: done_at,
     };
     tracing::debug!(event_id = %ev.id, status = ?status, response_status = ?attempt.response_status, "delivery attempt");
+    let code = match (&attempt.response_status, &attempt.error_code) {
+        (Some(s), _) => s.to_string(),
+        (None, Some(e)) => e.clone(),
+        (None, None) => "UNKNOWN".into(),
+    };
+    metrics::counter!("pier_attempts_total", "destination_id" => dest.id.clone(), "status" => code).increment(1);
+    if let Some(ms) = attempt.response_latency {
+        metrics::histogram!("pier_delivery_latency_seconds", "destination_id" => dest.id.clone())
+            .record(ms as f64 / 1000.0);
+    }
     let event =
         store.record_attempt(AttemptRecord { attempt: attempt.clone(), status, next_attempt_at, now: done_at }).await?;
     if let Some(at) = event.next_attempt_at {

@@ -23,6 +23,7 @@ pub fn router(st: AppState) -> Router {
     let mut r = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(crate::prometheus::scrape))
         .route("/e/{*rest}", any(ingest::handle))
         .route("/ws", get(crate::tunnel::ws))
         .route("/mock", any(mock))

@@ -62,6 +62,9 @@ pub struct Config {
     /// Requests (with their events, attempts and ignored events) older than this many days are
     /// deleted once nothing is pending for them (0: keep everything).
     pub retention_days: u32,
+    /// Bearer token that opens `GET /metrics` (Prometheus); without it the endpoint answers
+    /// only when Pier listens on loopback.
+    pub metrics_token: Option<String>,
 }
 
 /// The TOML file: every key optional, same names as the flags (with `_`).
@@ -88,6 +91,7 @@ pub struct FileConfig {
     pub transform_workers: Option<usize>,
     pub cli_hold_when_disconnected: Option<bool>,
     pub retention_days: Option<u32>,
+    pub metrics_token: Option<String>,
 }
 
 /// Values given by flags or environment (None = not given).
@@ -113,6 +117,7 @@ pub struct Overrides {
     pub transform_workers: Option<usize>,
     pub cli_hold_when_disconnected: Option<bool>,
     pub retention_days: Option<u32>,
+    pub metrics_token: Option<String>,
 }
 
 /// A commented example of the TOML file (`pier serve --print-config`).
@@ -169,6 +174,10 @@ cli_hold_when_disconnected = false
 # Delete requests older than this many days, with their events, attempts and ignored events,
 # once nothing is pending for them and no bookmark keeps them (0 keeps everything).
 retention_days = 30
+
+# Prometheus metrics at /metrics need `Authorization: Bearer <metrics_token>` (without a token
+# they are served only when Pier listens on loopback).
+# metrics_token = "..."
 "#;
 
 impl Config {
@@ -224,6 +233,7 @@ impl Config {
                 .or(file.cli_hold_when_disconnected)
                 .unwrap_or(false),
             retention_days: o.retention_days.or(file.retention_days).unwrap_or(DEFAULT_RETENTION_DAYS),
+            metrics_token: o.metrics_token.or(file.metrics_token).filter(|s| !s.is_empty()),
         }
         .check()
     }
@@ -287,6 +297,7 @@ impl Config {
             transform_workers: 2,
             cli_hold_when_disconnected: false,
             retention_days: DEFAULT_RETENTION_DAYS,
+            metrics_token: None,
         }
     }
 }

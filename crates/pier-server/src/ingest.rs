@@ -168,6 +168,7 @@ async fn ingest(st: AppState, peer: SocketAddr, req: HttpRequest) -> Result<Resp
                     request.ignored_count = routing.ignored.len() as i64;
                     request.rejection_cause = routing.rejection;
                     let due = crate::routing::due_events(&routing);
+                    crate::routing::count_routed(&routing);
                     let r = st.store.ingest_routed(request, routing).await;
                     if r.is_ok() {
                         for (project, dest, at) in due {
@@ -195,6 +196,7 @@ async fn ingest(st: AppState, peer: SocketAddr, req: HttpRequest) -> Result<Resp
         tracing::error!(error = %e, source_id = %source.id, "ingest commit failed");
         ApiError::unavailable()
     })?;
+    metrics::counter!("pier_requests_total", "source_id" => source.id.clone(), "outcome" => "accepted").increment(1);
     Ok(success(&source, &id))
 }
 
@@ -211,6 +213,8 @@ fn success(source: &Source, request_id: &str) -> Response {
 
 /// Store a rejected request (metadata, and the body when it was read), already routed.
 async fn reject(st: &AppState, mut request: Request, cause: RejectionCause) -> Result<(), ApiError> {
+    metrics::counter!("pier_requests_total", "source_id" => request.source_id.clone(), "outcome" => cause.as_str())
+        .increment(1);
     request.rejection_cause = Some(cause);
     request.routed = true;
     st.store.ingest(request).await.map_err(|e| {

@@ -13,6 +13,7 @@ pub mod config;
 pub mod dashboard;
 pub mod error;
 pub mod ingest;
+pub mod prometheus;
 pub mod retention;
 pub mod routing;
 pub mod rules;

@@ -74,6 +74,7 @@ pub async fn route_pending(st: &AppState) -> Result<usize, pier_store::StoreErro
         let routings: Vec<Routing> = futures::stream::iter(plans).buffered(PLAN_CONCURRENCY).try_collect().await?;
         // Written together: one commit for the batch.
         let due: Vec<Vec<(String, String, i64)>> = routings.iter().map(due_events).collect();
+        routings.iter().for_each(count_routed);
         st.store.complete_routings(routings).await?;
         for (project, dest, at) in due.into_iter().flatten() {
             st.delivery.notify(&project, &dest, at);
@@ -93,6 +94,7 @@ pub async fn reroute(st: &AppState, request: &Request, chosen: &[Connection]) ->
     let mut routing = plan(st, request, chosen, &compiled, now_ms()).await?;
     routing.replace_ignored = chosen.iter().map(|c| c.id.clone()).collect();
     let due = due_events(&routing);
+    count_routed(&routing);
     st.store.complete_routing(routing).await?;
     for (project, dest, at) in due {
         st.delivery.notify(&project, &dest, at);
@@ -140,6 +142,17 @@ pub(crate) async fn connections_for_routing(
         }
     }
     Ok(cs)
+}
+
+/// Count a stored routing's events and ignored events (Prometheus).
+pub(crate) fn count_routed(r: &Routing) {
+    for e in &r.events {
+        metrics::counter!("pier_events_total", "connection_id" => e.connection_id.clone()).increment(1);
+    }
+    for i in &r.ignored {
+        metrics::counter!("pier_ignored_events_total", "connection_id" => i.connection_id.clone(), "cause" => i.cause.as_str())
+            .increment(1);
+    }
 }
 
 /// The (project, destination, due time) of each deliverable event of a routing.

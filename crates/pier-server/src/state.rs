@@ -106,6 +106,7 @@ impl AppState {
     ) -> AppState {
         let api_limiter = std::num::NonZeroU32::new(config.api_rate_limit)
             .map(|n| Arc::new(governor::RateLimiter::keyed(governor::Quota::per_second(n))));
+        crate::prometheus::install();
         let node_id = crate::app::node_id(&config.data_dir);
         let sandbox =
             Arc::new(pier_transform::Sandbox::new(config.transform_workers.max(1), pier_transform::Limits::default()));

@@ -1,0 +1,74 @@
+//! `GET /metrics` (Prometheus) against a real server: counters of requests, events and
+//! attempts, the delivery latency histogram, queue gauges; closed without the token.
+
+use pier_testkit::{eventually, TestReceiver, TestServer};
+use serde_json::json;
+use std::time::Duration;
+
+async fn scrape(url: &str, token: Option<&str>) -> (u16, String) {
+    let mut r = reqwest::Client::new().get(format!("{url}/metrics")).timeout(Duration::from_secs(10));
+    if let Some(t) = token {
+        r = r.bearer_auth(t);
+    }
+    let r = r.send().await.unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn metrics_count_requests_events_attempts_and_queues() {
+    tokio::time::timeout(Duration::from_secs(60), async {
+        let srv = TestServer::start_with(|c| c.metrics_token = Some("scrape-me".into())).await.unwrap();
+        let api = srv.api("2024-03-01");
+        let rx = TestReceiver::start().await.unwrap();
+        let body = json!({"name": "prom", "source": {"name": "prom-src"},
+            "destination": {"name": "prom-dst", "url": rx.url()}});
+        let (s, c) = api.post("/connections", &body).await.unwrap();
+        assert_eq!(s, 200, "{c}");
+        let held = json!({"name": "prom-held", "source": {"name": "prom-src"},
+            "destination": {"name": "prom-later", "url": rx.url()}, "rules": [{"type": "delay", "delay": 600000}]});
+        assert_eq!(api.post("/connections", &held).await.unwrap().0, 200);
+        let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
+        for _ in 0..3 {
+            let r = http.post(c["source"]["url"].as_str().unwrap()).json(&json!({"a": 1})).send().await.unwrap();
+            assert_eq!(r.status(), 200);
+        }
+        let r = http.get(c["source"]["url"].as_str().unwrap()).send().await.unwrap();
+        assert_eq!(r.status(), 405);
+        rx.wait_for(3, Duration::from_secs(20)).await.unwrap();
+
+        let (status, _) = scrape(&srv.url(), None).await;
+        assert_eq!(status, 404, "closed without the token");
+        let (status, _) = scrape(&srv.url(), Some("wrong")).await;
+        assert_eq!(status, 404);
+        let sid = c["source"]["id"].as_str().unwrap();
+        let did = c["destination"]["id"].as_str().unwrap();
+        let text = eventually(Duration::from_secs(20), "the attempts in /metrics", || {
+            let url = srv.url();
+            async move {
+                let (s, t) = scrape(&url, Some("scrape-me")).await;
+                (s == 200 && t.contains("pier_attempts_total")).then_some(t)
+            }
+        })
+        .await
+        .unwrap();
+        let line = |name: &str, labels: &[&str]| {
+            text.lines()
+                .find(|l| l.starts_with(name) && labels.iter().all(|x| l.contains(x)))
+                .unwrap_or_else(|| panic!("no {name} {labels:?} in:\n{text}"))
+                .rsplit(' ')
+                .next()
+                .unwrap()
+                .parse::<f64>()
+                .unwrap()
+        };
+        assert_eq!(line("pier_requests_total", &[sid, "outcome=\"accepted\""]), 3.0);
+        assert_eq!(line("pier_requests_total", &[sid, "UNSUPPORTED_HTTP_METHOD"]), 1.0);
+        assert_eq!(line("pier_events_total", &[c["id"].as_str().unwrap()]), 3.0);
+        assert_eq!(line("pier_attempts_total", &[did, "status=\"200\""]), 3.0);
+        assert_eq!(line("pier_delivery_latency_seconds_count", &[did]), 3.0);
+        assert_eq!(line("pier_queue_depth", &["destination_id="]), 3.0, "the delayed events wait");
+        assert!(line("pier_queue_oldest_seconds", &["destination_id="]) >= 0.0);
+    })
+    .await
+    .expect("test timed out")
+}
