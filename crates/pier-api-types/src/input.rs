@@ -182,8 +182,9 @@ fn check_description(field: &str, d: &Option<String>) -> Result<(), FieldError> 
 
 /// Verification types Hookdeck defines that Pier does not check yet: refused rather than
 /// silently accepted unchecked.
-const UNSUPPORTED_VERIFICATION_MESSAGE: &str =
-    "this verification type is not supported by Pier yet; use api_key, basic_auth or hmac";
+const UNSUPPORTED_VERIFICATION_MESSAGE: &str = "this verification type is not supported by Pier yet; use api_key, \
+     basic_auth, hmac, stripe, github, shopify, svix (standard_webhooks), gitlab, typeform, woocommerce, zoom, slack, \
+     linear, paddle or mailgun";
 
 /// Parse a source's `verification`: `null` or `{}` for none, else `{type, configs}`.
 pub fn parse_verification(field: &str, v: &Value) -> Result<Option<Verification>, FieldError> {
@@ -203,9 +204,18 @@ pub fn parse_verification(field: &str, v: &Value) -> Result<Option<Verification>
         .and_then(Value::as_str)
         .ok_or_else(|| FieldError::new(format!("{field}.type"), "is required"))?
         .to_ascii_lowercase();
-    if !matches!(kind.as_str(), "api_key" | "basic_auth" | "hmac") {
-        return Err(FieldError::new(format!("{field}.type"), format!("'{kind}': {UNSUPPORTED_VERIFICATION_MESSAGE}")));
-    }
+    let kind = match kind.as_str() {
+        "api_key" | "basic_auth" | "hmac" => kind,
+        other => match pier_core::verification::Provider::parse(other) {
+            Some(p) => p.as_str().to_string(),
+            None => {
+                return Err(FieldError::new(
+                    format!("{field}.type"),
+                    format!("'{kind}': {UNSUPPORTED_VERIFICATION_MESSAGE}"),
+                ))
+            }
+        },
+    };
     let configs = obj.get("configs").cloned().unwrap_or(Value::Object(Map::new()));
     let tagged = serde_json::json!({"type": kind, "configs": configs});
     serde_json::from_value::<Verification>(tagged)
@@ -481,7 +491,12 @@ mod tests {
         assert!(parse_verification("v", &json!({"type": "BASIC_AUTH", "configs": {"username": "u", "password": "p"}}))
             .is_ok());
         assert_eq!(parse_verification("v", &json!({})).unwrap(), None);
-        assert_eq!(parse_verification("v", &json!({"type": "stripe"})).unwrap_err().field, "v.type");
+        assert_eq!(parse_verification("v", &json!({"type": "twilio"})).unwrap_err().field, "v.type");
+        assert_eq!(parse_verification("v", &json!({"type": "stripe"})).unwrap_err().field, "v.configs");
+        let stripe = json!({"type": "STRIPE", "configs": {"webhook_secret_key": "whsec_1"}});
+        assert_eq!(parse_verification("v", &stripe).unwrap().unwrap().type_name(), "stripe");
+        let std = json!({"type": "standard_webhooks", "configs": {"webhook_secret_key": "whsec_MTIz"}});
+        assert_eq!(parse_verification("v", &std).unwrap().unwrap().type_name(), "svix");
         assert_eq!(parse_verification("v", &json!({"type": "api_key", "configs": {}})).unwrap_err().field, "v.configs");
         assert_eq!(parse_verification("v", &json!({"type": "hmac", "x": 1})).unwrap_err().field, "v.x");
         assert_eq!(parse_verification("v", &json!(3)).unwrap_err().field, "v");

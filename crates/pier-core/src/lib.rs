@@ -10,6 +10,7 @@ pub mod filter;
 pub mod id;
 pub mod keys;
 pub mod model;
+pub mod providers;
 pub mod retry;
 pub mod routing;
 pub mod rules;

@@ -9,6 +9,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+pub use crate::providers::{Provider, ProviderSecret};
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum HmacAlgorithm {
@@ -47,6 +49,18 @@ pub enum Verification {
         #[serde(default = "default_encoding")]
         encoding: HmacEncoding,
     },
+    Stripe(ProviderSecret),
+    Github(ProviderSecret),
+    Shopify(ProviderSecret),
+    Svix(ProviderSecret),
+    Gitlab(ProviderSecret),
+    Typeform(ProviderSecret),
+    Woocommerce(ProviderSecret),
+    Zoom(ProviderSecret),
+    Slack(ProviderSecret),
+    Linear(ProviderSecret),
+    Paddle(ProviderSecret),
+    Mailgun(ProviderSecret),
 }
 
 fn default_algorithm() -> HmacAlgorithm {
@@ -63,7 +77,28 @@ impl Verification {
             Verification::ApiKey { .. } => "api_key",
             Verification::BasicAuth { .. } => "basic_auth",
             Verification::Hmac { .. } => "hmac",
+            other => other.preset().map_or("hmac", |(p, _)| p.as_str()),
         }
+    }
+
+    /// A provider preset and its secret.
+    fn preset(&self) -> Option<(Provider, &str)> {
+        let (p, s) = match self {
+            Verification::Stripe(s) => (Provider::Stripe, s),
+            Verification::Github(s) => (Provider::Github, s),
+            Verification::Shopify(s) => (Provider::Shopify, s),
+            Verification::Svix(s) => (Provider::Svix, s),
+            Verification::Gitlab(s) => (Provider::Gitlab, s),
+            Verification::Typeform(s) => (Provider::Typeform, s),
+            Verification::Woocommerce(s) => (Provider::Woocommerce, s),
+            Verification::Zoom(s) => (Provider::Zoom, s),
+            Verification::Slack(s) => (Provider::Slack, s),
+            Verification::Linear(s) => (Provider::Linear, s),
+            Verification::Paddle(s) => (Provider::Paddle, s),
+            Verification::Mailgun(s) => (Provider::Mailgun, s),
+            _ => return None,
+        };
+        Some((p, s.webhook_secret_key.as_str()))
     }
 }
 
@@ -89,8 +124,12 @@ fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
     headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
 }
 
-/// Check `headers` (name, value pairs) and the raw `body` against `v`.
-pub fn verify(v: &Verification, headers: &[(String, String)], body: &[u8]) -> Result<(), VerifyError> {
+/// Check `headers` (name, value pairs) and the raw `body` against `v`; `now_secs` is the
+/// current Unix time (for providers that sign a timestamp).
+pub fn verify(v: &Verification, headers: &[(String, String)], body: &[u8], now_secs: i64) -> Result<(), VerifyError> {
+    if let Some((provider, secret)) = v.preset() {
+        return provider.verify(secret, headers, body, now_secs);
+    }
     match v {
         Verification::ApiKey { header_key, api_key } => {
             let got = header(headers, header_key).ok_or_else(|| VerifyError::MissingHeader(header_key.clone()))?;
@@ -118,6 +157,7 @@ pub fn verify(v: &Verification, headers: &[(String, String)], body: &[u8]) -> Re
             let expected = hmac_signature(*algorithm, *encoding, webhook_secret_key.as_bytes(), body);
             ok_if(secure_eq(got.trim().as_bytes(), expected.as_bytes()))
         }
+        _ => Err(VerifyError::Mismatch),
     }
 }
 
@@ -169,10 +209,10 @@ mod tests {
         let v: Verification =
             serde_json::from_value(json!({"type": "api_key", "configs": {"header_key": "X-API-KEY", "api_key": "k1"}}))
                 .unwrap();
-        assert_eq!(verify(&v, &h(&[("x-api-key", "k1")]), b""), Ok(()));
-        assert_eq!(verify(&v, &h(&[("x-api-key", "k2")]), b""), Err(VerifyError::Mismatch));
-        assert_eq!(verify(&v, &h(&[("x-api-key", "k")]), b""), Err(VerifyError::Mismatch));
-        assert_eq!(verify(&v, &h(&[]), b""), Err(VerifyError::MissingHeader("X-API-KEY".into())));
+        assert_eq!(verify(&v, &h(&[("x-api-key", "k1")]), b"", 0), Ok(()));
+        assert_eq!(verify(&v, &h(&[("x-api-key", "k2")]), b"", 0), Err(VerifyError::Mismatch));
+        assert_eq!(verify(&v, &h(&[("x-api-key", "k")]), b"", 0), Err(VerifyError::Mismatch));
+        assert_eq!(verify(&v, &h(&[]), b"", 0), Err(VerifyError::MissingHeader("X-API-KEY".into())));
     }
 
     #[test]
@@ -180,11 +220,11 @@ mod tests {
         let v: Verification =
             serde_json::from_value(json!({"type": "basic_auth", "configs": {"name": "u", "password": "p:w"}})).unwrap();
         let enc = |s: &str| format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(s));
-        assert_eq!(verify(&v, &h(&[("authorization", &enc("u:p:w"))]), b""), Ok(()));
-        assert_eq!(verify(&v, &h(&[("authorization", &enc("u:p"))]), b""), Err(VerifyError::Mismatch));
-        assert_eq!(verify(&v, &h(&[("authorization", &enc("x:p:w"))]), b""), Err(VerifyError::Mismatch));
-        assert_eq!(verify(&v, &h(&[("authorization", "Bearer x")]), b""), Err(VerifyError::MalformedBasicAuth));
-        assert_eq!(verify(&v, &h(&[("authorization", "Basic !!!")]), b""), Err(VerifyError::MalformedBasicAuth));
+        assert_eq!(verify(&v, &h(&[("authorization", &enc("u:p:w"))]), b"", 0), Ok(()));
+        assert_eq!(verify(&v, &h(&[("authorization", &enc("u:p"))]), b"", 0), Err(VerifyError::Mismatch));
+        assert_eq!(verify(&v, &h(&[("authorization", &enc("x:p:w"))]), b"", 0), Err(VerifyError::Mismatch));
+        assert_eq!(verify(&v, &h(&[("authorization", "Bearer x")]), b"", 0), Err(VerifyError::MalformedBasicAuth));
+        assert_eq!(verify(&v, &h(&[("authorization", "Basic !!!")]), b"", 0), Err(VerifyError::MalformedBasicAuth));
     }
 
     #[test]
@@ -216,8 +256,8 @@ mod tests {
                 encoding: enc,
             };
             let sig = hmac_signature(HmacAlgorithm::Sha256, enc, b"s3cret", b"{\"a\":1}");
-            assert_eq!(verify(&v, &h(&[("X-Sig", &sig)]), b"{\"a\":1}"), Ok(()));
-            assert_eq!(verify(&v, &h(&[("X-Sig", &sig)]), b"{\"a\":2}"), Err(VerifyError::Mismatch));
+            assert_eq!(verify(&v, &h(&[("X-Sig", &sig)]), b"{\"a\":1}", 0), Ok(()));
+            assert_eq!(verify(&v, &h(&[("X-Sig", &sig)]), b"{\"a\":2}", 0), Err(VerifyError::Mismatch));
         }
     }
 

@@ -131,7 +131,7 @@ async fn ingest(st: AppState, peer: SocketAddr, req: HttpRequest) -> Result<Resp
     // 4. Verification.
     if let Some(v) = &source.verification {
         let body_bytes = request.body.as_deref().unwrap_or_default();
-        match verify(v, &request.headers, body_bytes) {
+        match verify(v, &request.headers, body_bytes, now / 1000) {
             Ok(()) => request.verified = true,
             Err(e) => {
                 tracing::info!(source_id = %source.id, reason = %e, "request failed verification");

@@ -147,6 +147,59 @@ async fn verification_failures_are_401_and_recorded() {
 }
 
 #[tokio::test]
+async fn provider_presets_check_signatures_as_the_provider_does() {
+    run(async {
+        let fx = Fixture::new().await;
+        let body = r#"{"action":"opened"}"#;
+        // GitHub: X-Hub-Signature-256: sha256=<hex HMAC of the body>.
+        let gh = fx
+            .source("gh", json!({"verification": {"type": "GITHUB", "configs": {"webhook_secret_key": "gh-secret"}}}))
+            .await;
+        let sig = format!(
+            "sha256={}",
+            hmac_signature(HmacAlgorithm::Sha256, HmacEncoding::Hex, b"gh-secret", body.as_bytes())
+        );
+        let r = fx.http.post(&gh).header("x-hub-signature-256", &sig).body(body).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(fx.last_request().await["verified"], true);
+        let r = fx.http.post(&gh).header("x-hub-signature-256", "sha256=00").body(body).send().await.unwrap();
+        assert_eq!(r.status(), 401);
+        assert_eq!(fx.last_request().await["rejection_cause"], "VERIFICATION_FAILED");
+
+        // Stripe: t=<now>,v1=<hex HMAC of "t.body">; an old timestamp is refused.
+        let st = fx
+            .source("st", json!({"verification": {"type": "stripe", "configs": {"webhook_secret_key": "whsec_abc"}}}))
+            .await;
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+        let stripe = |t: i64| {
+            let v1 = hmac_signature(
+                HmacAlgorithm::Sha256,
+                HmacEncoding::Hex,
+                b"whsec_abc",
+                format!("{t}.{body}").as_bytes(),
+            );
+            format!("t={t},v1={v1}")
+        };
+        let r = fx.http.post(&st).header("stripe-signature", stripe(now)).body(body).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        let r = fx.http.post(&st).header("stripe-signature", stripe(now - 3600)).body(body).send().await.unwrap();
+        assert_eq!(r.status(), 401, "a signature from an hour ago is a replay");
+
+        // The API names the type and never shows the secret.
+        let (_, sources) = fx.api.get("/sources?name=st").await.unwrap();
+        assert_eq!(sources["models"][0]["verification"]["type"], "stripe");
+        assert!(!sources.to_string().contains("whsec_abc"));
+        let (s, e) = fx
+            .api
+            .post("/sources", &json!({"name": "tw", "verification": {"type": "twilio", "configs": {}}}))
+            .await
+            .unwrap();
+        assert_eq!(s, 422, "{e}");
+    })
+    .await
+}
+
+#[tokio::test]
 async fn disabled_source_is_rejected_with_version_names() {
     run(async {
         let fx = Fixture::new().await;

@@ -35,6 +35,23 @@ const VERIFICATIONS = {
       ['encoding', 'Encoding', { options: ['base64', 'base64url', 'hex'] }],
     ],
   },
+  // Provider presets: checked exactly as each provider signs (timestamps included).
+  ...Object.fromEntries(
+    [
+      ['stripe', 'Stripe'],
+      ['github', 'GitHub'],
+      ['shopify', 'Shopify'],
+      ['svix', 'Svix / Standard Webhooks'],
+      ['gitlab', 'GitLab'],
+      ['slack', 'Slack'],
+      ['zoom', 'Zoom'],
+      ['paddle', 'Paddle'],
+      ['mailgun', 'Mailgun'],
+      ['linear', 'Linear'],
+      ['typeform', 'Typeform'],
+      ['woocommerce', 'WooCommerce'],
+    ].map(([k, label]) => [k, { label, fields: [['webhook_secret_key', k === 'gitlab' ? 'Secret token' : 'Signing secret', { secret: true }]] }]),
+  ),
 };
 
 const AUTHS = {
