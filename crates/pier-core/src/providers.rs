@@ -38,8 +38,7 @@ pub enum Provider {
     Slack,
     /// `Linear-Signature`: HMAC-SHA256 hex of the body.
     Linear,
-    /// `Paddle-Signature: ts=…;h1=…`: HMAC-SHA256 hex of `{ts}:{body}`, 5 seconds… of clock
-    /// skew allowed by Paddle's SDKs; Pier allows 5 minutes.
+    /// `Paddle-Signature: ts=…;h1=…`: HMAC-SHA256 hex of `{ts}:{body}`, 5 minutes of tolerance.
     Paddle,
     /// Mailgun: `signature: {timestamp, token, signature}` in the JSON body: HMAC-SHA256 hex of
     /// `{timestamp}{token}`, 5 minutes of tolerance.
