@@ -101,29 +101,52 @@ impl SqliteStore {
         Ok(SqliteStore { writer: Writer::start(conn), readers: Readers::new(path) })
     }
 
-    /// Read the claimed events and their requests (after the claim committed).
+    /// Read the claimed events and their requests (after the claim committed): three queries
+    /// for the whole claim, not three per event.
     async fn load_claimed(&self, ids: Vec<(String, AttemptTrigger)>) -> Result<Vec<Claimed>> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
         self.readers
             .read(move |c| {
-                let mut ev = c
-                    .prepare_cached(&format!("SELECT {} FROM events WHERE id = ?1", rows::EVENT_COLUMNS))
+                use std::collections::HashMap;
+                let marks = (1..=ids.len()).map(|i| format!("?{i}")).collect::<Vec<_>>().join(",");
+                let event_ids = ids.iter().map(|(id, _)| id.as_str());
+                let mut events: HashMap<String, Event> = c
+                    .prepare(&format!("SELECT {} FROM events WHERE id IN ({marks})", rows::EVENT_COLUMNS))
+                    .map_err(map_err)?
+                    .query_map(rusqlite::params_from_iter(event_ids.clone()), rows::event)
+                    .map_err(map_err)?
+                    .map(|e| e.map(|e| (e.id.clone(), e)))
+                    .collect::<rusqlite::Result<_>>()
                     .map_err(map_err)?;
-                let mut rq = c
-                    .prepare_cached(&format!("SELECT {} FROM requests WHERE id = ?1", rows::REQUEST_COLUMNS_BODY))
+                let mut request_ids: Vec<&str> = events.values().map(|e| e.request_id.as_str()).collect();
+                request_ids.sort_unstable();
+                request_ids.dedup();
+                let rmarks = (1..=request_ids.len()).map(|i| format!("?{i}")).collect::<Vec<_>>().join(",");
+                let requests: HashMap<String, Request> = if request_ids.is_empty() {
+                    HashMap::new()
+                } else {
+                    c.prepare(&format!("SELECT {} FROM requests WHERE id IN ({rmarks})", rows::REQUEST_COLUMNS_BODY))
+                        .map_err(map_err)?
+                        .query_map(rusqlite::params_from_iter(request_ids.iter()), rows::request_with_body)
+                        .map_err(map_err)?
+                        .map(|r| r.map(|r| (r.id.clone(), r)))
+                        .collect::<rusqlite::Result<_>>()
+                        .map_err(map_err)?
+                };
+                let mut data: HashMap<String, String> = c
+                    .prepare(&format!("SELECT event_id, data FROM event_data WHERE event_id IN ({marks})"))
+                    .map_err(map_err)?
+                    .query_map(rusqlite::params_from_iter(event_ids), |r| Ok((r.get(0)?, r.get(1)?)))
+                    .map_err(map_err)?
+                    .collect::<rusqlite::Result<_>>()
                     .map_err(map_err)?;
-                let mut ed = c.prepare_cached("SELECT data FROM event_data WHERE event_id = ?1").map_err(map_err)?;
                 let mut out = Vec::with_capacity(ids.len());
                 for (id, trigger) in ids {
-                    let Some(event) = ev.query_row([&id], rows::event).optional().map_err(map_err)? else { continue };
-                    let Some(request) = rq.query_row([&event.request_id], rows::request).optional().map_err(map_err)?
-                    else {
-                        continue;
-                    };
-                    let data: Option<String> = ed.query_row([&event.id], |r| r.get(0)).optional().map_err(map_err)?;
-                    let data = data.and_then(|d| serde_json::from_str(&d).ok());
+                    let Some(event) = events.remove(&id) else { continue };
+                    let Some(request) = requests.get(&event.request_id).cloned() else { continue };
+                    let data = data.remove(&id).and_then(|d| serde_json::from_str(&d).ok());
                     out.push(Claimed { event, request, trigger, data });
                 }
                 Ok(out)
