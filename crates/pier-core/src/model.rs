@@ -291,6 +291,38 @@ pub struct Event {
     pub updated_at: Millis,
 }
 
+impl Event {
+    /// A new event of `request` through a connection, with no attempt yet.
+    pub fn new(
+        id: String,
+        request: &Request,
+        connection_id: String,
+        destination_id: String,
+        status: EventStatus,
+        next_attempt_at: Option<Millis>,
+        now: Millis,
+    ) -> Event {
+        Event {
+            id,
+            project_id: request.project_id.clone(),
+            request_id: request.id.clone(),
+            connection_id,
+            source_id: request.source_id.clone(),
+            destination_id,
+            status,
+            attempts: 0,
+            last_attempt_at: None,
+            next_attempt_at,
+            response_status: None,
+            error_code: None,
+            successful_at: None,
+            cli_id: None,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum IgnoredCause {

@@ -151,39 +151,29 @@ async fn ingest(st: AppState, peer: SocketAddr, req: HttpRequest) -> Result<Resp
     // (filters, delays), the request is routed now and committed with its events; otherwise
     // the routing worker routes it after the commit.
     let id = request.id.clone();
-    let inline = match crate::routing::inline_plan(&st, &source.id).await {
-        Ok(plan) => plan,
+    let routing = match crate::routing::inline_plan(&st, &source.id).await {
+        Ok(Some(plan)) => crate::routing::plan(&st, &request, &plan.connections, &plan.compiled, now).await.ok(),
+        Ok(None) => None,
         Err(e) => {
             tracing::warn!(error = %e, source_id = %source.id, "cannot load the routes; routing later");
             None
         }
     };
-    let stored = match inline {
-        Some(plan) => {
-            let routing = crate::routing::plan(&st, &request, &plan.connections, &plan.compiled, now).await;
-            match routing {
-                Ok(routing) => {
-                    request.routed = true;
-                    request.events_count = routing.events.len() as i64;
-                    request.ignored_count = routing.ignored.len() as i64;
-                    request.rejection_cause = routing.rejection;
-                    let due = crate::routing::due_events(&routing);
-                    crate::routing::count_routed(&routing);
-                    let r = st.store.ingest_routed(request, routing).await;
-                    if r.is_ok() {
-                        for (project, dest, at) in due {
-                            st.delivery.notify(&project, &dest, at);
-                        }
-                    }
-                    r
-                }
-                Err(_) => {
-                    request.routed = false;
-                    let r = st.store.ingest(request).await;
-                    st.routing_wake.notify_one();
-                    r
+    let stored = match routing {
+        Some(routing) => {
+            request.routed = true;
+            request.events_count = routing.events.len() as i64;
+            request.ignored_count = routing.ignored.len() as i64;
+            request.rejection_cause = routing.rejection;
+            let due = crate::routing::due_events(&routing);
+            crate::routing::count_routed(&routing);
+            let r = st.store.ingest_routed(request, routing).await;
+            if r.is_ok() {
+                for (project, dest, at) in due {
+                    st.delivery.notify(&project, &dest, at);
                 }
             }
+            r
         }
         None => {
             request.routed = false;

@@ -207,24 +207,15 @@ pub(crate) async fn plan(
                 if let Some(data) = result.data {
                     routing.event_data.push((id.clone(), data));
                 }
-                routing.events.push(Event {
+                routing.events.push(Event::new(
                     id,
-                    project_id: request.project_id.clone(),
-                    request_id: request.id.clone(),
+                    request,
                     connection_id,
-                    source_id: request.source_id.clone(),
                     destination_id,
                     status,
-                    attempts: 0,
-                    last_attempt_at: None,
                     next_attempt_at,
-                    response_status: None,
-                    error_code: None,
-                    successful_at: None,
-                    cli_id: None,
-                    created_at: now,
-                    updated_at: now,
-                })
+                    now,
+                ))
             }
             Outcome::Ignore { connection_id, cause } => routing.ignored.push(IgnoredEvent {
                 id: crate::clock::new_id(IdKind::IgnoredEvent, now),

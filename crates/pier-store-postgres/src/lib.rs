@@ -125,6 +125,17 @@ impl PostgresStore {
         Ok(Page::from_rows(q, models))
     }
 
+    /// Delete one row of the project from `table`; `NotFound` when there is none.
+    async fn delete_by_id(&self, table: &'static str, project_id: &str, id: &str) -> Result<()> {
+        let c = self.client().await?;
+        let sql = format!("DELETE FROM {table} WHERE project_id = $1 AND id = $2");
+        let n = c.execute(sql.as_str(), &[&project_id, &id]).await.map_err(map_err)?;
+        if n == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
     async fn load_claimed(&self, rows: Vec<(String, AttemptTrigger)>) -> Result<Vec<Claimed>> {
         if rows.is_empty() {
             return Ok(Vec::new());
@@ -589,10 +600,7 @@ impl Store for PostgresStore {
     async fn ingest_routed(&self, request: Request, routing: Routing) -> Result<()> {
         if !routing.event_data.is_empty() || !routing.executions.is_empty() || !routing.replace_ignored.is_empty() {
             // Not a routing made at ingest: store it the general way.
-            let request =
-                Request { routed: false, events_count: 0, ignored_count: 0, rejection_cause: None, ..request };
-            self.ingest(request).await?;
-            return self.complete_routing(routing).await;
+            return pier_store::ingest_then_route(self, request, routing).await;
         }
         let (done, wait) = tokio::sync::oneshot::channel();
         self.ingest
@@ -860,15 +868,7 @@ impl Store for PostgresStore {
         self.list(Table::Transformations, project_id, q, rows::TRANSFORMATION, rows::transformation).await
     }
     async fn delete_transformation(&self, project_id: &str, id: &str) -> Result<()> {
-        let c = self.client().await?;
-        let n = c
-            .execute("DELETE FROM transformations WHERE project_id = $1 AND id = $2", &[&project_id, &id])
-            .await
-            .map_err(map_err)?;
-        if n == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
+        self.delete_by_id("transformations", project_id, id).await
     }
     async fn insert_execution(&self, e: &TransformationExecution) -> Result<()> {
         let c = self.client().await?;
@@ -990,15 +990,7 @@ impl Store for PostgresStore {
         self.list(Table::Bookmarks, project_id, q, bulk::BOOKMARK, bulk::bookmark).await
     }
     async fn delete_bookmark(&self, project_id: &str, id: &str) -> Result<()> {
-        let c = self.client().await?;
-        let n = c
-            .execute("DELETE FROM bookmarks WHERE project_id = $1 AND id = $2", &[&project_id, &id])
-            .await
-            .map_err(map_err)?;
-        if n == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
+        self.delete_by_id("bookmarks", project_id, id).await
     }
     async fn trigger_bookmark(&self, bookmark_id: &str, request: Request, event: Event) -> Result<()> {
         let mut c = self.client().await?;
@@ -1015,16 +1007,7 @@ impl Store for PostgresStore {
             return Err(StoreError::NotFound);
         }
         batch::insert_requests(&tx, &[&request]).await?;
-        let routing = Routing {
-            request_id: request.id.clone(),
-            events: vec![event],
-            ignored: Vec::new(),
-            rejection: None,
-            now,
-            replace_ignored: Vec::new(),
-            event_data: Vec::new(),
-            executions: Vec::new(),
-        };
+        let routing = Routing { request_id: request.id.clone(), events: vec![event], now, ..Routing::default() };
         write_routing(&tx, &routing).await?;
         tx.commit().await.map_err(map_err)
     }

@@ -1,6 +1,6 @@
 //! Bookmarks and batch operations on SQLite: rows, upserts, bookmark replay and bulk requeue.
 
-use crate::{map_err, rows};
+use crate::{map_err, placeholders, rows};
 use pier_core::{AttemptTrigger, BatchKind, BatchOperation, Bookmark, Event, Request};
 use pier_store::{Routing, StoreError};
 use rusqlite::{params, params_from_iter, Row, Transaction};
@@ -84,16 +84,7 @@ pub(crate) fn trigger_bookmark(
         return Err(StoreError::NotFound);
     }
     rows::insert_request(tx, request)?;
-    let routing = Routing {
-        request_id: request.id.clone(),
-        events: vec![event],
-        ignored: Vec::new(),
-        rejection: None,
-        now,
-        replace_ignored: Vec::new(),
-        event_data: Vec::new(),
-        executions: Vec::new(),
-    };
+    let routing = Routing { request_id: request.id.clone(), events: vec![event], now, ..Routing::default() };
     rows::complete_routing(tx, &routing)
 }
 
@@ -135,12 +126,11 @@ pub(crate) fn requeue(
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let marks: Vec<String> = (0..ids.len()).map(|i| format!("?{}", i + 4)).collect();
     let sql = format!(
         "UPDATE events SET status = 'QUEUED', next_attempt_at = ?2, next_trigger = ?3, updated_at = ?2 \
          WHERE project_id = ?1 AND status <> 'HOLD' AND (locked_until IS NULL OR locked_until < ?2) \
          AND id IN ({}) RETURNING destination_id",
-        marks.join(",")
+        placeholders(ids.len(), 4)
     );
     let mut args: Vec<rusqlite::types::Value> =
         vec![project_id.to_string().into(), now.into(), trigger.as_str().to_string().into()];
@@ -179,7 +169,7 @@ pub(crate) fn purge(tx: &Transaction<'_>, project_id: &str, before: i64, limit: 
     if ids.is_empty() {
         return Ok(0);
     }
-    let marks = (1..=ids.len()).map(|i| format!("?{i}")).collect::<Vec<_>>().join(",");
+    let marks = placeholders(ids.len(), 1);
     let events = format!("SELECT id FROM events WHERE request_id IN ({marks})");
     for sql in [
         format!("DELETE FROM attempts WHERE event_id IN ({events})"),

@@ -43,6 +43,11 @@ pub(crate) fn open_connection(path: &Path, read_only: bool) -> rusqlite::Result<
     Ok(conn)
 }
 
+/// `?first,?first+1,…`: `n` numbered parameters for an `IN (…)` list.
+pub(crate) fn placeholders(n: usize, first: usize) -> String {
+    (first..first + n).map(|i| format!("?{i}")).collect::<Vec<_>>().join(",")
+}
+
 pub(crate) fn map_err(e: rusqlite::Error) -> StoreError {
     use rusqlite::ErrorCode;
     match &e {
@@ -110,7 +115,7 @@ impl SqliteStore {
         self.readers
             .read(move |c| {
                 use std::collections::HashMap;
-                let marks = (1..=ids.len()).map(|i| format!("?{i}")).collect::<Vec<_>>().join(",");
+                let marks = placeholders(ids.len(), 1);
                 let event_ids = ids.iter().map(|(id, _)| id.as_str());
                 let mut events: HashMap<String, Event> = c
                     .prepare(&format!("SELECT {} FROM events WHERE id IN ({marks})", rows::EVENT_COLUMNS))
@@ -123,7 +128,7 @@ impl SqliteStore {
                 let mut request_ids: Vec<&str> = events.values().map(|e| e.request_id.as_str()).collect();
                 request_ids.sort_unstable();
                 request_ids.dedup();
-                let rmarks = (1..=request_ids.len()).map(|i| format!("?{i}")).collect::<Vec<_>>().join(",");
+                let rmarks = placeholders(request_ids.len(), 1);
                 let requests: HashMap<String, Request> = if request_ids.is_empty() {
                     HashMap::new()
                 } else {
@@ -150,6 +155,22 @@ impl SqliteStore {
                     out.push(Claimed { event, request, trigger, data });
                 }
                 Ok(out)
+            })
+            .await
+    }
+
+    /// Delete one row of the project from `table`; `NotFound` when there is none.
+    async fn delete_by_id(&self, table: &'static str, project_id: &str, id: &str) -> Result<()> {
+        let (p, id) = (project_id.to_string(), id.to_string());
+        self.writer
+            .write(move |tx| {
+                let n = tx
+                    .execute(&format!("DELETE FROM {table} WHERE project_id = ?1 AND id = ?2"), params![p, id])
+                    .map_err(map_err)?;
+                if n == 0 {
+                    return Err(StoreError::NotFound);
+                }
+                Ok(())
             })
             .await
     }
@@ -562,18 +583,7 @@ impl Store for SqliteStore {
         self.list(Table::Transformations, project_id, q, rules::TRANSFORMATION, rules::transformation).await
     }
     async fn delete_transformation(&self, project_id: &str, id: &str) -> Result<()> {
-        let (p, id) = (project_id.to_string(), id.to_string());
-        self.writer
-            .write(move |tx| {
-                let n = tx
-                    .execute("DELETE FROM transformations WHERE project_id = ?1 AND id = ?2", params![p, id])
-                    .map_err(map_err)?;
-                if n == 0 {
-                    return Err(StoreError::NotFound);
-                }
-                Ok(())
-            })
-            .await
+        self.delete_by_id("transformations", project_id, id).await
     }
     async fn insert_execution(&self, e: &TransformationExecution) -> Result<()> {
         let e = e.clone();
@@ -672,18 +682,7 @@ impl Store for SqliteStore {
         self.list(Table::Bookmarks, project_id, q, bulk::BOOKMARK, bulk::bookmark).await
     }
     async fn delete_bookmark(&self, project_id: &str, id: &str) -> Result<()> {
-        let (p, id) = (project_id.to_string(), id.to_string());
-        self.writer
-            .write(move |tx| {
-                let n = tx
-                    .execute("DELETE FROM bookmarks WHERE project_id = ?1 AND id = ?2", params![p, id])
-                    .map_err(map_err)?;
-                if n == 0 {
-                    return Err(StoreError::NotFound);
-                }
-                Ok(())
-            })
-            .await
+        self.delete_by_id("bookmarks", project_id, id).await
     }
     async fn trigger_bookmark(&self, bookmark_id: &str, request: Request, event: Event) -> Result<()> {
         let id = bookmark_id.to_string();

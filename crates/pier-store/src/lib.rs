@@ -87,6 +87,21 @@ pub struct MetricsRaw {
     pub queue: Vec<(String, i64, Option<Millis>)>,
 }
 
+/// Store `request` unrouted, then complete its routing: two commits, safe after a crash in
+/// between (the routing worker finishes it). What [`Store::ingest_routed`] does by default.
+pub async fn ingest_then_route<S: Store + ?Sized>(store: &S, request: Request, routing: Routing) -> Result<()> {
+    let request = Request {
+        routed: false,
+        events_count: 0,
+        ignored_count: 0,
+        cli_events_count: 0,
+        rejection_cause: None,
+        ..request
+    };
+    store.ingest(request).await?;
+    store.complete_routing(routing).await
+}
+
 /// Durable storage of everything Pier knows. All methods are scoped to a project where the
 /// object belongs to one; a lookup with another project's id finds nothing.
 #[async_trait]
@@ -140,16 +155,7 @@ pub trait Store: Send + Sync + 'static {
     /// together with its routing, in one commit. The default stores the request unrouted, then
     /// completes the routing (safe after a crash in between: the routing worker finishes it).
     async fn ingest_routed(&self, request: Request, routing: Routing) -> Result<()> {
-        let request = Request {
-            routed: false,
-            events_count: 0,
-            ignored_count: 0,
-            cli_events_count: 0,
-            rejection_cause: None,
-            ..request
-        };
-        self.ingest(request).await?;
-        self.complete_routing(routing).await
+        ingest_then_route(self, request, routing).await
     }
     /// A request with its body.
     async fn request(&self, project_id: &str, id: &str) -> Result<Option<Request>>;

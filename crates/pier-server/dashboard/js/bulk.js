@@ -5,7 +5,21 @@ import { h, mount } from './dom.js';
 import { icon } from './icons.js';
 import { api } from './api.js';
 import { button, confirmDialog, progressBar, toast } from './ui.js';
-import { plural } from './format.js';
+import { plural, sinceToIso } from './format.js';
+
+/**
+ * A list page's filters as a bulk query: the `keys` as they are, plus the full-text search (3+
+ * characters), the time range as `created_at.gte` and the body/headers JSON filters.
+ */
+export function bulkQueryOf(filters, keys) {
+  const q = {};
+  for (const k of keys) if (filters[k]) q[k] = filters[k];
+  if (filters.search_term && filters.search_term.length >= 3) q.search_term = filters.search_term;
+  const since = sinceToIso(filters.range);
+  if (since) q.created_at = { gte: since };
+  for (const k of ['body', 'headers']) if (filters[k]) q[k] = JSON.parse(filters[k]);
+  return q;
+}
 
 /**
  * `path`: the bulk endpoint (`/bulk/events/retry`); `noun`: what it retries ("event");

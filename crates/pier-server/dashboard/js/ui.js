@@ -192,6 +192,20 @@ export function jsonFilterInput({ key, label, example, value, onApply }) {
   });
 }
 
+/** The search inputs of the request and event lists: full text, and JSON on body and headers. */
+export function searchInputs(filters, apply) {
+  const search = h('input.input', {
+    type: 'search',
+    placeholder: 'Search body, headers, path',
+    'aria-label': 'Search',
+    'data-testid': 'filter-search',
+    value: filters.search_term,
+    onchange: (e) => apply({ search_term: e.target.value.trim() }),
+  });
+  const json = (key, label, example) => jsonFilterInput({ key, label, example, value: filters[key], onApply: (v) => apply({ [key]: v }) });
+  return { search, body: json('body', 'Body', '{"type":"order"}'), headers: json('headers', 'Headers', '{"x-kind":"a"}') };
+}
+
 /** A thin progress bar (0–1). */
 export function progressBar(value, { label } = {}) {
   const fill = h('span.progress-fill');

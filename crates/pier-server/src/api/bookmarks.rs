@@ -191,22 +191,17 @@ pub async fn trigger(
         ..original
     };
     let event = Event {
-        id: new_id(IdKind::Event, now),
-        project_id: p.id.clone(),
-        request_id: copy.id.clone(),
-        connection_id: c.id.clone(),
+        // The connection's source (a bookmark may name a connection of another source).
         source_id: c.source_id.clone(),
-        destination_id: c.destination_id.clone(),
-        status: EventStatus::Queued,
-        attempts: 0,
-        last_attempt_at: None,
-        next_attempt_at: Some(now),
-        response_status: None,
-        error_code: None,
-        successful_at: None,
-        cli_id: None,
-        created_at: now,
-        updated_at: now,
+        ..Event::new(
+            new_id(IdKind::Event, now),
+            &copy,
+            c.id.clone(),
+            c.destination_id.clone(),
+            EventStatus::Queued,
+            Some(now),
+            now,
+        )
     };
     st.store
         .trigger_bookmark(&b.id, copy.clone(), event.clone())

@@ -4,11 +4,11 @@ import { h, mount } from '../dom.js';
 import { icon } from '../icons.js';
 import { api, names } from '../api.js';
 import { liveList } from '../list.js';
-import { bulkRetry } from '../bulk.js';
+import { bulkRetry, bulkQueryOf } from '../bulk.js';
 import { splitView, panelHeader, facts, section } from '../detail.js';
 import { bodyViewer, kvTable } from '../json.js';
-import { button, emptyState, errorBox, filterBar, formDialog, jsonFilterInput, pill, select, spinner, tabs, toast } from '../ui.js';
-import { dateTime, shortTime, relTime, ms, plural, titleCase, EVENT_TONES, EVENT_STATUSES, httpTone, sinceToIso } from '../format.js';
+import { button, emptyState, errorBox, filterBar, formDialog, pill, searchInputs, select, spinner, tabs, toast } from '../ui.js';
+import { dateTime, shortTime, relTime, ms, titleCase, EVENT_TONES, EVENT_STATUSES, httpTone, sinceToIso } from '../format.js';
 
 export function eventPill(e) {
   return pill(titleCase(e.status), EVENT_TONES[e.status] || 'gray', { title: e.status });
@@ -68,17 +68,7 @@ export default {
       value: filters.response_status,
       onchange: (e) => apply({ response_status: e.target.value.trim() }),
     });
-    const searchInput = h('input.input', {
-      type: 'search',
-      placeholder: 'Search body, headers, path',
-      'aria-label': 'Search',
-      'data-testid': 'filter-search',
-      value: filters.search_term,
-      onchange: (e) => apply({ search_term: e.target.value.trim() }),
-    });
-    const jsonInput = (key, label, example) => jsonFilterInput({ key, label, example, value: filters[key], onApply: (v) => apply({ [key]: v }) });
-    const bodyInput = jsonInput('body', 'Body', '{"type":"order"}');
-    const headersInput = jsonInput('headers', 'Headers', '{"x-kind":"a"}');
+    const { search: searchInput, body: bodyInput, headers: headersInput } = searchInputs(filters, apply);
     const clearBtn = button('Clear', {
       variant: 'ghost',
       size: 'sm',
@@ -146,13 +136,8 @@ export default {
 
     /** The current filters as a bulk query (the filters of GET /events, as JSON). */
     function bulkQuery() {
-      const q = {};
-      for (const k of ['status', 'webhook_id', 'source_id', 'destination_id', 'error_code']) if (filters[k]) q[k] = filters[k];
+      const q = bulkQueryOf(filters, ['status', 'webhook_id', 'source_id', 'destination_id', 'error_code']);
       if (/^\d{3}$/.test(filters.response_status)) q.response_status = Number(filters.response_status);
-      if (filters.search_term && filters.search_term.length >= 3) q.search_term = filters.search_term;
-      const since = sinceToIso(filters.range);
-      if (since) q.created_at = { gte: since };
-      for (const k of ['body', 'headers']) if (filters[k]) q[k] = JSON.parse(filters[k]);
       return q;
     }
 

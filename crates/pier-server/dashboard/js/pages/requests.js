@@ -4,10 +4,10 @@ import { h, mount } from '../dom.js';
 import { icon } from '../icons.js';
 import { api, names } from '../api.js';
 import { liveList } from '../list.js';
-import { bulkRetry } from '../bulk.js';
+import { bulkRetry, bulkQueryOf } from '../bulk.js';
 import { splitView, panelHeader, facts, section } from '../detail.js';
 import { bodyViewer, kvTable } from '../json.js';
-import { button, emptyState, errorBox, filterBar, jsonFilterInput, pill, select, spinner, tabs, toast, segmented } from '../ui.js';
+import { button, emptyState, errorBox, filterBar, pill, searchInputs, select, spinner, tabs, toast, segmented } from '../ui.js';
 import { dateTime, shortTime, relTime, titleCase, REJECTION_CAUSES, sinceToIso, EVENT_TONES, httpTone } from '../format.js';
 
 export function requestPill(r) {
@@ -58,17 +58,7 @@ export default {
         { name: 'Status' },
       );
     const segHost = h('div', statusSeg());
-    const searchInput = h('input.input', {
-      type: 'search',
-      placeholder: 'Search body, headers, path',
-      'aria-label': 'Search',
-      'data-testid': 'filter-search',
-      value: filters.search_term,
-      onchange: (e) => apply({ search_term: e.target.value.trim() }),
-    });
-    const jsonInput = (key, label, example) => jsonFilterInput({ key, label, example, value: filters[key], onApply: (v) => apply({ [key]: v }) });
-    const bodyInput = jsonInput('body', 'Body', '{"type":"order"}');
-    const headersInput = jsonInput('headers', 'Headers', '{"x-kind":"a"}');
+    const { search: searchInput, body: bodyInput, headers: headersInput } = searchInputs(filters, apply);
     const clearBtn = button('Clear', {
       variant: 'ghost',
       size: 'sm',
@@ -140,15 +130,7 @@ export default {
     };
 
     /** The current filters as a bulk query (the filters of GET /requests, as JSON). */
-    const bulkQuery = () => {
-      const q = {};
-      for (const k of ['status', 'source_id', 'rejection_cause']) if (filters[k]) q[k] = filters[k];
-      if (filters.search_term && filters.search_term.length >= 3) q.search_term = filters.search_term;
-      const since = sinceToIso(filters.range);
-      if (since) q.created_at = { gte: since };
-      for (const k of ['body', 'headers']) if (filters[k]) q[k] = JSON.parse(filters[k]);
-      return q;
-    };
+    const bulkQuery = () => bulkQueryOf(filters, ['status', 'source_id', 'rejection_cause']);
     const bulk = bulkRetry({
       path: '/bulk/requests/retry',
       noun: 'request',
