@@ -104,9 +104,17 @@ pub async fn closed_many(urls: &[String], body: &'static str, conns: usize, secs
     out
 }
 
-/// Offer `rate` requests per second for `secs`, each on its own task.
+/// Requests the open loop keeps in flight at most (its connections): beyond that, a request
+/// waits for a free connection, and its latency still counts from when it was due.
+const OPEN_MAX_IN_FLIGHT: usize = 256;
+
+/// Offer `rate` requests per second for `secs`, each on its own task, over at most
+/// [`OPEN_MAX_IN_FLIGHT`] connections. Latency is measured from the time a request was due,
+/// not from when a connection was free (no coordinated omission), so an overloaded server
+/// shows growing latency instead of the load generator opening ever more connections.
 pub async fn open(url: &str, body: &'static str, rate: f64, secs: Duration) -> Outcome {
-    let http = client(256);
+    let http = client(OPEN_MAX_IN_FLIGHT);
+    let slots = Arc::new(tokio::sync::Semaphore::new(OPEN_MAX_IN_FLIGHT));
     let all = Arc::new(Mutex::new(Outcome::default()));
     let start = Instant::now();
     let interval = Duration::from_secs_f64(1.0 / rate.max(1.0));
@@ -114,10 +122,11 @@ pub async fn open(url: &str, body: &'static str, rate: f64, secs: Duration) -> O
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
     let mut tasks = Vec::new();
     while start.elapsed() < secs {
-        tick.tick().await;
-        let (http, all, url) = (http.clone(), all.clone(), url.to_string());
+        let due = tick.tick().await.into_std();
+        let (http, all, url, slots) = (http.clone(), all.clone(), url.to_string(), slots.clone());
         tasks.push(tokio::spawn(async move {
-            let t = Instant::now();
+            let Ok(_slot) = slots.acquire_owned().await else { return };
+            let t = due;
             let r = one(&http, &url, body).await;
             let mut a = all.lock().unwrap_or_else(|p| p.into_inner());
             match r {

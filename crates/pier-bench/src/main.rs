@@ -53,7 +53,9 @@ pub struct Args {
     /// Concurrent connections of the closed-loop load
     #[arg(long, default_value_t = 64)]
     pub connections: usize,
-    /// Offered rate (requests/s) of the e2e and transform scenarios [default: 1000, or 200 with --quick]
+    /// Offered rate (requests/s) of the open-loop e2e run [default: half the e2e maximum just
+    /// measured] and of the transform scenario [default: 1000, or 200 with --quick]; fanout
+    /// offers a fifth of it
     #[arg(long)]
     pub rate: Option<f64>,
     /// Pier nodes for the ingest scenario (more than 1 needs --database-url)

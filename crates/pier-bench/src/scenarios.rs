@@ -104,7 +104,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let mut rows: Vec<Row> = Vec::new();
     let mut baseline_rate = None;
 
-    if which(Scenario::Baseline) || which(Scenario::Ingest) {
+    if which(Scenario::Baseline) || which(Scenario::Ingest) || which(Scenario::E2e) {
         let b = node::baseline().await?;
         let o = load::closed(&format!("{}/hook", b.url()), BODY, args.connections, secs).await;
         baseline_rate = Some(o.rate());
@@ -161,27 +161,59 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     }
 
     let e2e_rate = args.rate.unwrap_or(if args.quick { 200.0 } else { 1000.0 });
-    for (scenario, name, rules) in [
-        (Scenario::E2e, "e2e", json!([])),
-        (
-            Scenario::Transform,
-            "transform",
-            json!([{"type": "transform", "transformation": {"name": "bench-t", "code": "addHandler('transform', (r, c) => { r.body.seen = true; r.headers['x-bench'] = '1'; return r; })"}}]),
-        ),
-    ] {
-        if !which(scenario) {
-            continue;
-        }
+    if which(Scenario::E2e) {
         let p = node::pier(db, &[]).await?;
         let (rx, arrivals) = receiver::start().await?;
-        let (src, _) = connection(&p.url(), name, &rx, rules).await?;
+        let (src, _) = connection(&p.url(), "e2e", &rx, json!([])).await?;
+        // The maximum: a closed loop ingesting as fast as it is answered; the rate is every
+        // event delivered over the time from the first request to the last arrival.
+        let o = load::closed(&src, BODY, args.connections, secs).await;
+        let start = Instant::now() - o.elapsed;
+        let last = wait_arrivals(&arrivals, o.ok, Duration::from_secs(120)).await;
+        let delivered = arrivals.count.load(std::sync::atomic::Ordering::Relaxed);
+        let max = delivered as f64 / last.duration_since(start).as_secs_f64();
+        let l = e2e_latencies(&o.sent, &arrivals);
+        rows.push(Row {
+            name: format!("e2e max (closed loop, {} conns)", args.connections),
+            rate: max,
+            unit: "events/s",
+            p50: pct(&l, 50.0),
+            p99: pct(&l, 99.0),
+            p999: pct(&l, 99.9),
+            rss: p.memory_mib().0,
+            extra: json!({"acked": o.ok, "delivered": delivered, "ingest_rate": o.rate(), "latency": "ingest to receiver"}),
+        });
+        // Then a fixed offered rate: --rate, or half the maximum just measured.
+        let rate = args.rate.unwrap_or((max / 2.0).max(10.0).round());
+        let before = delivered;
+        let o = load::open(&src, BODY, rate, secs).await;
+        let start = Instant::now() - o.elapsed;
+        let last = wait_arrivals(&arrivals, before + o.ok, Duration::from_secs(120)).await;
+        let delivered = arrivals.count.load(std::sync::atomic::Ordering::Relaxed) - before;
+        let l = e2e_latencies(&o.sent, &arrivals);
+        rows.push(Row {
+            name: format!("e2e (offered {rate}/s)"),
+            rate: delivered as f64 / last.duration_since(start).as_secs_f64(),
+            unit: "events/s",
+            p50: pct(&l, 50.0),
+            p99: pct(&l, 99.0),
+            p999: pct(&l, 99.9),
+            rss: p.memory_mib().0,
+            extra: json!({"acked": o.ok, "delivered": delivered, "of_max": rate / max, "latency": "ingest to receiver"}),
+        });
+    }
+    if which(Scenario::Transform) {
+        let p = node::pier(db, &[]).await?;
+        let (rx, arrivals) = receiver::start().await?;
+        let rules = json!([{"type": "transform", "transformation": {"name": "bench-t", "code": "addHandler('transform', (r, c) => { r.body.seen = true; r.headers['x-bench'] = '1'; return r; })"}}]);
+        let (src, _) = connection(&p.url(), "transform", &rx, rules).await?;
         let o = load::open(&src, BODY, e2e_rate, secs).await;
         let start = Instant::now() - o.elapsed;
         let last = wait_arrivals(&arrivals, o.ok, Duration::from_secs(60)).await;
         let delivered = arrivals.count.load(std::sync::atomic::Ordering::Relaxed);
         let l = e2e_latencies(&o.sent, &arrivals);
         rows.push(Row {
-            name: format!("{name} (offered {e2e_rate}/s)"),
+            name: format!("transform (offered {e2e_rate}/s)"),
             rate: delivered as f64 / last.duration_since(start).as_secs_f64(),
             unit: "events/s",
             p50: pct(&l, 50.0),

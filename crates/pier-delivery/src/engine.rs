@@ -222,7 +222,7 @@ impl Delivery {
             .ok_or(RetryError::NotFound)?;
         let _permit =
             inner.global.clone().acquire_owned().await.map_err(|_| RetryError::Refused("shutting down".into()))?;
-        deliver(inner, claimed, &dest).await.map_err(RetryError::Store)
+        deliver(inner, claimed, &dest, None).await.map_err(RetryError::Store)
     }
 }
 
@@ -381,7 +381,13 @@ async fn lane(inner: Arc<Inner>, project_id: String, dest_id: String, mut poke: 
             }
         }
         let now_i = Instant::now();
-        let free_conc = limits.concurrency.saturating_sub(in_flight.load(Ordering::Acquire));
+        let busy = in_flight.load(Ordering::Acquire);
+        let mut free_conc = limits.concurrency.saturating_sub(busy);
+        if busy > 0 && free_conc < limits.concurrency / 4 {
+            // Claim in batches: wait until a quarter of the slots is free (a claim is a write;
+            // claiming one event per finished send would make a commit per event).
+            free_conc = 0;
+        }
         let free_rate = window.as_mut().map_or(usize::MAX, |w| w.available(now_i) as usize);
         let free_global = inner.global.available_permits();
         let cap = free_conc.min(free_rate).min(free_global).min(256);
@@ -441,15 +447,14 @@ async fn lane(inner: Arc<Inner>, project_id: String, dest_id: String, mut poke: 
                 w.record(Instant::now());
             }
             in_flight.fetch_add(1, Ordering::AcqRel);
-            let (inner, d, in_flight, done) = (inner.clone(), d.clone(), in_flight.clone(), done.clone());
+            let sent = Sent { in_flight: in_flight.clone(), done: done.clone() };
+            let (inner, d) = (inner.clone(), d.clone());
             tokio::spawn(async move {
                 let event_id = c.event.id.clone();
-                if let Err(e) = deliver(&inner, c, &d).await {
+                if let Err(e) = deliver(&inner, c, &d, Some(sent)).await {
                     tracing::warn!(error = %e, event_id = %event_id, "recording a delivery failed; the lease expiry retries it");
                 }
                 drop(permit);
-                in_flight.fetch_sub(1, Ordering::AcqRel);
-                done.notify_one();
             });
         }
     }
@@ -505,8 +510,28 @@ async fn through_tunnel(inner: &Arc<Inner>, c: &Claimed, p: &send::Prepared) -> 
     }
 }
 
-/// Deliver one claimed event and record the attempt.
-async fn deliver(inner: &Arc<Inner>, c: Claimed, dest: &Destination) -> Result<(Event, Attempt), StoreError> {
+/// A lane's slot for one send to its destination: freed when dropped, which [`deliver`] does
+/// as soon as the destination answered (or the send failed), before the attempt is recorded,
+/// so the lane claims more while the attempt is written (the event stays leased until then).
+struct Sent {
+    in_flight: Arc<AtomicUsize>,
+    done: Arc<Notify>,
+}
+
+impl Drop for Sent {
+    fn drop(&mut self) {
+        self.in_flight.fetch_sub(1, Ordering::AcqRel);
+        self.done.notify_one();
+    }
+}
+
+/// Deliver one claimed event and record the attempt; `sent` is dropped once the send is over.
+async fn deliver(
+    inner: &Arc<Inner>,
+    c: Claimed,
+    dest: &Destination,
+    sent: Option<Sent>,
+) -> Result<(Event, Attempt), StoreError> {
     let store = inner.store.as_ref();
     let ev = &c.event;
     let Some(connection) = inner.cache.connection(store, &ev.project_id, &ev.connection_id).await? else {
@@ -601,6 +626,7 @@ async fn deliver(inner: &Arc<Inner>, c: Claimed, dest: &Destination) -> Result<(
             }
         }
     };
+    drop(sent);
     if matches!(performed.result, AttemptResult::Response { status: 401, .. }) {
         inner.tokens.forget(&dest.id);
     }

@@ -221,13 +221,15 @@ pub async fn run(
     if c.disabled_at.is_some() {
         return Ok(ignore(c, IgnoredCause::Disabled, None));
     }
-    let mut view = View::of(request);
+    // Built when a rule first looks at the request (a connection without rules never does).
+    let mut view: Option<View> = None;
     let mut transformed = false;
     let mut executions = Vec::new();
     let mut due = now;
     for step in &compiled.steps {
         match step {
             Step::Filter(parts) => {
+                let view = view.get_or_insert_with(|| View::of(request));
                 let headers = view.headers_json();
                 let query = pier_api_types::output::parse_query(&view.query);
                 for (name, f) in parts {
@@ -249,11 +251,12 @@ pub async fn run(
                     r.executions = executions;
                     return Ok(r);
                 };
-                let (result, exec) = transform(st, &t, &view, Some(&c.id), Some(&request.id)).await;
+                let current = view.get_or_insert_with(|| View::of(request));
+                let (result, exec) = transform(st, &t, current, Some(&c.id), Some(&request.id)).await;
                 executions.push(exec);
                 match result {
                     Ok(next) => {
-                        view = next;
+                        view = Some(next);
                         transformed = true;
                     }
                     Err(_) => {
@@ -265,7 +268,8 @@ pub async fn run(
                 }
             }
             Step::Dedup { window, include, exclude } => {
-                let key = dedup::key(&view.whole(), include.as_deref(), exclude.as_deref());
+                let whole = view.get_or_insert_with(|| View::of(request)).whole();
+                let key = dedup::key(&whole, include.as_deref(), exclude.as_deref());
                 if st.store.dedup_seen(&c.id, &key, &request.id, now, *window).await? {
                     let mut r = ignore(c, IgnoredCause::Duplicate, Some(json!({"window": window})));
                     r.executions = executions;
@@ -283,7 +287,7 @@ pub async fn run(
             return Ok(r);
         }
     }
-    let data = transformed.then(|| TransformedRequest {
+    let data = view.filter(|_| transformed).map(|view| TransformedRequest {
         headers: view.headers,
         body: view.body,
         path: view.path,

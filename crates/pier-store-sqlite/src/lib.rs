@@ -1,5 +1,6 @@
 //! The embedded SQLite backend of Pier's [`Store`]: one writer thread with group commit, a pool
-//! of readers, WAL with `synchronous=FULL` so a commit is on disk when a write returns.
+//! of readers, WAL synced (by the writer's syncer thread) before a write returns, so a commit is
+//! on disk when it is acknowledged.
 //!
 //! Depends on `pier-core` and `pier-store` only (plus rusqlite); knows nothing of HTTP.
 
@@ -37,10 +38,21 @@ pub(crate) fn open_connection(path: &Path, read_only: bool) -> rusqlite::Result<
     let conn = Connection::open(path)?;
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
     conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;")?;
+
     if read_only {
         conn.execute_batch("PRAGMA query_only=ON;")?;
     }
     Ok(conn)
+}
+
+/// `ids` padded (repeating the first) to the next of a few sizes, so statements with an
+/// `IN (…)` list of them come in a few shapes that stay in the statement cache.
+pub(crate) fn padded(mut ids: Vec<&str>) -> Vec<&str> {
+    let size = [1, 4, 16, 64, 256].into_iter().find(|b| *b >= ids.len()).unwrap_or(ids.len());
+    if let Some(first) = ids.first().copied() {
+        ids.resize(size, first);
+    }
+    ids
 }
 
 /// `?first,?first+1,…`: `n` numbered parameters for an `IN (…)` list.
@@ -103,7 +115,7 @@ impl SqliteStore {
         // default), so the WAL starts over and stays small; a WAL file grown by a burst is cut
         // back to 64 MiB.
         conn.execute_batch("PRAGMA cache_size=-8192; PRAGMA journal_size_limit=67108864;").map_err(map_err)?;
-        Ok(SqliteStore { writer: Writer::start(conn), readers: Readers::new(path) })
+        Ok(SqliteStore { writer: Writer::start(conn, path.clone()), readers: Readers::new(path) })
     }
 
     /// Read the claimed events and their requests (after the claim committed): three queries
@@ -115,12 +127,13 @@ impl SqliteStore {
         self.readers
             .read(move |c| {
                 use std::collections::HashMap;
-                let marks = placeholders(ids.len(), 1);
-                let event_ids = ids.iter().map(|(id, _)| id.as_str());
+                // IN-lists padded to a few sizes, so the three statements are prepared once.
+                let event_ids = padded(ids.iter().map(|(id, _)| id.as_str()).collect());
+                let marks = placeholders(event_ids.len(), 1);
                 let mut events: HashMap<String, Event> = c
-                    .prepare(&format!("SELECT {} FROM events WHERE id IN ({marks})", rows::EVENT_COLUMNS))
+                    .prepare_cached(&format!("SELECT {} FROM events WHERE id IN ({marks})", rows::EVENT_COLUMNS))
                     .map_err(map_err)?
-                    .query_map(rusqlite::params_from_iter(event_ids.clone()), rows::event)
+                    .query_map(rusqlite::params_from_iter(event_ids.iter()), rows::event)
                     .map_err(map_err)?
                     .map(|e| e.map(|e| (e.id.clone(), e)))
                     .collect::<rusqlite::Result<_>>()
@@ -128,22 +141,26 @@ impl SqliteStore {
                 let mut request_ids: Vec<&str> = events.values().map(|e| e.request_id.as_str()).collect();
                 request_ids.sort_unstable();
                 request_ids.dedup();
+                let request_ids = padded(request_ids);
                 let rmarks = placeholders(request_ids.len(), 1);
                 let requests: HashMap<String, Request> = if request_ids.is_empty() {
                     HashMap::new()
                 } else {
-                    c.prepare(&format!("SELECT {} FROM requests WHERE id IN ({rmarks})", rows::REQUEST_COLUMNS_BODY))
-                        .map_err(map_err)?
-                        .query_map(rusqlite::params_from_iter(request_ids.iter()), rows::request_with_body)
-                        .map_err(map_err)?
-                        .map(|r| r.map(|r| (r.id.clone(), r)))
-                        .collect::<rusqlite::Result<_>>()
-                        .map_err(map_err)?
+                    c.prepare_cached(&format!(
+                        "SELECT {} FROM requests WHERE id IN ({rmarks})",
+                        rows::REQUEST_COLUMNS_BODY
+                    ))
+                    .map_err(map_err)?
+                    .query_map(rusqlite::params_from_iter(request_ids.iter()), rows::request_with_body)
+                    .map_err(map_err)?
+                    .map(|r| r.map(|r| (r.id.clone(), r)))
+                    .collect::<rusqlite::Result<_>>()
+                    .map_err(map_err)?
                 };
                 let mut data: HashMap<String, String> = c
-                    .prepare(&format!("SELECT event_id, data FROM event_data WHERE event_id IN ({marks})"))
+                    .prepare_cached(&format!("SELECT event_id, data FROM event_data WHERE event_id IN ({marks})"))
                     .map_err(map_err)?
-                    .query_map(rusqlite::params_from_iter(event_ids), |r| Ok((r.get(0)?, r.get(1)?)))
+                    .query_map(rusqlite::params_from_iter(event_ids.iter()), |r| Ok((r.get(0)?, r.get(1)?)))
                     .map_err(map_err)?
                     .collect::<rusqlite::Result<_>>()
                     .map_err(map_err)?;
@@ -792,5 +809,18 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = super::SqliteStore::open(dir.path().join("pier.db")).unwrap();
         pier_store::conformance::run(std::sync::Arc::new(store)).await;
+    }
+
+    #[test]
+    fn in_lists_come_in_a_few_shapes() {
+        assert!(super::padded(vec![]).is_empty());
+        assert_eq!(super::padded(vec!["a"]), vec!["a"]);
+        assert_eq!(super::padded(vec!["a", "b"]), vec!["a", "b", "a", "a"]);
+        let many: Vec<String> = (0..17).map(|i| i.to_string()).collect();
+        let padded = super::padded(many.iter().map(String::as_str).collect());
+        assert_eq!(padded.len(), 64);
+        assert_eq!(&padded[..17], many.iter().map(String::as_str).collect::<Vec<_>>().as_slice());
+        assert!(padded[17..].iter().all(|x| *x == "0"));
+        assert_eq!(super::padded(vec!["x"; 300]).len(), 300);
     }
 }

@@ -37,6 +37,8 @@ impl Readers {
                 None => {
                     let c = crate::open_connection(&this.path, true).map_err(crate::map_err)?;
                     c.execute_batch(&format!("PRAGMA cache_size=-{READ_CACHE_KIB};")).map_err(crate::map_err)?;
+                    // The claim loads alone come in 15 shapes (see `padded`); room for the rest.
+                    c.set_prepared_statement_cache_capacity(64);
                     c
                 }
             };

@@ -5,6 +5,16 @@
 //! fsync for the batch), and only then answers each job. A job that fails rolls back its own
 //! savepoint without harming the others; a failed commit fails them all.
 //!
+//! Durability without an fsync on the writer's path: the writer commits with
+//! `synchronous=NORMAL` (the commit appends its frames to the WAL, no fsync) and hands the
+//! answers to a *syncer* thread, which calls `fdatasync` on the WAL file and only then answers.
+//! One fsync covers every commit made before it started (the WAL is written in order), so while
+//! one fsync runs, the writer goes on committing and the next fsync covers all of those: fewer
+//! fsyncs under load, none waited for by the writer. A checkpoint still syncs the WAL before
+//! copying it and the database after (SQLite's NORMAL), so a commit is on disk either in the
+//! WAL or in the database file when its write returns. Readers may see a commit before its
+//! fsync; nothing is acknowledged before it.
+//!
 //! The hot writes (ingest, attempts) are *trusted*: they fail only when the database itself does,
 //! or with `NotFound`/`Conflict` before writing anything. They run after the others without
 //! savepoints (a savepoint copies every page it touches into a sub-journal, the largest cost of a
@@ -14,6 +24,7 @@
 use parking_lot::Mutex;
 use pier_store::StoreError;
 use rusqlite::{Connection, Transaction};
+use std::path::PathBuf;
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
@@ -33,14 +44,31 @@ pub(crate) struct Writer {
     tx: mpsc::UnboundedSender<Pending>,
 }
 
+/// The answers of one committed batch, sent once the WAL is synced.
+type Answers = Vec<(oneshot::Sender<Result<(), StoreError>>, Result<(), StoreError>)>;
+
 impl Writer {
-    pub(crate) fn start(conn: Connection) -> Writer {
+    /// Start the writer on `conn` (the database file at `db_path`) and its syncer.
+    pub(crate) fn start(conn: Connection, db_path: PathBuf) -> Writer {
         let (tx, rx) = mpsc::unbounded_channel();
-        std::thread::Builder::new()
-            .name("pier-sqlite-writer".into())
-            .spawn(move || run(conn, rx))
-            .map(|_| ())
-            .unwrap_or_else(|e| tracing::error!(error = %e, "cannot start the sqlite writer thread"));
+        let (sync_tx, sync_rx) = std::sync::mpsc::channel::<Answers>();
+        let mut wal = db_path.into_os_string();
+        wal.push("-wal");
+        let wal = PathBuf::from(wal);
+        // Only in WAL mode (a file system without it keeps FULL, and the syncer only answers).
+        let in_wal = conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get::<_, String>(0))
+            .is_ok_and(|m| m.eq_ignore_ascii_case("wal"))
+            && conn.execute_batch("PRAGMA synchronous=NORMAL;").is_ok();
+        let started = std::thread::Builder::new()
+            .name("pier-sqlite-sync".into())
+            .spawn(move || sync(in_wal.then_some(wal), sync_rx))
+            .and_then(|_| {
+                std::thread::Builder::new().name("pier-sqlite-writer".into()).spawn(move || run(conn, rx, sync_tx))
+            });
+        if let Err(e) = started {
+            tracing::error!(error = %e, "cannot start the sqlite writer threads");
+        }
         Writer { tx }
     }
 
@@ -86,7 +114,44 @@ impl Writer {
     }
 }
 
-fn run(mut conn: Connection, mut rx: mpsc::UnboundedReceiver<Pending>) {
+/// The syncer: `fdatasync` the WAL (`None`: not in WAL mode, commits synced themselves), then
+/// answer every batch committed before it started.
+fn sync(wal: Option<PathBuf>, rx: std::sync::mpsc::Receiver<Answers>) {
+    let mut file: Option<std::fs::File> = None;
+    while let Ok(first) = rx.recv() {
+        let mut answers = first;
+        while let Ok(mut more) = rx.try_recv() {
+            answers.append(&mut more);
+        }
+        let synced = match (&wal, &file) {
+            (None, _) => Ok(()),
+            (Some(_), Some(f)) => f.sync_data(),
+            // The WAL exists from the first transaction on; kept open (same inode) from then on.
+            (Some(path), None) => std::fs::File::open(path).and_then(|f| {
+                let r = f.sync_data();
+                file = Some(f);
+                r
+            }),
+        };
+        match synced {
+            Ok(()) => {
+                for (done, r) in answers {
+                    let _ = done.send(r);
+                }
+            }
+            Err(e) => {
+                // Committed but maybe not on disk: the caller must not take it as durable.
+                tracing::error!(error = %e, "syncing the WAL failed");
+                file = None;
+                for (done, r) in answers {
+                    let _ = done.send(r.and(Err(StoreError::Unavailable(format!("syncing the database failed: {e}")))));
+                }
+            }
+        }
+    }
+}
+
+fn run(mut conn: Connection, mut rx: mpsc::UnboundedReceiver<Pending>, synced: std::sync::mpsc::Sender<Answers>) {
     let mut batch: Vec<Pending> = Vec::with_capacity(MAX_BATCH);
     let stats = std::env::var("PIER_WRITER_STATS").is_ok();
     let (mut busy, mut jobs, mut batches, mut since) =
@@ -104,8 +169,11 @@ fn run(mut conn: Connection, mut rx: mpsc::UnboundedReceiver<Pending>) {
         let results = commit_batch(&mut conn, &mut batch);
         match results {
             Ok(results) => {
-                for (p, r) in batch.drain(..).zip(results) {
-                    let _ = p.done.send(r);
+                let answers: Answers = batch.drain(..).map(|p| p.done).zip(results).collect();
+                if let Err(std::sync::mpsc::SendError(answers)) = synced.send(answers) {
+                    for (done, _) in answers {
+                        let _ = done.send(Err(StoreError::Unavailable("the sqlite syncer has stopped".into())));
+                    }
                 }
             }
             Err(e) => {
