@@ -19,7 +19,17 @@ struct Row {
     p99: f64,
     p999: f64,
     rss: f64,
+    /// CPU time of the server (all its nodes) per request or event, µs; 0 when not measured.
+    cpu_us: f64,
     extra: Value,
+}
+
+/// Server CPU µs per operation between two `cpu_seconds` readings.
+fn cpu_per(before: f64, after: f64, ops: usize) -> f64 {
+    if ops == 0 {
+        return 0.0;
+    }
+    (after - before) * 1e6 / ops as f64
 }
 
 fn machine() -> Value {
@@ -106,7 +116,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
 
     if which(Scenario::Baseline) || which(Scenario::Ingest) || which(Scenario::E2e) {
         let b = node::baseline().await?;
+        let c0 = b.cpu_seconds();
         let o = load::closed(&format!("{}/hook", b.url()), BODY, args.connections, secs).await;
+        let cpu_us = cpu_per(c0, b.cpu_seconds(), o.ok);
         baseline_rate = Some(o.rate());
         rows.push(Row {
             name: "baseline".into(),
@@ -116,6 +128,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             p99: o.pct(99.0),
             p999: o.pct(99.9),
             rss: b.memory_mib().0,
+            cpu_us,
             extra: json!({"errors": o.errors}),
         });
     }
@@ -135,7 +148,10 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         let path = src.trim_start_matches(&p.url()).to_string();
         let urls: Vec<String> =
             std::iter::once(&p).chain(others.iter()).map(|n| format!("{}{path}", n.url())).collect();
+        let cpu = || std::iter::once(&p).chain(others.iter()).map(|n| n.cpu_seconds()).sum::<f64>();
+        let c0 = cpu();
         let o = load::closed_many(&urls, BODY, args.connections, secs).await;
+        let cpu_us = cpu_per(c0, cpu(), o.ok);
         let max = o.rate();
         rows.push(Row {
             name: format!("ingest (closed loop, {} node(s))", args.nodes),
@@ -145,9 +161,12 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             p99: o.pct(99.0),
             p999: o.pct(99.9),
             rss: p.memory_mib().0,
+            cpu_us,
             extra: json!({"errors": o.errors, "connections": args.connections}),
         });
+        let c0 = p.cpu_seconds();
         let half = load::open(&src, BODY, (max / 2.0).max(10.0), secs).await;
+        let cpu_us = cpu_per(c0, p.cpu_seconds(), half.ok);
         rows.push(Row {
             name: "ingest (open loop, 50%)".into(),
             rate: half.rate(),
@@ -156,6 +175,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             p99: half.pct(99.0),
             p999: half.pct(99.9),
             rss: p.memory_mib().0,
+            cpu_us,
             extra: json!({"offered": max / 2.0, "errors": half.errors}),
         });
     }
@@ -167,10 +187,12 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         let (src, _) = connection(&p.url(), "e2e", &rx, json!([])).await?;
         // The maximum: a closed loop ingesting as fast as it is answered; the rate is every
         // event delivered over the time from the first request to the last arrival.
+        let c0 = p.cpu_seconds();
         let o = load::closed(&src, BODY, args.connections, secs).await;
         let start = Instant::now() - o.elapsed;
         let last = wait_arrivals(&arrivals, o.ok, Duration::from_secs(120)).await;
         let delivered = arrivals.count.load(std::sync::atomic::Ordering::Relaxed);
+        let cpu_us = cpu_per(c0, p.cpu_seconds(), delivered);
         let max = delivered as f64 / last.duration_since(start).as_secs_f64();
         let l = e2e_latencies(&o.sent, &arrivals);
         rows.push(Row {
@@ -181,15 +203,18 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             p99: pct(&l, 99.0),
             p999: pct(&l, 99.9),
             rss: p.memory_mib().0,
+            cpu_us,
             extra: json!({"acked": o.ok, "delivered": delivered, "ingest_rate": o.rate(), "latency": "ingest to receiver"}),
         });
         // Then a fixed offered rate: --rate, or half the maximum just measured.
         let rate = args.rate.unwrap_or((max / 2.0).max(10.0).round());
         let before = delivered;
+        let c0 = p.cpu_seconds();
         let o = load::open(&src, BODY, rate, secs).await;
         let start = Instant::now() - o.elapsed;
         let last = wait_arrivals(&arrivals, before + o.ok, Duration::from_secs(120)).await;
         let delivered = arrivals.count.load(std::sync::atomic::Ordering::Relaxed) - before;
+        let cpu_us = cpu_per(c0, p.cpu_seconds(), delivered);
         let l = e2e_latencies(&o.sent, &arrivals);
         rows.push(Row {
             name: format!("e2e (offered {rate}/s)"),
@@ -199,6 +224,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             p99: pct(&l, 99.0),
             p999: pct(&l, 99.9),
             rss: p.memory_mib().0,
+            cpu_us,
             extra: json!({"acked": o.ok, "delivered": delivered, "of_max": rate / max, "latency": "ingest to receiver"}),
         });
     }
@@ -220,6 +246,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             p99: pct(&l, 99.0),
             p999: pct(&l, 99.9),
             rss: p.memory_mib().0,
+            cpu_us: 0.0,
             extra: json!({"acked": o.ok, "delivered": delivered, "latency": "ingest to receiver"}),
         });
     }
@@ -252,6 +279,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             p99: pct(&l, 99.0),
             p999: pct(&l, 99.9),
             rss: p.memory_mib().0,
+            cpu_us: 0.0,
             extra: json!({"acked": o.ok, "delivered": delivered}),
         });
     }
@@ -272,10 +300,12 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         let (queued_rss, _) = p.memory_mib();
         let disk = p.disk_mib();
         let t = Instant::now();
+        let c0 = p.cpu_seconds();
         api(&p.url(), reqwest::Method::PUT, &format!("/connections/{cid}/unpause"), json!({})).await?;
         wait_arrivals(&arrivals, acked, Duration::from_secs(3600)).await;
         let drain = t.elapsed();
         let delivered = arrivals.count.load(std::sync::atomic::Ordering::Relaxed);
+        let cpu_us = cpu_per(c0, p.cpu_seconds(), delivered);
         rows.push(Row {
             name: format!("backlog {acked} queued, then drained"),
             rate: delivered as f64 / drain.as_secs_f64(),
@@ -284,6 +314,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             p99: 0.0,
             p999: 0.0,
             rss: p.memory_mib().0,
+            cpu_us,
             extra: json!({"queued": acked, "queue_seconds": queue_time.as_secs_f64(), "rss_while_queued_mib": queued_rss, "disk_mib": disk, "drain_seconds": drain.as_secs_f64(), "delivered": delivered}),
         });
     }
@@ -309,6 +340,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             p99: pct(&l, 99.0),
             p999: pct(&l, 99.9),
             rss: p.memory_mib().0,
+            cpu_us: 0.0,
             extra: json!({"offered": rate, "latency": "ingest to local app"}),
         });
     }
@@ -339,6 +371,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             p99: 0.0,
             p999: 0.0,
             rss: 0.0,
+            cpu_us: 0.0,
             extra: json!({"matched": matched == n}),
         });
         let sandbox = pier_transform::Sandbox::new(1, pier_transform::Limits::default());
@@ -366,6 +399,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             p99: 0.0,
             p999: 0.0,
             rss: 0.0,
+            cpu_us: 0.0,
             extra: json!({}),
         });
     }
@@ -375,7 +409,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     for r in &rows {
         let line = json!({
             "scenario": r.name, "rate": r.rate, "unit": r.unit, "ratio_to_baseline": baseline_rate.map(|b| r.rate / b),
-            "p50_ms": r.p50, "p99_ms": r.p99, "p999_ms": r.p999, "peak_rss_mib": r.rss, "detail": r.extra,
+            "p50_ms": r.p50, "p99_ms": r.p99, "p999_ms": r.p999, "peak_rss_mib": r.rss,
+            "server_cpu_us_per_op": (r.cpu_us > 0.0).then_some(r.cpu_us), "detail": r.extra,
             "machine": machine, "store": db.map_or("sqlite", |_| "postgres"), "quick": args.quick,
             "seconds": secs.as_secs(),
         });
@@ -389,17 +424,18 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
 fn print_table(rows: &[Row], baseline: Option<f64>) {
     eprintln!();
     eprintln!(
-        "{:<38} {:>12} {:<9} {:>7} {:>9} {:>9} {:>9} {:>9}",
-        "scenario", "rate", "unit", "×base", "p50 ms", "p99 ms", "p99.9 ms", "RSS MiB"
+        "{:<38} {:>12} {:<9} {:>7} {:>9} {:>9} {:>9} {:>9} {:>10}",
+        "scenario", "rate", "unit", "×base", "p50 ms", "p99 ms", "p99.9 ms", "RSS MiB", "CPU µs/op"
     );
     for r in rows {
         let ratio = match (baseline, r.unit) {
             (Some(b), "req/s" | "events/s") if b > 0.0 => format!("{:.2}", r.rate / b),
             _ => "-".into(),
         };
+        let cpu = if r.cpu_us > 0.0 { format!("{:.0}", r.cpu_us) } else { "-".into() };
         eprintln!(
-            "{:<38} {:>12.0} {:<9} {:>7} {:>9.2} {:>9.2} {:>9.2} {:>9.1}",
-            r.name, r.rate, r.unit, ratio, r.p50, r.p99, r.p999, r.rss
+            "{:<38} {:>12.0} {:<9} {:>7} {:>9.2} {:>9.2} {:>9.2} {:>9.1} {:>10}",
+            r.name, r.rate, r.unit, ratio, r.p50, r.p99, r.p999, r.rss, cpu
         );
     }
     eprintln!();
