@@ -10,8 +10,8 @@ use pier_core::retry::{decide, AttemptResult, Next, RetryPolicy};
 use pier_core::{Attempt, AttemptTrigger, Destination, Event, EventStatus, IdKind, Millis};
 use pier_store::clock::{new_id, now_ms};
 use pier_store::{AttemptRecord, Claimed, Store, StoreError};
-use std::collections::{BTreeSet, HashMap};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch, Notify, Semaphore};
@@ -116,6 +116,23 @@ impl Schedule {
 
 struct Lane {
     poke: mpsc::UnboundedSender<()>,
+    /// Events leased at ingest, handed to the lane (see [`Delivery::offer`]).
+    handed: mpsc::UnboundedSender<Claimed>,
+    /// Set by the lane while it takes events from ingest: it owns its destination, has caught up
+    /// with the store (its last claim found less than it asked for) and no rate limit.
+    accepting: Arc<AtomicBool>,
+    /// Events offered to the lane and not yet sent or given up.
+    queued: Arc<AtomicUsize>,
+    /// Sends in flight to the destination, and how many the destination takes at once.
+    in_flight: Arc<AtomicUsize>,
+    concurrency: Arc<AtomicUsize>,
+}
+
+/// A lease for events offered to a lane at ingest (see [`Delivery::offer`]).
+#[derive(Debug, Clone)]
+pub struct IngestLease {
+    pub node: String,
+    pub until: Millis,
 }
 
 struct Inner {
@@ -179,6 +196,47 @@ impl Delivery {
             destination_id: destination_id.to_string(),
             at,
         });
+    }
+
+    /// Whether the lane of `destination_id` takes `n` new events straight from ingest: it runs
+    /// on this node, owns its destination, has no backlog in the store and no rate limit, and
+    /// has room. If so, the caller stores the events under the returned lease and then calls
+    /// [`Delivery::hand_off`] (or [`Delivery::withdraw`] if the commit failed); the lane
+    /// delivers them without claiming them from the store.
+    pub fn offer(&self, destination_id: &str, n: usize) -> Option<IngestLease> {
+        let lanes = self.inner.lanes.lock();
+        let lane = lanes.get(destination_id)?;
+        // Only what can be sent at once: a handed event never waits long for a slot (it is
+        // leased for the length of one attempt).
+        let busy = lane.queued.load(Ordering::Acquire) + lane.in_flight.load(Ordering::Acquire);
+        if !lane.accepting.load(Ordering::Acquire) || busy + n > lane.concurrency.load(Ordering::Acquire) {
+            return None;
+        }
+        lane.queued.fetch_add(n, Ordering::AcqRel);
+        Some(IngestLease { node: self.inner.config.node_id.clone(), until: now_ms() + self.inner.config.lease() })
+    }
+
+    /// After the commit: give the lane the `events` stored leased, out of the `offered` ones.
+    pub fn hand_off(&self, destination_id: &str, offered: usize, events: Vec<Claimed>) {
+        let lanes = self.inner.lanes.lock();
+        let Some(lane) = lanes.get(destination_id) else { return };
+        // Offered but not leased (held by a pause, say): the store has them for a claim.
+        lane.queued.fetch_sub(offered.saturating_sub(events.len()), Ordering::AcqRel);
+        metrics::counter!("pier_ingest_handoffs_total", "destination_id" => destination_id.to_string())
+            .increment(events.len() as u64);
+        for c in events {
+            if lane.handed.send(c).is_err() {
+                // The lane stopped (shutting down): the lease is released at the next start.
+                lane.queued.fetch_sub(1, Ordering::AcqRel);
+            }
+        }
+    }
+
+    /// The commit after [`Delivery::offer`] failed: nothing will be handed.
+    pub fn withdraw(&self, destination_id: &str, offered: usize) {
+        if let Some(lane) = self.inner.lanes.lock().get(destination_id) {
+            lane.queued.fetch_sub(offered, Ordering::AcqRel);
+        }
     }
 
     /// Wait (at most `grace`) until no delivery is in flight.
@@ -288,9 +346,28 @@ impl Inner {
             }
         }
         let (tx, rx) = mpsc::unbounded_channel();
-        lanes.insert(destination_id.to_string(), Lane { poke: tx });
-        tokio::spawn(lane(self.clone(), project_id.to_string(), destination_id.to_string(), rx));
+        let (handed, handed_rx) = mpsc::unbounded_channel();
+        let (accepting, queued) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicUsize::new(0)));
+        let (in_flight, concurrency) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let shared = LaneShared {
+            handed: handed_rx,
+            accepting: accepting.clone(),
+            queued: queued.clone(),
+            in_flight: in_flight.clone(),
+            concurrency: concurrency.clone(),
+        };
+        lanes.insert(destination_id.to_string(), Lane { poke: tx, handed, accepting, queued, in_flight, concurrency });
+        tokio::spawn(lane(self.clone(), project_id.to_string(), destination_id.to_string(), rx, shared));
     }
+}
+
+/// The lane's side of [`Lane`]'s handoff fields.
+struct LaneShared {
+    handed: mpsc::UnboundedReceiver<Claimed>,
+    accepting: Arc<AtomicBool>,
+    queued: Arc<AtomicUsize>,
+    in_flight: Arc<AtomicUsize>,
+    concurrency: Arc<AtomicUsize>,
 }
 
 /// How long an idle lane waits for work before it stops.
@@ -298,8 +375,21 @@ const LANE_IDLE: Duration = Duration::from_secs(5);
 /// How long one node keeps the right to deliver to a destination (renewed at half-life).
 const OWNERSHIP_MS: i64 = 10_000;
 
-async fn lane(inner: Arc<Inner>, project_id: String, dest_id: String, mut poke: mpsc::UnboundedReceiver<()>) {
-    let in_flight = Arc::new(AtomicUsize::new(0));
+async fn lane(
+    inner: Arc<Inner>,
+    project_id: String,
+    dest_id: String,
+    mut poke: mpsc::UnboundedReceiver<()>,
+    shared: LaneShared,
+) {
+    let LaneShared { handed: mut handed_rx, accepting, queued, in_flight, concurrency } = shared;
+    // Events handed from ingest, waiting for a free slot (already leased to this node).
+    let mut handed: VecDeque<Claimed> = VecDeque::new();
+    // Whether the last claim found less than it asked for (no backlog in the store).
+    let mut caught_up = false;
+    // Whether the store may hold due events for this lane: after a poke, or a claim that was
+    // full. Events handed from ingest need no claim.
+    let mut claim_needed = true;
     let done = Arc::new(Notify::new());
     let mut shutdown = inner.shutdown.clone();
     let mut dest: Option<Arc<Destination>> = None;
@@ -309,9 +399,11 @@ async fn lane(inner: Arc<Inner>, project_id: String, dest_id: String, mut poke: 
     // The right to deliver to this destination (one node at a time on a shared store).
     let mut owned_until: Millis = 0;
     let exit = |inner: &Arc<Inner>, poke: &mut mpsc::UnboundedReceiver<()>, owned: bool| -> bool {
-        // Leave only if no poke is waiting (pokes are sent under the same lock).
+        // Leave only if no poke is waiting and nothing was offered (pokes and offers happen
+        // under the same lock).
         let mut lanes = inner.lanes.lock();
-        if poke.try_recv().is_ok() {
+        accepting.store(false, Ordering::Release);
+        if poke.try_recv().is_ok() || queued.load(Ordering::Acquire) > 0 {
             return false;
         }
         lanes.remove(&dest_id);
@@ -327,6 +419,9 @@ async fn lane(inner: Arc<Inner>, project_id: String, dest_id: String, mut poke: 
         if *shutdown.borrow() {
             return;
         }
+        while let Ok(c) = handed_rx.try_recv() {
+            handed.push_back(c);
+        }
         // Re-read the destination every second: limit changes apply without restart.
         if loaded.elapsed() >= Duration::from_secs(1) {
             match inner.store.destination(&project_id, &dest_id).await {
@@ -339,9 +434,14 @@ async fn lane(inner: Arc<Inner>, project_id: String, dest_id: String, mut poke: 
                     dest = Some(Arc::new(d));
                 }
                 Ok(None) => {
+                    // Gone: events handed to the lane are given up (their lease runs out).
+                    queued.fetch_sub(handed.len(), Ordering::AcqRel);
+                    handed.clear();
                     if exit(&inner, &mut poke, owned_until > 0) {
                         return;
                     }
+                    claim_needed = true;
+                    tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
                 }
                 Err(e) => {
@@ -354,10 +454,15 @@ async fn lane(inner: Arc<Inner>, project_id: String, dest_id: String, mut poke: 
         }
         let Some(d) = dest.clone() else { continue };
         if d.url.is_none() && !inner.tunnel.as_ref().is_some_and(|t| t.serves_destination(&d.id)) {
-            // A CLI destination is delivered by the node holding its session.
+            // A CLI destination is delivered by the node holding its session (never handed
+            // events from ingest; any left are given up and their lease runs out).
+            queued.fetch_sub(handed.len(), Ordering::AcqRel);
+            handed.clear();
             if exit(&inner, &mut poke, owned_until > 0) {
                 return;
             }
+            claim_needed = true;
+            tokio::time::sleep(Duration::from_millis(50)).await;
             continue;
         }
         let now = now_ms();
@@ -370,6 +475,7 @@ async fn lane(inner: Arc<Inner>, project_id: String, dest_id: String, mut poke: 
                     if exit(&inner, &mut poke, false) {
                         return;
                     }
+                    claim_needed = true;
                     tokio::time::sleep(Duration::from_secs(1)).await;
                     continue;
                 }
@@ -379,6 +485,27 @@ async fn lane(inner: Arc<Inner>, project_id: String, dest_id: String, mut poke: 
                     continue;
                 }
             }
+        }
+        concurrency.store(limits.concurrency, Ordering::Release);
+        accepting.store(caught_up && window.is_none() && owned_until > now && d.url.is_some(), Ordering::Release);
+        // Events handed from ingest first: they are leased already and only wait for a slot.
+        while !handed.is_empty() && in_flight.load(Ordering::Acquire) < limits.concurrency {
+            let Ok(permit) = inner.global.clone().try_acquire_owned() else { break };
+            let Some(c) = handed.pop_front() else { break };
+            queued.fetch_sub(1, Ordering::AcqRel);
+            if let Some(w) = window.as_mut() {
+                w.record(Instant::now());
+            }
+            in_flight.fetch_add(1, Ordering::AcqRel);
+            let sent = Sent { in_flight: in_flight.clone(), done: done.clone() };
+            let (inner, d) = (inner.clone(), d.clone());
+            tokio::spawn(async move {
+                let event_id = c.event.id.clone();
+                if let Err(e) = deliver(&inner, c, &d, Some(sent)).await {
+                    tracing::warn!(error = %e, event_id = %event_id, "recording a delivery failed; the lease expiry retries it");
+                }
+                drop(permit);
+            });
         }
         let now_i = Instant::now();
         let busy = in_flight.load(Ordering::Acquire);
@@ -397,7 +524,32 @@ async fn lane(inner: Arc<Inner>, project_id: String, dest_id: String, mut poke: 
             tokio::select! {
                 _ = done.notified() => {}
                 _ = tokio::time::sleep(wait) => {}
-                _ = poke.recv() => {}
+                _ = poke.recv() => claim_needed = true,
+                Some(c) = handed_rx.recv() => handed.push_back(c),
+                _ = shutdown.changed() => {}
+            }
+            continue;
+        }
+        if !claim_needed {
+            // Nothing known to be due in the store: wait for a poke or an event from ingest;
+            // stop when idle.
+            tokio::select! {
+                r = poke.recv() => {
+                    if r.is_none() {
+                        return;
+                    }
+                    claim_needed = true;
+                }
+                Some(c) = handed_rx.recv() => handed.push_back(c),
+                _ = tokio::time::sleep(Duration::from_millis(20)), if !handed.is_empty() => {}
+                _ = tokio::time::sleep(LANE_IDLE) => {
+                    if in_flight.load(Ordering::Acquire) == 0 && handed.is_empty() {
+                        if exit(&inner, &mut poke, owned_until > 0) {
+                            return;
+                        }
+                        claim_needed = true;
+                    }
+                }
                 _ = shutdown.changed() => {}
             }
             continue;
@@ -408,8 +560,13 @@ async fn lane(inner: Arc<Inner>, project_id: String, dest_id: String, mut poke: 
             .claim_due(&dest_id, now, cap as u32, now + inner.config.lease(), &inner.config.node_id)
             .await
         {
-            Ok(c) => c,
+            Ok(c) => {
+                claim_needed = c.len() >= cap;
+                caught_up = !claim_needed;
+                c
+            }
             Err(e) => {
+                caught_up = false;
                 tracing::warn!(error = %e, destination_id = %dest_id, "claiming events failed; retrying");
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 continue;
@@ -423,15 +580,6 @@ async fn lane(inner: Arc<Inner>, project_id: String, dest_id: String, mut poke: 
                 }
                 Ok(None) => {}
                 Err(e) => tracing::warn!(error = %e, "reading the next due time failed"),
-            }
-            tokio::select! {
-                r = poke.recv() => if r.is_none() { return },
-                _ = tokio::time::sleep(LANE_IDLE) => {
-                    if in_flight.load(Ordering::Acquire) == 0 && exit(&inner, &mut poke, owned_until > 0) {
-                        return;
-                    }
-                }
-                _ = shutdown.changed() => {}
             }
             continue;
         }

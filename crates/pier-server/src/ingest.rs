@@ -160,20 +160,32 @@ async fn ingest(st: AppState, peer: SocketAddr, req: HttpRequest) -> Result<Resp
         }
     };
     let stored = match routing {
-        Some(routing) => {
+        Some(mut routing) => {
             request.routed = true;
             request.events_count = routing.events.len() as i64;
             request.ignored_count = routing.ignored.len() as i64;
             request.rejection_cause = routing.rejection;
-            let due = crate::routing::due_events(&routing);
             crate::routing::count_routed(&routing);
+            let offered = crate::routing::offer_to_lanes(&st, &mut routing, now);
+            let due = crate::routing::due_events(&routing);
+            let handoff = (!offered.is_empty()).then(|| (request.clone(), routing.events.clone()));
             let r = st.store.ingest_routed(request, routing).await;
-            if r.is_ok() {
-                for (project, dest, at) in due {
-                    st.delivery.notify(&project, &dest, at);
+            match &r {
+                Ok(leased) => {
+                    if let Some((request, events)) = handoff {
+                        crate::routing::hand_off(&st, offered, leased, request, events);
+                    }
+                    for (project, dest, at) in due {
+                        st.delivery.notify(&project, &dest, at);
+                    }
+                }
+                Err(_) => {
+                    for (dest, n) in offered {
+                        st.delivery.withdraw(&dest, n);
+                    }
                 }
             }
-            r
+            r.map(|_| ())
         }
         None => {
             request.routed = false;

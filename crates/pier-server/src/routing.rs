@@ -6,7 +6,7 @@ use crate::rules::{self, Compiled};
 use crate::state::AppState;
 use futures::{StreamExt, TryStreamExt};
 use pier_core::routing::Outcome;
-use pier_core::{Connection, Event, IdKind, IgnoredEvent, RejectionCause, Request};
+use pier_core::{Connection, Event, EventStatus, IdKind, IgnoredEvent, RejectionCause, Request};
 use pier_store::Routing;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -157,10 +157,65 @@ pub(crate) fn count_routed(r: &Routing) {
 
 /// The (project, destination, due time) of each deliverable event of a routing.
 pub(crate) fn due_events(r: &Routing) -> Vec<(String, String, i64)> {
+    let leased = r.lease.as_ref().map_or(&[][..], |l| l.event_ids.as_slice());
     r.events
         .iter()
+        .filter(|e| !leased.contains(&e.id))
         .filter_map(|e| e.next_attempt_at.map(|at| (e.project_id.clone(), e.destination_id.clone(), at)))
         .collect()
+}
+
+/// Offer the events of `r` due now to their lanes on this node (see `Delivery::offer`); the
+/// ones a lane takes are stored leased (`r.lease`) and handed to it after the commit, with no
+/// claim from the store. Returns how many events each destination's lane took.
+pub(crate) fn offer_to_lanes(st: &AppState, r: &mut Routing, now: i64) -> Vec<(String, usize)> {
+    if !st.store.leases_at_ingest() {
+        return Vec::new();
+    }
+    let mut by_dest: Vec<(String, Vec<String>)> = Vec::new();
+    for e in r.events.iter().filter(|e| e.status == EventStatus::Queued && e.next_attempt_at.is_some_and(|t| t <= now))
+    {
+        match by_dest.iter_mut().find(|(d, _)| *d == e.destination_id) {
+            Some((_, ids)) => ids.push(e.id.clone()),
+            None => by_dest.push((e.destination_id.clone(), vec![e.id.clone()])),
+        }
+    }
+    let mut offered = Vec::new();
+    for (dest, ids) in by_dest {
+        if let Some(lease) = st.delivery.offer(&dest, ids.len()) {
+            offered.push((dest, ids.len()));
+            let l = r.lease.get_or_insert_with(|| pier_store::EventLease {
+                node: lease.node,
+                until: lease.until,
+                event_ids: Vec::new(),
+            });
+            l.event_ids.extend(ids);
+        }
+    }
+    offered
+}
+
+/// After the commit: hand the events stored leased to their lanes.
+pub(crate) fn hand_off(
+    st: &AppState,
+    offered: Vec<(String, usize)>,
+    leased: &[String],
+    request: pier_core::Request,
+    events: Vec<Event>,
+) {
+    for (dest, n) in offered {
+        let mine: Vec<pier_store::Claimed> = events
+            .iter()
+            .filter(|e| e.destination_id == dest && leased.contains(&e.id))
+            .map(|e| pier_store::Claimed {
+                event: e.clone(),
+                request: request.clone(),
+                trigger: pier_core::AttemptTrigger::Initial,
+                data: None,
+            })
+            .collect();
+        st.delivery.hand_off(&dest, n, mine);
+    }
 }
 
 /// How many requests of a batch are planned at once.

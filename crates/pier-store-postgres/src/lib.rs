@@ -597,16 +597,18 @@ impl Store for PostgresStore {
     fn routes_at_ingest(&self) -> bool {
         true
     }
-    async fn ingest_routed(&self, request: Request, routing: Routing) -> Result<()> {
+    /// Leases at ingest are not taken here (`leases_at_ingest` is false): on a shared database
+    /// any node's lane may claim the events.
+    async fn ingest_routed(&self, request: Request, routing: Routing) -> Result<Vec<String>> {
         if !routing.event_data.is_empty() || !routing.executions.is_empty() || !routing.replace_ignored.is_empty() {
             // Not a routing made at ingest: store it the general way.
-            return pier_store::ingest_then_route(self, request, routing).await;
+            return pier_store::ingest_then_route(self, request, routing).await.map(|()| Vec::new());
         }
         let (done, wait) = tokio::sync::oneshot::channel();
         self.ingest
             .send(batch::Pending { request, routing: Some(routing), done })
             .map_err(|_| StoreError::Unavailable("the ingest batcher has stopped".into()))?;
-        wait.await.map_err(|_| StoreError::Unavailable("the ingest batcher has stopped".into()))?
+        wait.await.map_err(|_| StoreError::Unavailable("the ingest batcher has stopped".into()))?.map(|()| Vec::new())
     }
     async fn request(&self, project_id: &str, id: &str) -> Result<Option<Request>> {
         let sql = format!("SELECT {} FROM requests WHERE project_id = $1 AND id = $2", rows::REQUEST);

@@ -392,8 +392,11 @@ impl Store for SqliteStore {
     fn routes_at_ingest(&self) -> bool {
         true
     }
-    async fn ingest_routed(&self, request: Request, routing: Routing) -> Result<()> {
+    async fn ingest_routed(&self, request: Request, routing: Routing) -> Result<Vec<String>> {
         self.writer.write_trusted(move |tx| rows::insert_routed(tx, &request, &routing)).await
+    }
+    fn leases_at_ingest(&self) -> bool {
+        true
     }
     async fn request(&self, project_id: &str, id: &str) -> Result<Option<Request>> {
         self.get(rows::REQUEST_BY_ID, vec![project_id.into(), id.into()], rows::request_with_body).await

@@ -385,10 +385,27 @@ pub(crate) fn complete_routing(tx: &Transaction<'_>, r: &Routing) -> Result<(), 
     Ok(())
 }
 
-/// Store a request already routed (its counts set by the caller) with its routing's rows.
-pub(crate) fn insert_routed(tx: &Transaction<'_>, q: &Request, r: &Routing) -> Result<(), StoreError> {
+/// Store a request already routed (its counts set by the caller) with its routing's rows;
+/// returns the events leased per `r.lease` (the queued ones: not those held by a pause).
+pub(crate) fn insert_routed(tx: &Transaction<'_>, q: &Request, r: &Routing) -> Result<Vec<String>, StoreError> {
     insert_request(tx, q)?;
-    insert_routing_rows(tx, r)
+    insert_routing_rows(tx, r)?;
+    let Some(lease) = r.lease.as_ref().filter(|l| !l.event_ids.is_empty()) else { return Ok(Vec::new()) };
+    let ids = crate::padded(lease.event_ids.iter().map(String::as_str).collect());
+    let sql = format!(
+        "UPDATE events SET locked_until = ?1, locked_by = ?2 \
+         WHERE id IN ({}) AND status = 'QUEUED' AND locked_until IS NULL RETURNING id",
+        crate::placeholders(ids.len(), 3)
+    );
+    let mut st = tx.prepare_cached(&sql).map_err(map_err)?;
+    let mut params: Vec<&dyn rusqlite::ToSql> = vec![&lease.until, &lease.node];
+    params.extend(ids.iter().map(|id| id as &dyn rusqlite::ToSql));
+    let leased = st
+        .query_map(params.as_slice(), |row| row.get::<_, String>(0))
+        .map_err(map_err)?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .map_err(map_err)?;
+    Ok(leased)
 }
 
 /// The rows of a routing: events (held when their connection is paused), ignored events,

@@ -1,7 +1,9 @@
 //! The storage conformance story: one test body that every backend runs on a fresh, empty
 //! store (`run(store).await`). It panics with a message on the first broken promise.
 
-use crate::{AttemptRecord, Change, Claimed, Cmp, Col, Cond, ListQuery, Routing, Store, StoreError, Table, Val};
+use crate::{
+    AttemptRecord, Change, Claimed, Cmp, Col, Cond, EventLease, ListQuery, Routing, Store, StoreError, Table, Val,
+};
 use pier_core::{
     keys, Attempt, AttemptTrigger, AuthMethod, BatchKind, BatchOperation, Bookmark, CliSession, Connection,
     Destination, Event, EventStatus, IdKind, IgnoredCause, IgnoredEvent, Project, RateLimitPeriod, RejectionCause,
@@ -395,6 +397,42 @@ async fn bookmarks_and_batches(store: &Arc<dyn Store>, ids: &mut Ids, p1: &Proje
     assert_eq!((back.routed, back.events_count, back.ignored_count), (true, 1, 0));
     assert_eq!(store.event(&p1.id, &inline_event.id).await.unwrap().map(|e| e.status), Some(EventStatus::Queued));
     assert!(store.unrouted_requests(1000, "node-r").await.unwrap().iter().all(|q| q.id != routed.id));
+
+    // ---- events leased as they are stored (delivered from memory by the ingesting node) ----
+    if store.leases_at_ingest() {
+        let ls = source(ids, &p1.id, "lease-src");
+        let ld = destination(ids, &p1.id, "lease-dst", false);
+        let lc = connection(ids, &p1.id, "lease", &ls, &ld);
+        let paused = Connection { paused_at: Some(ids.now), ..connection(ids, &p1.id, "lease-paused", &ls, &ld) };
+        let changes = vec![
+            Change::PutSource(ls.clone()),
+            Change::PutDestination(ld.clone()),
+            Change::PutConnection(lc.clone()),
+            Change::PutConnection(paused.clone()),
+        ];
+        store.apply(&p1.id, changes).await.unwrap();
+        let mut q = request(ids, &ls, b"{\"leased\":true}");
+        q.routed = true;
+        q.events_count = 2;
+        let (queued, held) = (event_for(ids, &q, &lc), event_for(ids, &q, &paused));
+        let lease = EventLease {
+            node: "node-lease".into(),
+            until: ids.now + 60_000,
+            event_ids: vec![queued.id.clone(), held.id.clone()],
+        };
+        let routing = Routing {
+            request_id: q.id.clone(),
+            events: vec![queued.clone(), held.clone()],
+            now: ids.now,
+            lease: Some(lease),
+            ..Routing::default()
+        };
+        let leased = store.ingest_routed(q, routing).await.expect("ingest with a lease");
+        assert_eq!(leased, vec![queued.id.clone()], "the queued event is leased, the one held by the pause is not");
+        let other = store.claim_due(&ld.id, ids.now + 1, 100, ids.now + 60_000, "node-other").await.unwrap();
+        assert!(other.is_empty(), "a leased event is not claimed by another lane: {other:?}");
+        assert_eq!(store.event(&p1.id, &held.id).await.unwrap().map(|e| e.status), Some(EventStatus::Hold));
+    }
 
     // ---- bookmarks: put, read, names unique per project, isolation, trigger, delete ----
     let mut b = Bookmark {

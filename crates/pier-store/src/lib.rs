@@ -52,6 +52,17 @@ pub struct Routing {
     pub event_data: Vec<(String, TransformedRequest)>,
     /// The transformation runs of this routing, with their logs.
     pub executions: Vec<TransformationExecution>,
+    /// Events to store already leased to a node, which delivers them from memory (see
+    /// [`Store::leases_at_ingest`]); only the queued ones are leased.
+    pub lease: Option<EventLease>,
+}
+
+/// A lease taken on events as they are stored.
+#[derive(Debug, Clone, Default)]
+pub struct EventLease {
+    pub node: String,
+    pub until: pier_core::Millis,
+    pub event_ids: Vec<String>,
 }
 
 /// An event taken for delivery, with its request and what triggered this attempt.
@@ -154,8 +165,16 @@ pub trait Store: Send + Sync + 'static {
     /// Store a request already routed (`routed`, its counts and rejection set from `routing`)
     /// together with its routing, in one commit. The default stores the request unrouted, then
     /// completes the routing (safe after a crash in between: the routing worker finishes it).
-    async fn ingest_routed(&self, request: Request, routing: Routing) -> Result<()> {
-        ingest_then_route(self, request, routing).await
+    ///
+    /// Returns the ids of the events stored leased per `routing.lease` (none unless
+    /// [`Store::leases_at_ingest`]).
+    async fn ingest_routed(&self, request: Request, routing: Routing) -> Result<Vec<String>> {
+        ingest_then_route(self, request, routing).await.map(|()| Vec::new())
+    }
+    /// Whether [`Store::ingest_routed`] honours `Routing::lease`: the events are stored leased
+    /// (unless held), in the same commit, so the node may deliver them without claiming them.
+    fn leases_at_ingest(&self) -> bool {
+        false
     }
     /// A request with its body.
     async fn request(&self, project_id: &str, id: &str) -> Result<Option<Request>>;
