@@ -85,6 +85,63 @@ async fn wait_arrivals(a: &receiver::Arrivals, n: usize, limit: Duration) -> Ins
     Instant::now()
 }
 
+/// What a load sent through Pier to one receiver came to.
+struct Deliveries {
+    load: load::Outcome,
+    /// Events that arrived during this run.
+    delivered: usize,
+    /// `delivered` over the time from the first request to the last arrival.
+    rate: f64,
+    /// Ingest-to-receiver latencies (µs, sorted).
+    latencies: Vec<u64>,
+    /// Server CPU µs per delivered event.
+    cpu_us: f64,
+}
+
+impl Deliveries {
+    /// The table row, with `extra` added to the common details.
+    fn row(&self, name: String, p: &node::Proc, extra: Value) -> Row {
+        let mut detail = json!({"acked": self.load.ok, "delivered": self.delivered, "latency": "ingest to receiver"});
+        if let (Some(d), Value::Object(more)) = (detail.as_object_mut(), extra) {
+            d.extend(more);
+        }
+        Row {
+            name,
+            rate: self.rate,
+            unit: "events/s",
+            p50: pct(&self.latencies, 50.0),
+            p99: pct(&self.latencies, 99.0),
+            p999: pct(&self.latencies, 99.9),
+            rss: p.memory_mib().0,
+            cpu_us: self.cpu_us,
+            extra: detail,
+        }
+    }
+}
+
+/// Run `load` against `p` (delivering to `arrivals`), then wait until every acknowledged
+/// request arrived.
+async fn deliveries(
+    p: &node::Proc,
+    arrivals: &receiver::Arrivals,
+    load: impl std::future::Future<Output = load::Outcome>,
+    limit: Duration,
+) -> Deliveries {
+    let count = || arrivals.count.load(std::sync::atomic::Ordering::Relaxed);
+    let (before, c0) = (count(), p.cpu_seconds());
+    let o = load.await;
+    let start = Instant::now() - o.elapsed;
+    let last = wait_arrivals(arrivals, before + o.ok, limit).await;
+    let delivered = count() - before;
+    Deliveries {
+        delivered,
+        rate: delivered as f64 / last.duration_since(start).as_secs_f64(),
+        latencies: e2e_latencies(&o.sent, arrivals),
+        cpu_us: cpu_per(c0, p.cpu_seconds(), delivered),
+        load: o,
+    }
+}
+
 /// Ingest-to-receiver latencies (ms, sorted) of the requests sent.
 fn e2e_latencies(sent: &[(String, Instant)], a: &receiver::Arrivals) -> Vec<u64> {
     let arrived = a.by_request.lock().unwrap_or_else(|p| p.into_inner());
@@ -187,68 +244,26 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         let (src, _) = connection(&p.url(), "e2e", &rx, json!([])).await?;
         // The maximum: a closed loop ingesting as fast as it is answered; the rate is every
         // event delivered over the time from the first request to the last arrival.
-        let c0 = p.cpu_seconds();
-        let o = load::closed(&src, BODY, args.connections, secs).await;
-        let start = Instant::now() - o.elapsed;
-        let last = wait_arrivals(&arrivals, o.ok, Duration::from_secs(120)).await;
-        let delivered = arrivals.count.load(std::sync::atomic::Ordering::Relaxed);
-        let cpu_us = cpu_per(c0, p.cpu_seconds(), delivered);
-        let max = delivered as f64 / last.duration_since(start).as_secs_f64();
-        let l = e2e_latencies(&o.sent, &arrivals);
-        rows.push(Row {
-            name: format!("e2e max (closed loop, {} conns)", args.connections),
-            rate: max,
-            unit: "events/s",
-            p50: pct(&l, 50.0),
-            p99: pct(&l, 99.0),
-            p999: pct(&l, 99.9),
-            rss: p.memory_mib().0,
-            cpu_us,
-            extra: json!({"acked": o.ok, "delivered": delivered, "ingest_rate": o.rate(), "latency": "ingest to receiver"}),
-        });
+        let d =
+            deliveries(&p, &arrivals, load::closed(&src, BODY, args.connections, secs), Duration::from_secs(120)).await;
+        let max = d.rate;
+        rows.push(d.row(
+            format!("e2e max (closed loop, {} conns)", args.connections),
+            &p,
+            json!({"ingest_rate": d.load.rate()}),
+        ));
         // Then a fixed offered rate: --rate, or half the maximum just measured.
         let rate = args.rate.unwrap_or((max / 2.0).max(10.0).round());
-        let before = delivered;
-        let c0 = p.cpu_seconds();
-        let o = load::open(&src, BODY, rate, secs).await;
-        let start = Instant::now() - o.elapsed;
-        let last = wait_arrivals(&arrivals, before + o.ok, Duration::from_secs(120)).await;
-        let delivered = arrivals.count.load(std::sync::atomic::Ordering::Relaxed) - before;
-        let cpu_us = cpu_per(c0, p.cpu_seconds(), delivered);
-        let l = e2e_latencies(&o.sent, &arrivals);
-        rows.push(Row {
-            name: format!("e2e (offered {rate}/s)"),
-            rate: delivered as f64 / last.duration_since(start).as_secs_f64(),
-            unit: "events/s",
-            p50: pct(&l, 50.0),
-            p99: pct(&l, 99.0),
-            p999: pct(&l, 99.9),
-            rss: p.memory_mib().0,
-            cpu_us,
-            extra: json!({"acked": o.ok, "delivered": delivered, "of_max": rate / max, "latency": "ingest to receiver"}),
-        });
+        let d = deliveries(&p, &arrivals, load::open(&src, BODY, rate, secs), Duration::from_secs(120)).await;
+        rows.push(d.row(format!("e2e (offered {rate}/s)"), &p, json!({"of_max": rate / max})));
     }
     if which(Scenario::Transform) {
         let p = node::pier(db, &[]).await?;
         let (rx, arrivals) = receiver::start().await?;
         let rules = json!([{"type": "transform", "transformation": {"name": "bench-t", "code": "addHandler('transform', (r, c) => { r.body.seen = true; r.headers['x-bench'] = '1'; return r; })"}}]);
         let (src, _) = connection(&p.url(), "transform", &rx, rules).await?;
-        let o = load::open(&src, BODY, e2e_rate, secs).await;
-        let start = Instant::now() - o.elapsed;
-        let last = wait_arrivals(&arrivals, o.ok, Duration::from_secs(60)).await;
-        let delivered = arrivals.count.load(std::sync::atomic::Ordering::Relaxed);
-        let l = e2e_latencies(&o.sent, &arrivals);
-        rows.push(Row {
-            name: format!("transform (offered {e2e_rate}/s)"),
-            rate: delivered as f64 / last.duration_since(start).as_secs_f64(),
-            unit: "events/s",
-            p50: pct(&l, 50.0),
-            p99: pct(&l, 99.0),
-            p999: pct(&l, 99.9),
-            rss: p.memory_mib().0,
-            cpu_us: 0.0,
-            extra: json!({"acked": o.ok, "delivered": delivered, "latency": "ingest to receiver"}),
-        });
+        let d = deliveries(&p, &arrivals, load::open(&src, BODY, e2e_rate, secs), Duration::from_secs(60)).await;
+        rows.push(d.row(format!("transform (offered {e2e_rate}/s)"), &p, json!({})));
     }
 
     if which(Scenario::Fanout) {

@@ -493,19 +493,7 @@ async fn lane(
             let Ok(permit) = inner.global.clone().try_acquire_owned() else { break };
             let Some(c) = handed.pop_front() else { break };
             queued.fetch_sub(1, Ordering::AcqRel);
-            if let Some(w) = window.as_mut() {
-                w.record(Instant::now());
-            }
-            in_flight.fetch_add(1, Ordering::AcqRel);
-            let sent = Sent { in_flight: in_flight.clone(), done: done.clone() };
-            let (inner, d) = (inner.clone(), d.clone());
-            tokio::spawn(async move {
-                let event_id = c.event.id.clone();
-                if let Err(e) = deliver(&inner, c, &d, Some(sent)).await {
-                    tracing::warn!(error = %e, event_id = %event_id, "recording a delivery failed; the lease expiry retries it");
-                }
-                drop(permit);
-            });
+            spawn_delivery(&inner, &d, c, permit, &in_flight, &done, &mut window);
         }
         let now_i = Instant::now();
         let busy = in_flight.load(Ordering::Acquire);
@@ -591,21 +579,35 @@ async fn lane(
                     Err(_) => return,
                 },
             };
-            if let Some(w) = window.as_mut() {
-                w.record(Instant::now());
-            }
-            in_flight.fetch_add(1, Ordering::AcqRel);
-            let sent = Sent { in_flight: in_flight.clone(), done: done.clone() };
-            let (inner, d) = (inner.clone(), d.clone());
-            tokio::spawn(async move {
-                let event_id = c.event.id.clone();
-                if let Err(e) = deliver(&inner, c, &d, Some(sent)).await {
-                    tracing::warn!(error = %e, event_id = %event_id, "recording a delivery failed; the lease expiry retries it");
-                }
-                drop(permit);
-            });
+            spawn_delivery(&inner, &d, c, permit, &in_flight, &done, &mut window);
         }
     }
+}
+
+/// Deliver a leased event on a task of its own: it takes a lane slot until the send is over
+/// (see [`Sent`]) and holds `permit` (the global in-flight cap) until the attempt is written.
+fn spawn_delivery(
+    inner: &Arc<Inner>,
+    d: &Arc<Destination>,
+    c: Claimed,
+    permit: tokio::sync::OwnedSemaphorePermit,
+    in_flight: &Arc<AtomicUsize>,
+    done: &Arc<Notify>,
+    window: &mut Option<Window>,
+) {
+    if let Some(w) = window.as_mut() {
+        w.record(Instant::now());
+    }
+    in_flight.fetch_add(1, Ordering::AcqRel);
+    let sent = Sent { in_flight: in_flight.clone(), done: done.clone() };
+    let (inner, d) = (inner.clone(), d.clone());
+    tokio::spawn(async move {
+        let event_id = c.event.id.clone();
+        if let Err(e) = deliver(&inner, c, &d, Some(sent)).await {
+            tracing::warn!(error = %e, event_id = %event_id, "recording a delivery failed; the lease expiry retries it");
+        }
+        drop(permit);
+    });
 }
 
 fn is_mock(url: &str, public_url: &str) -> bool {

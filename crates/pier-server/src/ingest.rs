@@ -168,7 +168,11 @@ async fn ingest(st: AppState, peer: SocketAddr, req: HttpRequest) -> Result<Resp
             crate::routing::count_routed(&routing);
             let offered = crate::routing::offer_to_lanes(&st, &mut routing, now);
             let due = crate::routing::due_events(&routing);
-            let handoff = (!offered.is_empty()).then(|| (request.clone(), routing.events.clone()));
+            // Copies of what a lane may be handed after the commit (only when one took events).
+            let handoff = routing.lease.as_ref().map(|l| {
+                let events = routing.events.iter().filter(|e| l.event_ids.contains(&e.id)).cloned().collect();
+                (request.clone(), events)
+            });
             let r = st.store.ingest_routed(request, routing).await;
             match &r {
                 Ok(leased) => {

@@ -195,7 +195,7 @@ pub(crate) fn offer_to_lanes(st: &AppState, r: &mut Routing, now: i64) -> Vec<(S
     offered
 }
 
-/// After the commit: hand the events stored leased to their lanes.
+/// After the commit: hand the offered `events` that were stored leased to their lanes.
 pub(crate) fn hand_off(
     st: &AppState,
     offered: Vec<(String, usize)>,
@@ -203,18 +203,20 @@ pub(crate) fn hand_off(
     request: pier_core::Request,
     events: Vec<Event>,
 ) {
+    let mut events: Vec<Event> = events.into_iter().filter(|e| leased.contains(&e.id)).collect();
     for (dest, n) in offered {
-        let mine: Vec<pier_store::Claimed> = events
-            .iter()
-            .filter(|e| e.destination_id == dest && leased.contains(&e.id))
-            .map(|e| pier_store::Claimed {
-                event: e.clone(),
+        let (mine, rest): (Vec<Event>, Vec<Event>) = events.into_iter().partition(|e| e.destination_id == dest);
+        events = rest;
+        let claimed = mine
+            .into_iter()
+            .map(|event| pier_store::Claimed {
+                event,
                 request: request.clone(),
                 trigger: pier_core::AttemptTrigger::Initial,
                 data: None,
             })
             .collect();
-        st.delivery.hand_off(&dest, n, mine);
+        st.delivery.hand_off(&dest, n, claimed);
     }
 }
 
