@@ -14,6 +14,14 @@ async fn scrape(url: &str, token: Option<&str>) -> (u16, String) {
     (r.status().as_u16(), r.text().await.unwrap())
 }
 
+/// The value of the first sample of `name` whose line holds every one of `labels`.
+fn sample(text: &str, name: &str, labels: &[&str]) -> Option<f64> {
+    text.lines()
+        .find(|l| l.starts_with(name) && labels.iter().all(|x| l.contains(x)))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+}
+
 #[tokio::test]
 async fn metrics_count_requests_events_attempts_and_queues() {
     tokio::time::timeout(Duration::from_secs(60), async {
@@ -52,14 +60,7 @@ async fn metrics_count_requests_events_attempts_and_queues() {
         .await
         .unwrap();
         let line = |name: &str, labels: &[&str]| {
-            text.lines()
-                .find(|l| l.starts_with(name) && labels.iter().all(|x| l.contains(x)))
-                .unwrap_or_else(|| panic!("no {name} {labels:?} in:\n{text}"))
-                .rsplit(' ')
-                .next()
-                .unwrap()
-                .parse::<f64>()
-                .unwrap()
+            sample(&text, name, labels).unwrap_or_else(|| panic!("no {name} {labels:?} in:\n{text}"))
         };
         assert_eq!(line("pier_requests_total", &[sid, "outcome=\"accepted\""]), 3.0);
         assert_eq!(line("pier_requests_total", &[sid, "UNSUPPORTED_HTTP_METHOD"]), 1.0);
@@ -121,12 +122,7 @@ async fn events_handed_from_ingest_are_delivered_once_and_pauses_hold() {
         assert!(ok.is_ok(), "{ok:?}");
         if std::env::var("PIER_TEST_STORE").as_deref() != Ok("postgres") {
             let (_, text) = scrape(&srv.url(), Some("scrape-me")).await;
-            let handed: f64 = text
-                .lines()
-                .find(|l| l.starts_with("pier_ingest_handoffs_total") && l.contains(&did))
-                .and_then(|l| l.rsplit(' ').next())
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0.0);
+            let handed = sample(&text, "pier_ingest_handoffs_total", &[&did]).unwrap_or(0.0);
             assert!(handed > 0.0, "no event went straight from ingest to the lane:\n{text}");
         }
 
