@@ -83,7 +83,7 @@ pub(crate) fn trigger_bookmark(
     if n == 0 {
         return Err(StoreError::NotFound);
     }
-    rows::insert_request(tx, request)?;
+    rows::insert_request(tx, request, &rows::to_json(&request.headers)?)?;
     let routing = Routing { request_id: request.id.clone(), events: vec![event], now, ..Routing::default() };
     rows::complete_routing(tx, &routing)
 }

@@ -18,6 +18,9 @@ pub(crate) const NEXT_DUE: &str = "SELECT MIN(next_attempt_at) FROM events \
      AND (locked_until IS NULL OR locked_until < ?2)";
 
 /// Lease due events of one destination; returns (event id, trigger).
+///
+/// The lease sets only columns outside the indexes; the rare scheduled event (a delay rule)
+/// becomes queued in a second statement, so claiming rewrites no index entry.
 pub(crate) fn claim_due(
     tx: &Transaction<'_>,
     destination_id: &str,
@@ -28,13 +31,12 @@ pub(crate) fn claim_due(
 ) -> Result<Vec<(String, AttemptTrigger)>, StoreError> {
     let mut st = tx
         .prepare_cached(
-            "UPDATE events SET locked_until = ?4, locked_by = ?5, \
-             status = CASE WHEN status = 'SCHEDULED' THEN 'QUEUED' ELSE status END \
+            "UPDATE events SET locked_until = ?4, locked_by = ?5 \
              WHERE id IN (SELECT id FROM events WHERE destination_id = ?1 \
                  AND next_attempt_at IS NOT NULL AND status <> 'HOLD' \
                  AND next_attempt_at <= ?2 AND (locked_until IS NULL OR locked_until < ?2) \
                  ORDER BY next_attempt_at LIMIT ?3) \
-             RETURNING id, next_trigger",
+             RETURNING id, next_trigger, status = 'SCHEDULED'",
         )
         .map_err(map_err)?;
     let rows = st
@@ -43,12 +45,17 @@ pub(crate) fn claim_due(
             Ok((
                 r.get::<_, String>(0)?,
                 trigger.and_then(|t| AttemptTrigger::parse(&t)).unwrap_or(AttemptTrigger::Initial),
+                r.get::<_, bool>(2)?,
             ))
         })
         .map_err(map_err)?
         .collect::<rusqlite::Result<Vec<_>>>()
         .map_err(map_err)?;
-    Ok(rows)
+    let mut queue = tx.prepare_cached("UPDATE events SET status = 'QUEUED' WHERE id = ?1").map_err(map_err)?;
+    for (id, _, _) in rows.iter().filter(|(_, _, scheduled)| *scheduled) {
+        queue.execute([id]).map_err(map_err)?;
+    }
+    Ok(rows.into_iter().map(|(id, trigger, _)| (id, trigger)).collect())
 }
 
 /// Lease one event for a manual retry. `Ok(None)`: not in the project.

@@ -111,9 +111,9 @@ impl SqliteStore {
         }
         let mut conn = open_connection(&path, false).map_err(map_err)?;
         migrate::run(&mut conn).map_err(map_err)?;
-        // The writer checkpoints the WAL after a commit that leaves it over 1000 pages (SQLite's
-        // default), so the WAL starts over and stays small; a WAL file grown by a burst is cut
-        // back to 64 MiB.
+        // The checkpointer copies the WAL into the database in the background and the writer
+        // finishes each round, so the WAL starts over and stays small (writer.rs); a WAL file
+        // grown by a burst is cut back to 64 MiB.
         conn.execute_batch("PRAGMA cache_size=-8192; PRAGMA journal_size_limit=67108864;").map_err(map_err)?;
         Ok(SqliteStore { writer: Writer::start(conn, path.clone()), readers: Readers::new(path) })
     }
@@ -387,13 +387,15 @@ impl Store for SqliteStore {
     }
 
     async fn ingest(&self, request: Request) -> Result<()> {
-        self.writer.write_trusted(move |tx| rows::insert_request(tx, &request)).await
+        let headers = rows::to_json(&request.headers)?;
+        self.writer.write_trusted(move |tx| rows::insert_request(tx, &request, &headers)).await
     }
     fn routes_at_ingest(&self) -> bool {
         true
     }
     async fn ingest_routed(&self, request: Request, routing: Routing) -> Result<Vec<String>> {
-        self.writer.write_trusted(move |tx| rows::insert_routed(tx, &request, &routing)).await
+        let headers = rows::to_json(&request.headers)?;
+        self.writer.write_trusted(move |tx| rows::insert_routed(tx, &request, &headers, &routing)).await
     }
     fn leases_at_ingest(&self) -> bool {
         true

@@ -10,6 +10,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (5, include_str!("migrations/0005_bookmarks_batches.sql")),
     (6, include_str!("migrations/0006_batch_kind.sql")),
     (7, include_str!("migrations/0007_retention.sql")),
+    (8, include_str!("migrations/0008_pending_index.sql")),
 ];
 
 pub(crate) fn run(conn: &mut Connection) -> rusqlite::Result<()> {

@@ -5,7 +5,7 @@ use pier_core::{
     AuthMethod, Connection as Conn, CustomResponse, Destination, Event, EventStatus, IgnoredCause, IgnoredEvent,
     Project, RateLimitPeriod, RejectionCause, Request, Source,
 };
-use pier_store::{Change, Routing, StoreError};
+use pier_store::{Change, EventLease, Routing, StoreError};
 use rusqlite::{params, types::Type, Row, Transaction};
 
 fn json<T: serde::de::DeserializeOwned>(row: &Row<'_>, idx: usize) -> rusqlite::Result<T> {
@@ -25,7 +25,7 @@ fn bad_enum(idx: usize, what: &str) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(idx, Type::Text, format!("unknown {what}").into())
 }
 
-fn to_json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
+pub(crate) fn to_json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
     serde_json::to_string(v).map_err(|e| StoreError::Internal(e.to_string()))
 }
 
@@ -331,7 +331,8 @@ pub(crate) fn request_with_body(r: &Row<'_>) -> rusqlite::Result<Request> {
     request(r)
 }
 
-pub(crate) fn insert_request(tx: &Transaction<'_>, q: &Request) -> Result<(), StoreError> {
+/// Store a request; `headers` is `q.headers` as JSON (made by the caller, off the writer thread).
+pub(crate) fn insert_request(tx: &Transaction<'_>, q: &Request, headers: &str) -> Result<(), StoreError> {
     let mut st = tx
         .prepare_cached(
             "INSERT INTO requests (id, project_id, source_id, method, path, query, headers, body, body_size, original_ip, \
@@ -346,7 +347,7 @@ pub(crate) fn insert_request(tx: &Transaction<'_>, q: &Request) -> Result<(), St
         q.method,
         q.path,
         q.query,
-        to_json(&q.headers)?,
+        headers,
         q.body.as_deref(),
         q.body_size,
         q.original_ip,
@@ -365,7 +366,7 @@ pub(crate) fn insert_request(tx: &Transaction<'_>, q: &Request) -> Result<(), St
 }
 
 pub(crate) fn complete_routing(tx: &Transaction<'_>, r: &Routing) -> Result<(), StoreError> {
-    insert_routing_rows(tx, r)?;
+    insert_routing_rows(tx, r, None)?;
     let mut upd = tx
         .prepare_cached(
             "UPDATE requests SET routed = 1, updated_at = ?2, \
@@ -385,32 +386,28 @@ pub(crate) fn complete_routing(tx: &Transaction<'_>, r: &Routing) -> Result<(), 
     Ok(())
 }
 
-/// Store a request already routed (its counts set by the caller) with its routing's rows;
-/// returns the events leased per `r.lease` (the queued ones: not those held by a pause).
-pub(crate) fn insert_routed(tx: &Transaction<'_>, q: &Request, r: &Routing) -> Result<Vec<String>, StoreError> {
-    insert_request(tx, q)?;
-    insert_routing_rows(tx, r)?;
-    let Some(lease) = r.lease.as_ref().filter(|l| !l.event_ids.is_empty()) else { return Ok(Vec::new()) };
-    let ids = crate::padded(lease.event_ids.iter().map(String::as_str).collect());
-    let sql = format!(
-        "UPDATE events SET locked_until = ?1, locked_by = ?2 \
-         WHERE id IN ({}) AND status = 'QUEUED' AND locked_until IS NULL RETURNING id",
-        crate::placeholders(ids.len(), 3)
-    );
-    let mut st = tx.prepare_cached(&sql).map_err(map_err)?;
-    let mut params: Vec<&dyn rusqlite::ToSql> = vec![&lease.until, &lease.node];
-    params.extend(ids.iter().map(|id| id as &dyn rusqlite::ToSql));
-    let leased = st
-        .query_map(params.as_slice(), |row| row.get::<_, String>(0))
-        .map_err(map_err)?
-        .collect::<rusqlite::Result<Vec<_>>>()
-        .map_err(map_err)?;
-    Ok(leased)
+/// Store a request already routed (its counts set by the caller; `headers` as in
+/// [`insert_request`]) with its routing's rows; returns the events leased per `r.lease` (the
+/// queued ones: not those held by a pause).
+pub(crate) fn insert_routed(
+    tx: &Transaction<'_>,
+    q: &Request,
+    headers: &str,
+    r: &Routing,
+) -> Result<Vec<String>, StoreError> {
+    insert_request(tx, q, headers)?;
+    insert_routing_rows(tx, r, r.lease.as_ref())
 }
 
 /// The rows of a routing: events (held when their connection is paused), ignored events,
-/// transformation runs and transformed data.
-fn insert_routing_rows(tx: &Transaction<'_>, r: &Routing) -> Result<(), StoreError> {
+/// transformation runs and transformed data. The events named by `lease` are stored leased
+/// when they are stored queued (not held, not already there); returns those.
+fn insert_routing_rows(
+    tx: &Transaction<'_>,
+    r: &Routing,
+    lease: Option<&EventLease>,
+) -> Result<Vec<String>, StoreError> {
+    let mut leased = Vec::new();
     for connection_id in &r.replace_ignored {
         tx.execute(
             "DELETE FROM ignored_events WHERE request_id = ?1 AND connection_id = ?2",
@@ -423,38 +420,49 @@ fn insert_routing_rows(tx: &Transaction<'_>, r: &Routing) -> Result<(), StoreErr
             .prepare_cached(
                 "INSERT INTO events (id, project_id, request_id, connection_id, source_id, destination_id, status, attempts, \
                  last_attempt_at, next_attempt_at, response_status, error_code, successful_at, cli_id, created_at, updated_at, \
-                 next_trigger) \
+                 next_trigger, locked_until, locked_by) \
                  SELECT ?1,?2,?3,?4,?5,?6, \
                    CASE WHEN p.paused_at IS NOT NULL THEN 'HOLD' \
                         WHEN p.paused_at IS NULL AND ?7 = 'HOLD' THEN 'QUEUED' ELSE ?7 END, \
                    ?8,?9, \
                    CASE WHEN p.paused_at IS NOT NULL THEN NULL WHEN ?7 = 'HOLD' THEN ?15 ELSE ?10 END, \
-                   ?11,?12,?13,?14,?15,?16,'INITIAL' \
+                   ?11,?12,?13,?14,?15,?16,'INITIAL', \
+                   CASE WHEN p.paused_at IS NULL AND ?7 IN ('QUEUED', 'HOLD') THEN ?17 END, \
+                   CASE WHEN p.paused_at IS NULL AND ?7 IN ('QUEUED', 'HOLD') THEN ?18 END \
                  FROM (SELECT (SELECT paused_at FROM connections WHERE id = ?4) AS paused_at) p \
-                 WHERE true ON CONFLICT(request_id, connection_id) DO NOTHING",
+                 WHERE true ON CONFLICT(request_id, connection_id) DO NOTHING RETURNING locked_until IS NOT NULL",
 
             )
             .map_err(map_err)?;
         for e in &r.events {
-            ins.execute(params![
-                e.id,
-                e.project_id,
-                e.request_id,
-                e.connection_id,
-                e.source_id,
-                e.destination_id,
-                e.status.as_str(),
-                e.attempts,
-                e.last_attempt_at,
-                e.next_attempt_at,
-                e.response_status,
-                e.error_code,
-                e.successful_at,
-                e.cli_id,
-                e.created_at,
-                e.updated_at
-            ])
-            .map_err(map_err)?;
+            let leased_here = lease.filter(|l| l.event_ids.contains(&e.id));
+            let mut inserted = ins
+                .query(params![
+                    e.id,
+                    e.project_id,
+                    e.request_id,
+                    e.connection_id,
+                    e.source_id,
+                    e.destination_id,
+                    e.status.as_str(),
+                    e.attempts,
+                    e.last_attempt_at,
+                    e.next_attempt_at,
+                    e.response_status,
+                    e.error_code,
+                    e.successful_at,
+                    e.cli_id,
+                    e.created_at,
+                    e.updated_at,
+                    leased_here.map(|l| l.until),
+                    leased_here.map(|l| l.node.as_str())
+                ])
+                .map_err(map_err)?;
+            if let Some(row) = inserted.next().map_err(map_err)? {
+                if row.get::<_, bool>(0).map_err(map_err)? {
+                    leased.push(e.id.clone());
+                }
+            }
         }
         let mut ign = tx
             .prepare_cached(
@@ -486,7 +494,7 @@ fn insert_routing_rows(tx: &Transaction<'_>, r: &Routing) -> Result<(), StoreErr
         )
         .map_err(map_err)?;
     }
-    Ok(())
+    Ok(leased)
 }
 
 // ---- events ----

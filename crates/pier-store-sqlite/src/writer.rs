@@ -1,19 +1,31 @@
 //! The single writer thread and its group commit.
 //!
-//! Every write is a job sent over a channel. The thread takes whatever jobs are waiting (up to
-//! [`MAX_BATCH`]), runs each in its own savepoint inside one transaction, commits once (one
-//! fsync for the batch), and only then answers each job. A job that fails rolls back its own
-//! savepoint without harming the others; a failed commit fails them all.
+//! Every write is a job sent over a channel. The thread runs each job as it arrives inside one
+//! open transaction (in its own savepoint, see below), commits once for many jobs, and only
+//! answers the jobs after that commit is on disk. A job that fails rolls back its own savepoint
+//! without harming the others; a failed commit fails them all.
 //!
 //! Durability without an fsync on the writer's path: the writer commits with
 //! `synchronous=NORMAL` (the commit appends its frames to the WAL, no fsync) and hands the
 //! answers to a *syncer* thread, which calls `fdatasync` on the WAL file and only then answers.
-//! One fsync covers every commit made before it started (the WAL is written in order), so while
-//! one fsync runs, the writer goes on committing and the next fsync covers all of those: fewer
-//! fsyncs under load, none waited for by the writer. A checkpoint still syncs the WAL before
+//!
+//! When to commit: a commit writes every page the batch touched, whole, to the WAL (a dozen or
+//! more pages however small the batch), so commits, not jobs, are what cost. While the syncer
+//! is busy with an fsync, a commit could not be acknowledged before the next fsync anyway, so the
+//! writer keeps its transaction open and goes on running the jobs that arrive; it commits when
+//! the syncer is free again (or the batch reaches [`MAX_BATCH`]). The batches grow with the
+//! fsync time instead of the writer committing a few jobs at a time. A checkpoint still syncs the WAL before
 //! copying it and the database after (SQLite's NORMAL), so a commit is on disk either in the
 //! WAL or in the database file when its write returns. Readers may see a commit before its
 //! fsync; nothing is acknowledged before it.
+//!
+//! Checkpoints off the writer's path: the writer does not checkpoint after its commits
+//! (`wal_autocheckpoint=0`); a *checkpointer* thread, on its own connection, copies the WAL into
+//! the database every [`CHECKPOINT_EVERY`] (a `PASSIVE` checkpoint, which never blocks the
+//! writer or the readers) and then asks the writer to finish the round between two batches:
+//! that checkpoint only copies the frames committed meanwhile, and leaves the WAL fully copied so
+//! the next write starts it over from the beginning (the WAL stays small). A page written by many
+//! commits is copied once per round instead of once per 1,000 frames.
 //!
 //! The hot writes (ingest, attempts) are *trusted*: they fail only when the database itself does,
 //! or with `NotFound`/`Conflict` before writing anything. They run after the others without
@@ -24,11 +36,16 @@
 use parking_lot::Mutex;
 use pier_store::StoreError;
 use rusqlite::{Connection, Transaction};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
 const MAX_BATCH: usize = 1024;
+
+/// How often the checkpointer copies the WAL into the database.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
 
 type Job = Box<dyn FnOnce(&Transaction<'_>) -> Result<(), StoreError> + Send>;
 
@@ -39,9 +56,15 @@ struct Pending {
     done: oneshot::Sender<Result<(), StoreError>>,
 }
 
+/// What the writer thread receives: a job, or word that the syncer is free.
+enum Msg {
+    Job(Pending),
+    Synced,
+}
+
 #[derive(Clone)]
 pub(crate) struct Writer {
-    tx: mpsc::UnboundedSender<Pending>,
+    tx: mpsc::UnboundedSender<Msg>,
 }
 
 /// The answers of one committed batch, sent once the WAL is synced.
@@ -52,7 +75,7 @@ impl Writer {
     pub(crate) fn start(conn: Connection, db_path: PathBuf) -> Writer {
         let (tx, rx) = mpsc::unbounded_channel();
         let (sync_tx, sync_rx) = std::sync::mpsc::channel::<Answers>();
-        let mut wal = db_path.into_os_string();
+        let mut wal = db_path.clone().into_os_string();
         wal.push("-wal");
         let wal = PathBuf::from(wal);
         // Only in WAL mode (a file system without it keeps FULL, and the syncer only answers).
@@ -60,11 +83,22 @@ impl Writer {
             .query_row("PRAGMA journal_mode", [], |r| r.get::<_, String>(0))
             .is_ok_and(|m| m.eq_ignore_ascii_case("wal"))
             && conn.execute_batch("PRAGMA synchronous=NORMAL;").is_ok();
+        // Set by the checkpointer after a round; the writer then finishes it.
+        let finish = in_wal.then(|| Checkpointer::start(&db_path)).flatten();
+        if finish.is_some() {
+            if let Err(e) = conn.execute_batch("PRAGMA wal_autocheckpoint=0;") {
+                tracing::warn!(error = %e, "the writer keeps checkpointing after its commits");
+            }
+        }
+        // Weak: the writer stops when the last `Writer` is dropped, and with it the syncer.
+        let free = tx.downgrade();
         let started = std::thread::Builder::new()
             .name("pier-sqlite-sync".into())
-            .spawn(move || sync(in_wal.then_some(wal), sync_rx))
+            .spawn(move || sync(in_wal.then_some(wal), sync_rx, free))
             .and_then(|_| {
-                std::thread::Builder::new().name("pier-sqlite-writer".into()).spawn(move || run(conn, rx, sync_tx))
+                std::thread::Builder::new()
+                    .name("pier-sqlite-writer".into())
+                    .spawn(move || run(conn, rx, sync_tx, finish))
             });
         if let Err(e) = started {
             tracing::error!(error = %e, "cannot start the sqlite writer threads");
@@ -106,7 +140,7 @@ impl Writer {
         });
         let (done, wait) = oneshot::channel();
         self.tx
-            .send(Pending { job, trusted, done })
+            .send(Msg::Job(Pending { job, trusted, done }))
             .map_err(|_| StoreError::Unavailable("the sqlite writer has stopped".into()))?;
         wait.await.map_err(|_| StoreError::Unavailable("the sqlite writer has stopped".into()))??;
         let v = slot.lock().take();
@@ -114,9 +148,48 @@ impl Writer {
     }
 }
 
+/// The checkpointer thread (see the module doc).
+struct Checkpointer;
+
+impl Checkpointer {
+    /// Start it on its own connection to `db_path`; `None` (the writer checkpoints after its
+    /// commits, as SQLite does by default) when it cannot.
+    fn start(db_path: &Path) -> Option<Arc<AtomicBool>> {
+        let conn = match crate::open_connection(db_path, false) {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot open the checkpointer's connection");
+                return None;
+            }
+        };
+        let finish = Arc::new(AtomicBool::new(false));
+        let flag = Arc::downgrade(&finish);
+        std::thread::Builder::new()
+            .name("pier-sqlite-ckpt".into())
+            .spawn(move || loop {
+                std::thread::sleep(CHECKPOINT_EVERY);
+                // The writer is gone: so is the store.
+                let Some(flag) = flag.upgrade() else { return };
+                match passive_checkpoint(&conn) {
+                    Ok((_, copied)) if copied > 0 => flag.store(true, Ordering::Release),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "checkpointing the WAL failed; retrying"),
+                }
+            })
+            .map_err(|e| tracing::warn!(error = %e, "cannot start the checkpointer"))
+            .ok()?;
+        Some(finish)
+    }
+}
+
+/// A `PASSIVE` checkpoint: (frames in the WAL, frames copied into the database).
+fn passive_checkpoint(conn: &Connection) -> rusqlite::Result<(i64, i64)> {
+    conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| Ok((r.get(1)?, r.get(2)?)))
+}
+
 /// The syncer: `fdatasync` the WAL (`None`: not in WAL mode, commits synced themselves), then
 /// answer every batch committed before it started.
-fn sync(wal: Option<PathBuf>, rx: std::sync::mpsc::Receiver<Answers>) {
+fn sync(wal: Option<PathBuf>, rx: std::sync::mpsc::Receiver<Answers>, writer: mpsc::WeakUnboundedSender<Msg>) {
     let mut file: Option<std::fs::File> = None;
     while let Ok(first) = rx.recv() {
         let mut answers = first;
@@ -148,100 +221,305 @@ fn sync(wal: Option<PathBuf>, rx: std::sync::mpsc::Receiver<Answers>) {
                 }
             }
         }
+        if let Some(writer) = writer.upgrade() {
+            let _ = writer.send(Msg::Synced);
+        }
     }
 }
 
-fn run(mut conn: Connection, mut rx: mpsc::UnboundedReceiver<Pending>, synced: std::sync::mpsc::Sender<Answers>) {
-    let mut batch: Vec<Pending> = Vec::with_capacity(MAX_BATCH);
-    let stats = std::env::var("PIER_WRITER_STATS").is_ok();
-    let (mut busy, mut jobs, mut batches, mut since) =
-        (std::time::Duration::ZERO, 0usize, 0usize, std::time::Instant::now());
-    while let Some(first) = rx.blocking_recv() {
-        let t0 = std::time::Instant::now();
-        batch.push(first);
-        while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(p) => batch.push(p),
-                Err(_) => break,
+fn run(
+    mut conn: Connection,
+    mut rx: mpsc::UnboundedReceiver<Msg>,
+    synced: std::sync::mpsc::Sender<Answers>,
+    finish: Option<Arc<AtomicBool>>,
+) {
+    let mut stats = Stats::new();
+    // A committed batch is with the syncer.
+    let mut syncing = false;
+    while let Some(msg) = rx.blocking_recv() {
+        let first = match msg {
+            Msg::Synced => {
+                syncing = false;
+                continue;
             }
-        }
-        jobs += batch.len();
-        let results = commit_batch(&mut conn, &mut batch);
-        match results {
-            Ok(results) => {
-                let answers: Answers = batch.drain(..).map(|p| p.done).zip(results).collect();
-                if let Err(std::sync::mpsc::SendError(answers)) = synced.send(answers) {
-                    for (done, _) in answers {
-                        let _ = done.send(Err(StoreError::Unavailable("the sqlite syncer has stopped".into())));
+            Msg::Job(p) => p,
+        };
+        let mut active = std::time::Instant::now();
+        let mut batch = match Batch::open(&mut conn) {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot begin a sqlite transaction");
+                let _ = first.done.send(Err(StoreError::Unavailable(e.to_string())));
+                continue;
+            }
+        };
+        batch.run(first);
+        let mut closed = false;
+        'gather: while batch.len() < MAX_BATCH && !batch.failed() {
+            let msg = match rx.try_recv() {
+                Ok(m) => m,
+                // Nothing waiting: commit now if the syncer is free, else wait for it or more jobs.
+                Err(mpsc::error::TryRecvError::Empty) if !syncing => break 'gather,
+                Err(mpsc::error::TryRecvError::Empty) => {
+                    stats.busy += active.elapsed();
+                    let m = rx.blocking_recv();
+                    active = std::time::Instant::now();
+                    match m {
+                        Some(m) => m,
+                        None => {
+                            closed = true;
+                            break 'gather;
+                        }
                     }
                 }
-            }
-            Err(e) => {
-                tracing::error!(error = %e, jobs = batch.len(), "sqlite commit failed");
-                for p in batch.drain(..) {
-                    let _ = p.done.send(Err(StoreError::Unavailable(e.to_string())));
+                Err(mpsc::error::TryRecvError::Disconnected) => {
+                    closed = true;
+                    break 'gather;
                 }
+            };
+            match msg {
+                Msg::Job(p) => batch.run(p),
+                Msg::Synced => syncing = false,
             }
         }
-        if stats {
-            busy += t0.elapsed();
-            batches += 1;
-            if since.elapsed() > std::time::Duration::from_secs(2) {
-                eprintln!(
-                    "writer: {batches} batches, {jobs} jobs, {:.1} jobs/batch, busy {:.0}%, {:.0} us/job",
-                    jobs as f64 / batches as f64,
-                    busy.as_secs_f64() * 100.0 / since.elapsed().as_secs_f64(),
-                    busy.as_secs_f64() * 1e6 / jobs.max(1) as f64
-                );
-                (busy, jobs, batches, since) = (std::time::Duration::ZERO, 0, 0, std::time::Instant::now());
+        let jobs = batch.len();
+        let answers = batch.finish();
+        if let Err(std::sync::mpsc::SendError(answers)) = synced.send(answers) {
+            for (done, _) in answers {
+                let _ = done.send(Err(StoreError::Unavailable("the sqlite syncer has stopped".into())));
             }
+        }
+        syncing = true;
+        if finish.as_ref().is_some_and(|f| f.swap(false, Ordering::Acquire)) {
+            if let Err(e) = passive_checkpoint(&conn) {
+                tracing::warn!(error = %e, "finishing the checkpoint failed");
+            }
+        }
+        stats.batch(jobs, active.elapsed());
+        if closed {
+            return;
         }
     }
 }
 
-fn commit_batch(conn: &mut Connection, batch: &mut [Pending]) -> rusqlite::Result<Vec<Result<(), StoreError>>> {
-    let tx = conn.transaction()?;
-    let mut results: Vec<Option<Result<(), StoreError>>> = (0..batch.len()).map(|_| None).collect();
-    let single = batch.len() == 1;
-    // The others first, each in its savepoint (one job alone: the transaction is its savepoint).
-    for (i, p) in batch.iter_mut().enumerate().filter(|(_, p)| !p.trusted) {
-        let job: Job = std::mem::replace(&mut p.job, Box::new(|_| Ok(())));
-        if single {
-            results[i] = Some(job(&tx));
-            continue;
-        }
-        tx.prepare_cached("SAVEPOINT job")?.execute([])?;
-        let r = job(&tx);
-        if r.is_ok() {
-            tx.prepare_cached("RELEASE job")?.execute([])?;
-        } else {
-            tx.prepare_cached("ROLLBACK TO job")?.execute([])?;
-            tx.prepare_cached("RELEASE job")?.execute([])?;
-        }
-        results[i] = Some(r);
+/// `PIER_WRITER_STATS=1`: the writer's batches and busy time on stderr every two seconds.
+struct Stats {
+    on: bool,
+    busy: std::time::Duration,
+    jobs: usize,
+    batches: usize,
+    since: std::time::Instant,
+}
+
+impl Stats {
+    fn new() -> Stats {
+        let on = std::env::var("PIER_WRITER_STATS").is_ok();
+        Stats { on, busy: Duration::ZERO, jobs: 0, batches: 0, since: std::time::Instant::now() }
     }
-    // Then the trusted ones, without savepoints.
-    for (i, p) in batch.iter_mut().enumerate().filter(|(_, p)| p.trusted) {
-        let job: Job = std::mem::replace(&mut p.job, Box::new(|_| Ok(())));
-        let r = job(&tx);
-        if let Err(e @ (StoreError::NotFound | StoreError::Conflict(_))) = r {
+
+    fn batch(&mut self, jobs: usize, busy: Duration) {
+        if !self.on {
+            return;
+        }
+        self.busy += busy;
+        self.jobs += jobs;
+        self.batches += 1;
+        if self.since.elapsed() > Duration::from_secs(2) {
+            eprintln!(
+                "writer: {} batches, {} jobs, {:.1} jobs/batch, busy {:.0}%, {:.0} us/job",
+                self.batches,
+                self.jobs,
+                self.jobs as f64 / self.batches as f64,
+                self.busy.as_secs_f64() * 100.0 / self.since.elapsed().as_secs_f64(),
+                self.busy.as_secs_f64() * 1e6 / self.jobs.max(1) as f64
+            );
+            *self = Stats::new();
+        }
+    }
+}
+
+/// One open transaction and the jobs run in it so far, each with its result.
+struct Batch<'c> {
+    tx: Transaction<'c>,
+    done: Answers,
+    /// A trusted job failed: the transaction is rolled back with this error for every job.
+    failure: Option<String>,
+}
+
+impl<'c> Batch<'c> {
+    fn open(conn: &'c mut Connection) -> rusqlite::Result<Batch<'c>> {
+        Ok(Batch { tx: conn.transaction()?, done: Vec::new(), failure: None })
+    }
+
+    fn len(&self) -> usize {
+        self.done.len()
+    }
+
+    fn failed(&self) -> bool {
+        self.failure.is_some()
+    }
+
+    /// Run one job: in its own savepoint, or (trusted) without one.
+    fn run(&mut self, p: Pending) {
+        if self.failure.is_some() {
+            self.done.push((p.done, Ok(())));
+            return;
+        }
+        let r = if p.trusted { self.run_trusted(p.job) } else { self.run_in_savepoint(p.job) };
+        self.done.push((p.done, r));
+    }
+
+    fn run_trusted(&mut self, job: Job) -> Result<(), StoreError> {
+        match job(&self.tx) {
             // Refused before writing anything: the others are not affected.
-            results[i] = Some(Err(e));
-            continue;
+            Err(e @ (StoreError::NotFound | StoreError::Conflict(_))) => Err(e),
+            Err(e) => {
+                tracing::error!(error = %e, jobs = self.done.len() + 1, "a trusted write failed; the batch is rolled back");
+                self.failure = Some(format!("the write was rolled back: {e}"));
+                Ok(())
+            }
+            Ok(()) => Ok(()),
         }
-        if let Err(e) = r {
-            tracing::error!(error = %e, jobs = results.len(), "a trusted write failed; the batch is rolled back");
-            tx.rollback()?;
-            let message = format!("the write was rolled back: {e}");
-            return Ok(results.iter().map(|_| Err(StoreError::Unavailable(message.clone()))).collect());
+    }
+
+    fn run_in_savepoint(&mut self, job: Job) -> Result<(), StoreError> {
+        let tx = &self.tx;
+        let step =
+            |sql: &str| tx.prepare_cached(sql).and_then(|mut st| st.execute([])).map(|_| ()).map_err(crate::map_err);
+        step("SAVEPOINT job")?;
+        let r = job(tx);
+        if r.is_err() {
+            step("ROLLBACK TO job")?;
         }
-        results[i] = Some(Ok(()));
+        step("RELEASE job")?;
+        r
     }
-    let results: Vec<Result<(), StoreError>> = results.into_iter().map(|r| r.unwrap_or(Ok(()))).collect();
-    if single && results.first().is_some_and(|r| r.is_err()) {
-        tx.rollback()?;
-    } else {
-        tx.commit()?;
+
+    /// Commit (or roll back after a trusted failure); the answers to send once synced.
+    fn finish(self) -> Answers {
+        let Batch { tx, mut done, failure } = self;
+        let outcome = match failure {
+            Some(message) => tx.rollback().map_err(|e| e.to_string()).and(Err(message)),
+            None => tx.commit().map_err(|e| {
+                tracing::error!(error = %e, jobs = done.len(), "sqlite commit failed");
+                e.to_string()
+            }),
+        };
+        if let Err(message) = outcome {
+            for (_, r) in done.iter_mut() {
+                *r = Err(StoreError::Unavailable(message.clone()));
+            }
+        }
+        done
     }
-    Ok(results)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn writer() -> (tempfile::TempDir, Writer) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("w.db");
+        let conn = crate::open_connection(&path, false).unwrap();
+        conn.execute_batch("CREATE TABLE t (v INTEGER PRIMARY KEY)").unwrap();
+        (dir, Writer::start(conn, path))
+    }
+
+    fn insert(v: i64) -> impl FnOnce(&Transaction<'_>) -> Result<(), StoreError> + Send + 'static {
+        move |tx| tx.execute("INSERT INTO t (v) VALUES (?1)", [v]).map(|_| ()).map_err(crate::map_err)
+    }
+
+    async fn count(w: &Writer) -> i64 {
+        w.write(|tx| tx.query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0)).map_err(crate::map_err)).await.unwrap()
+    }
+
+    async fn within<T>(f: impl std::future::Future<Output = T>) -> T {
+        tokio::time::timeout(Duration::from_secs(20), f).await.expect("the writer answers")
+    }
+
+    #[tokio::test]
+    async fn a_failing_job_spoils_only_itself_among_many_at_once() {
+        within(async {
+            let (_dir, w) = writer();
+            // 200 jobs at once, so they share batches; every tenth one collides with another.
+            let jobs = (0..200i64).map(|i| {
+                let w = w.clone();
+                async move { w.write(insert(if i % 10 == 9 { i - 1 } else { i })).await }
+            });
+            let results = futures::future::join_all(jobs).await;
+            let failed = results.iter().filter(|r| r.is_err()).count();
+            assert_eq!(failed, 20, "{results:?}");
+            assert_eq!(count(&w).await, 180);
+        })
+        .await
+    }
+
+    #[tokio::test]
+    async fn a_trusted_job_that_fails_rolls_its_batch_back_but_a_refusal_does_not() {
+        within(async {
+            let (_dir, w) = writer();
+            let refused = w.write_trusted(|_| -> Result<(), StoreError> { Err(StoreError::NotFound) }).await;
+            assert!(matches!(refused, Err(StoreError::NotFound)));
+            w.write_trusted(insert(1)).await.unwrap();
+            assert_eq!(count(&w).await, 1);
+            // A trusted failure fails every job of its batch: what it did and the others.
+            let sent = (2..50i64).map(|i| {
+                let w = w.clone();
+                async move {
+                    if i == 25 {
+                        w.write_trusted(|tx| {
+                            tx.execute("INSERT INTO t (v) VALUES (1000)", []).map_err(crate::map_err)?;
+                            Err(StoreError::Internal("boom".into()))
+                        })
+                        .await
+                    } else {
+                        w.write_trusted(insert(i)).await
+                    }
+                }
+            });
+            let results = futures::future::join_all(sent).await;
+            let ok = results.iter().filter(|r| r.is_ok()).count() as i64;
+            assert!(results[23].is_err());
+            let n = count(&w).await;
+            assert_eq!(n, 1 + ok, "exactly the answered writes are stored: {results:?}");
+            let stray: i64 = w
+                .write(|tx| {
+                    tx.query_row("SELECT COUNT(*) FROM t WHERE v = 1000", [], |r| r.get(0)).map_err(crate::map_err)
+                })
+                .await
+                .unwrap();
+            assert_eq!(stray, 0, "the failed job's own write is rolled back");
+        })
+        .await
+    }
+
+    #[tokio::test]
+    async fn the_threads_stop_with_the_last_writer() {
+        within(async {
+            // The store threads by id (other tests in this binary run stores alongside).
+            let threads = || -> std::collections::HashSet<String> {
+                std::fs::read_dir("/proc/self/task")
+                    .unwrap()
+                    .filter_map(|t| {
+                        let t = t.ok()?;
+                        let comm = std::fs::read_to_string(t.path().join("comm")).ok()?;
+                        comm.starts_with("pier-sqlite").then(|| t.file_name().to_string_lossy().into_owned())
+                    })
+                    .collect()
+            };
+            let before = threads();
+            let (_dir, w) = writer();
+            w.write(insert(1)).await.unwrap();
+            let mine: Vec<String> = threads().difference(&before).cloned().collect();
+            assert!(mine.len() >= 3, "writer, syncer and checkpointer run: {mine:?}");
+            drop(w);
+            let deadline = std::time::Instant::now() + Duration::from_secs(15);
+            while mine.iter().any(|t| threads().contains(t)) {
+                assert!(std::time::Instant::now() < deadline, "the store's threads are still running");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+        .await
+    }
 }

@@ -789,10 +789,16 @@ async fn delivery(store: &Arc<dyn Store>, ids: &mut Ids, p1: &Project, p2: &Proj
     let changes =
         vec![Change::PutSource(s.clone()), Change::PutDestination(d.clone()), Change::PutConnection(c.clone())];
     store.apply(&p1.id, changes).await.unwrap();
-    for _ in 0..4 {
+    let mut scheduled = None;
+    for i in 0..4 {
         let r = request(ids, &s, b"{}");
         store.ingest(r.clone()).await.unwrap();
-        let e = event_for(ids, &r, &c);
+        let mut e = event_for(ids, &r, &c);
+        if i == 0 {
+            // A delay rule's event: SCHEDULED until it is claimed, then QUEUED.
+            e.status = EventStatus::Scheduled;
+            scheduled = Some(e.id.clone());
+        }
         let routing = Routing { request_id: r.id.clone(), events: vec![e], now: ids.now, ..Routing::default() };
         store.complete_routing(routing).await.unwrap();
     }
@@ -809,6 +815,9 @@ async fn delivery(store: &Arc<dyn Store>, ids: &mut Ids, p1: &Project, p2: &Proj
     assert_eq!(second.len(), 2);
     let none = store.claim_due(&d.id, now, 10, now + 1000, "node-b").await.unwrap();
     assert!(none.is_empty(), "leased events are not claimed twice");
+    assert!(first.iter().chain(&second).all(|c| c.event.status == EventStatus::Queued), "claimed events are queued");
+    let scheduled = scheduled.unwrap_or_default();
+    assert_eq!(store.event(&p1.id, &scheduled).await.unwrap().map(|e| e.status), Some(EventStatus::Queued));
     assert_eq!(store.next_due(&d.id, now).await.unwrap(), None, "every deliverable event is leased");
 
     // A lease that expires makes the event claimable again.
