@@ -416,48 +416,50 @@ fn insert_routing_rows(
         .map_err(map_err)?;
     }
     {
-        let mut ins = tx
-            .prepare_cached(
-                "INSERT INTO events (id, project_id, request_id, connection_id, source_id, destination_id, status, attempts, \
-                 last_attempt_at, next_attempt_at, response_status, error_code, successful_at, cli_id, created_at, updated_at, \
-                 next_trigger, locked_until, locked_by) \
-                 SELECT ?1,?2,?3,?4,?5,?6, \
-                   CASE WHEN p.paused_at IS NOT NULL THEN 'HOLD' \
-                        WHEN p.paused_at IS NULL AND ?7 = 'HOLD' THEN 'QUEUED' ELSE ?7 END, \
-                   ?8,?9, \
-                   CASE WHEN p.paused_at IS NOT NULL THEN NULL WHEN ?7 = 'HOLD' THEN ?15 ELSE ?10 END, \
-                   ?11,?12,?13,?14,?15,?16,'INITIAL', \
-                   CASE WHEN p.paused_at IS NULL AND ?7 IN ('QUEUED', 'HOLD') THEN ?17 END, \
-                   CASE WHEN p.paused_at IS NULL AND ?7 IN ('QUEUED', 'HOLD') THEN ?18 END \
-                 FROM (SELECT (SELECT paused_at FROM connections WHERE id = ?4) AS paused_at) p \
-                 WHERE true ON CONFLICT(request_id, connection_id) DO NOTHING RETURNING locked_until IS NOT NULL",
-
-            )
-            .map_err(map_err)?;
+        // Two shapes: RETURNING (which SQLite buffers in a temporary table) only for the
+        // events offered a lease.
+        const INSERT_EVENT: &str = "INSERT INTO events (id, project_id, request_id, connection_id, source_id, \
+             destination_id, status, attempts, last_attempt_at, next_attempt_at, response_status, error_code, \
+             successful_at, cli_id, created_at, updated_at, next_trigger, locked_until, locked_by) \
+             SELECT ?1,?2,?3,?4,?5,?6, \
+               CASE WHEN p.paused_at IS NOT NULL THEN 'HOLD' \
+                    WHEN p.paused_at IS NULL AND ?7 = 'HOLD' THEN 'QUEUED' ELSE ?7 END, \
+               ?8,?9, \
+               CASE WHEN p.paused_at IS NOT NULL THEN NULL WHEN ?7 = 'HOLD' THEN ?15 ELSE ?10 END, \
+               ?11,?12,?13,?14,?15,?16,'INITIAL', \
+               CASE WHEN p.paused_at IS NULL AND ?7 IN ('QUEUED', 'HOLD') THEN ?17 END, \
+               CASE WHEN p.paused_at IS NULL AND ?7 IN ('QUEUED', 'HOLD') THEN ?18 END \
+             FROM (SELECT (SELECT paused_at FROM connections WHERE id = ?4) AS paused_at) p \
+             WHERE true ON CONFLICT(request_id, connection_id) DO NOTHING";
         for e in &r.events {
             let leased_here = lease.filter(|l| l.event_ids.contains(&e.id));
-            let mut inserted = ins
-                .query(params![
-                    e.id,
-                    e.project_id,
-                    e.request_id,
-                    e.connection_id,
-                    e.source_id,
-                    e.destination_id,
-                    e.status.as_str(),
-                    e.attempts,
-                    e.last_attempt_at,
-                    e.next_attempt_at,
-                    e.response_status,
-                    e.error_code,
-                    e.successful_at,
-                    e.cli_id,
-                    e.created_at,
-                    e.updated_at,
-                    leased_here.map(|l| l.until),
-                    leased_here.map(|l| l.node.as_str())
-                ])
-                .map_err(map_err)?;
+            let values = params![
+                e.id,
+                e.project_id,
+                e.request_id,
+                e.connection_id,
+                e.source_id,
+                e.destination_id,
+                e.status.as_str(),
+                e.attempts,
+                e.last_attempt_at,
+                e.next_attempt_at,
+                e.response_status,
+                e.error_code,
+                e.successful_at,
+                e.cli_id,
+                e.created_at,
+                e.updated_at,
+                leased_here.map(|l| l.until),
+                leased_here.map(|l| l.node.as_str())
+            ];
+            if leased_here.is_none() {
+                tx.prepare_cached(INSERT_EVENT).map_err(map_err)?.execute(values).map_err(map_err)?;
+                continue;
+            }
+            let mut ins =
+                tx.prepare_cached(&format!("{INSERT_EVENT} RETURNING locked_until IS NOT NULL")).map_err(map_err)?;
+            let mut inserted = ins.query(values).map_err(map_err)?;
             if let Some(row) = inserted.next().map_err(map_err)? {
                 if row.get::<_, bool>(0).map_err(map_err)? {
                     leased.push(e.id.clone());

@@ -1,20 +1,16 @@
 //! The single writer thread and its group commit.
 //!
-//! Every write is a job sent over a channel. The thread runs each job as it arrives inside one
-//! open transaction (in its own savepoint, see below), commits once for many jobs, and only
-//! answers the jobs after that commit is on disk. A job that fails rolls back its own savepoint
-//! without harming the others; a failed commit fails them all.
+//! Every write is a job sent over a channel. The thread takes whatever jobs are waiting (up to
+//! [`MAX_BATCH`]), runs each in its own savepoint inside one transaction, commits once (one
+//! fsync for the batch), and only then answers each job. A job that fails rolls back its own
+//! savepoint without harming the others; a failed commit fails them all.
 //!
 //! Durability without an fsync on the writer's path: the writer commits with
 //! `synchronous=NORMAL` (the commit appends its frames to the WAL, no fsync) and hands the
 //! answers to a *syncer* thread, which calls `fdatasync` on the WAL file and only then answers.
-//!
-//! When to commit: a commit writes every page the batch touched, whole, to the WAL (a dozen or
-//! more pages however small the batch), so commits, not jobs, are what cost. While the syncer
-//! is busy with an fsync, a commit could not be acknowledged before the next fsync anyway, so the
-//! writer keeps its transaction open and goes on running the jobs that arrive; it commits when
-//! the syncer is free again (or the batch reaches [`MAX_BATCH`]). The batches grow with the
-//! fsync time instead of the writer committing a few jobs at a time. A checkpoint still syncs the WAL before
+//! One fsync covers every commit made before it started (the WAL is written in order), so while
+//! one fsync runs, the writer goes on committing and the next fsync covers all of those: fewer
+//! fsyncs under load, none waited for by the writer. A checkpoint still syncs the WAL before
 //! copying it and the database after (SQLite's NORMAL), so a commit is on disk either in the
 //! WAL or in the database file when its write returns. Readers may see a commit before its
 //! fsync; nothing is acknowledged before it.
@@ -56,15 +52,9 @@ struct Pending {
     done: oneshot::Sender<Result<(), StoreError>>,
 }
 
-/// What the writer thread receives: a job, or word that the syncer is free.
-enum Msg {
-    Job(Pending),
-    Synced,
-}
-
 #[derive(Clone)]
 pub(crate) struct Writer {
-    tx: mpsc::UnboundedSender<Msg>,
+    tx: mpsc::UnboundedSender<Pending>,
 }
 
 /// The answers of one committed batch, sent once the WAL is synced.
@@ -90,11 +80,9 @@ impl Writer {
                 tracing::warn!(error = %e, "the writer keeps checkpointing after its commits");
             }
         }
-        // Weak: the writer stops when the last `Writer` is dropped, and with it the syncer.
-        let free = tx.downgrade();
         let started = std::thread::Builder::new()
             .name("pier-sqlite-sync".into())
-            .spawn(move || sync(in_wal.then_some(wal), sync_rx, free))
+            .spawn(move || sync(in_wal.then_some(wal), sync_rx))
             .and_then(|_| {
                 std::thread::Builder::new()
                     .name("pier-sqlite-writer".into())
@@ -140,7 +128,7 @@ impl Writer {
         });
         let (done, wait) = oneshot::channel();
         self.tx
-            .send(Msg::Job(Pending { job, trusted, done }))
+            .send(Pending { job, trusted, done })
             .map_err(|_| StoreError::Unavailable("the sqlite writer has stopped".into()))?;
         wait.await.map_err(|_| StoreError::Unavailable("the sqlite writer has stopped".into()))??;
         let v = slot.lock().take();
@@ -189,7 +177,7 @@ fn passive_checkpoint(conn: &Connection) -> rusqlite::Result<(i64, i64)> {
 
 /// The syncer: `fdatasync` the WAL (`None`: not in WAL mode, commits synced themselves), then
 /// answer every batch committed before it started.
-fn sync(wal: Option<PathBuf>, rx: std::sync::mpsc::Receiver<Answers>, writer: mpsc::WeakUnboundedSender<Msg>) {
+fn sync(wal: Option<PathBuf>, rx: std::sync::mpsc::Receiver<Answers>) {
     let mut file: Option<std::fs::File> = None;
     while let Ok(first) = rx.recv() {
         let mut answers = first;
@@ -221,197 +209,112 @@ fn sync(wal: Option<PathBuf>, rx: std::sync::mpsc::Receiver<Answers>, writer: mp
                 }
             }
         }
-        if let Some(writer) = writer.upgrade() {
-            let _ = writer.send(Msg::Synced);
-        }
     }
 }
 
 fn run(
     mut conn: Connection,
-    mut rx: mpsc::UnboundedReceiver<Msg>,
+    mut rx: mpsc::UnboundedReceiver<Pending>,
     synced: std::sync::mpsc::Sender<Answers>,
     finish: Option<Arc<AtomicBool>>,
 ) {
-    let mut stats = Stats::new();
-    // A committed batch is with the syncer.
-    let mut syncing = false;
-    while let Some(msg) = rx.blocking_recv() {
-        let first = match msg {
-            Msg::Synced => {
-                syncing = false;
-                continue;
+    let mut batch: Vec<Pending> = Vec::with_capacity(MAX_BATCH);
+    let stats = std::env::var("PIER_WRITER_STATS").is_ok();
+    let (mut busy, mut jobs, mut batches, mut since) =
+        (std::time::Duration::ZERO, 0usize, 0usize, std::time::Instant::now());
+    while let Some(first) = rx.blocking_recv() {
+        let t0 = std::time::Instant::now();
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(p) => batch.push(p),
+                Err(_) => break,
             }
-            Msg::Job(p) => p,
-        };
-        let mut active = std::time::Instant::now();
-        let mut batch = match Batch::open(&mut conn) {
-            Ok(b) => b,
-            Err(e) => {
-                tracing::error!(error = %e, "cannot begin a sqlite transaction");
-                let _ = first.done.send(Err(StoreError::Unavailable(e.to_string())));
-                continue;
-            }
-        };
-        batch.run(first);
-        let mut closed = false;
-        'gather: while batch.len() < MAX_BATCH && !batch.failed() {
-            let msg = match rx.try_recv() {
-                Ok(m) => m,
-                // Nothing waiting: commit now if the syncer is free, else wait for it or more jobs.
-                Err(mpsc::error::TryRecvError::Empty) if !syncing => break 'gather,
-                Err(mpsc::error::TryRecvError::Empty) => {
-                    stats.busy += active.elapsed();
-                    let m = rx.blocking_recv();
-                    active = std::time::Instant::now();
-                    match m {
-                        Some(m) => m,
-                        None => {
-                            closed = true;
-                            break 'gather;
-                        }
+        }
+        jobs += batch.len();
+        let results = commit_batch(&mut conn, &mut batch);
+        match results {
+            Ok(results) => {
+                let answers: Answers = batch.drain(..).map(|p| p.done).zip(results).collect();
+                if let Err(std::sync::mpsc::SendError(answers)) = synced.send(answers) {
+                    for (done, _) in answers {
+                        let _ = done.send(Err(StoreError::Unavailable("the sqlite syncer has stopped".into())));
                     }
                 }
-                Err(mpsc::error::TryRecvError::Disconnected) => {
-                    closed = true;
-                    break 'gather;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, jobs = batch.len(), "sqlite commit failed");
+                for p in batch.drain(..) {
+                    let _ = p.done.send(Err(StoreError::Unavailable(e.to_string())));
                 }
-            };
-            match msg {
-                Msg::Job(p) => batch.run(p),
-                Msg::Synced => syncing = false,
             }
         }
-        let jobs = batch.len();
-        let answers = batch.finish();
-        if let Err(std::sync::mpsc::SendError(answers)) = synced.send(answers) {
-            for (done, _) in answers {
-                let _ = done.send(Err(StoreError::Unavailable("the sqlite syncer has stopped".into())));
-            }
-        }
-        syncing = true;
         if finish.as_ref().is_some_and(|f| f.swap(false, Ordering::Acquire)) {
             if let Err(e) = passive_checkpoint(&conn) {
                 tracing::warn!(error = %e, "finishing the checkpoint failed");
             }
         }
-        stats.batch(jobs, active.elapsed());
-        if closed {
-            return;
+        if stats {
+            busy += t0.elapsed();
+            batches += 1;
+            if since.elapsed() > std::time::Duration::from_secs(2) {
+                eprintln!(
+                    "writer: {batches} batches, {jobs} jobs, {:.1} jobs/batch, busy {:.0}%, {:.0} us/job",
+                    jobs as f64 / batches as f64,
+                    busy.as_secs_f64() * 100.0 / since.elapsed().as_secs_f64(),
+                    busy.as_secs_f64() * 1e6 / jobs.max(1) as f64
+                );
+                (busy, jobs, batches, since) = (std::time::Duration::ZERO, 0, 0, std::time::Instant::now());
+            }
         }
     }
 }
 
-/// `PIER_WRITER_STATS=1`: the writer's batches and busy time on stderr every two seconds.
-struct Stats {
-    on: bool,
-    busy: std::time::Duration,
-    jobs: usize,
-    batches: usize,
-    since: std::time::Instant,
-}
-
-impl Stats {
-    fn new() -> Stats {
-        let on = std::env::var("PIER_WRITER_STATS").is_ok();
-        Stats { on, busy: Duration::ZERO, jobs: 0, batches: 0, since: std::time::Instant::now() }
-    }
-
-    fn batch(&mut self, jobs: usize, busy: Duration) {
-        if !self.on {
-            return;
+fn commit_batch(conn: &mut Connection, batch: &mut [Pending]) -> rusqlite::Result<Vec<Result<(), StoreError>>> {
+    let tx = conn.transaction()?;
+    let mut results: Vec<Option<Result<(), StoreError>>> = (0..batch.len()).map(|_| None).collect();
+    let single = batch.len() == 1;
+    // The others first, each in its savepoint (one job alone: the transaction is its savepoint).
+    for (i, p) in batch.iter_mut().enumerate().filter(|(_, p)| !p.trusted) {
+        let job: Job = std::mem::replace(&mut p.job, Box::new(|_| Ok(())));
+        if single {
+            results[i] = Some(job(&tx));
+            continue;
         }
-        self.busy += busy;
-        self.jobs += jobs;
-        self.batches += 1;
-        if self.since.elapsed() > Duration::from_secs(2) {
-            eprintln!(
-                "writer: {} batches, {} jobs, {:.1} jobs/batch, busy {:.0}%, {:.0} us/job",
-                self.batches,
-                self.jobs,
-                self.jobs as f64 / self.batches as f64,
-                self.busy.as_secs_f64() * 100.0 / self.since.elapsed().as_secs_f64(),
-                self.busy.as_secs_f64() * 1e6 / self.jobs.max(1) as f64
-            );
-            *self = Stats::new();
+        tx.prepare_cached("SAVEPOINT job")?.execute([])?;
+        let r = job(&tx);
+        if r.is_ok() {
+            tx.prepare_cached("RELEASE job")?.execute([])?;
+        } else {
+            tx.prepare_cached("ROLLBACK TO job")?.execute([])?;
+            tx.prepare_cached("RELEASE job")?.execute([])?;
         }
+        results[i] = Some(r);
     }
-}
-
-/// One open transaction and the jobs run in it so far, each with its result.
-struct Batch<'c> {
-    tx: Transaction<'c>,
-    done: Answers,
-    /// A trusted job failed: the transaction is rolled back with this error for every job.
-    failure: Option<String>,
-}
-
-impl<'c> Batch<'c> {
-    fn open(conn: &'c mut Connection) -> rusqlite::Result<Batch<'c>> {
-        Ok(Batch { tx: conn.transaction()?, done: Vec::new(), failure: None })
-    }
-
-    fn len(&self) -> usize {
-        self.done.len()
-    }
-
-    fn failed(&self) -> bool {
-        self.failure.is_some()
-    }
-
-    /// Run one job: in its own savepoint, or (trusted) without one.
-    fn run(&mut self, p: Pending) {
-        if self.failure.is_some() {
-            self.done.push((p.done, Ok(())));
-            return;
-        }
-        let r = if p.trusted { self.run_trusted(p.job) } else { self.run_in_savepoint(p.job) };
-        self.done.push((p.done, r));
-    }
-
-    fn run_trusted(&mut self, job: Job) -> Result<(), StoreError> {
-        match job(&self.tx) {
+    // Then the trusted ones, without savepoints.
+    for (i, p) in batch.iter_mut().enumerate().filter(|(_, p)| p.trusted) {
+        let job: Job = std::mem::replace(&mut p.job, Box::new(|_| Ok(())));
+        let r = job(&tx);
+        if let Err(e @ (StoreError::NotFound | StoreError::Conflict(_))) = r {
             // Refused before writing anything: the others are not affected.
-            Err(e @ (StoreError::NotFound | StoreError::Conflict(_))) => Err(e),
-            Err(e) => {
-                tracing::error!(error = %e, jobs = self.done.len() + 1, "a trusted write failed; the batch is rolled back");
-                self.failure = Some(format!("the write was rolled back: {e}"));
-                Ok(())
-            }
-            Ok(()) => Ok(()),
+            results[i] = Some(Err(e));
+            continue;
         }
-    }
-
-    fn run_in_savepoint(&mut self, job: Job) -> Result<(), StoreError> {
-        let tx = &self.tx;
-        let step =
-            |sql: &str| tx.prepare_cached(sql).and_then(|mut st| st.execute([])).map(|_| ()).map_err(crate::map_err);
-        step("SAVEPOINT job")?;
-        let r = job(tx);
-        if r.is_err() {
-            step("ROLLBACK TO job")?;
+        if let Err(e) = r {
+            tracing::error!(error = %e, jobs = results.len(), "a trusted write failed; the batch is rolled back");
+            tx.rollback()?;
+            let message = format!("the write was rolled back: {e}");
+            return Ok(results.iter().map(|_| Err(StoreError::Unavailable(message.clone()))).collect());
         }
-        step("RELEASE job")?;
-        r
+        results[i] = Some(Ok(()));
     }
-
-    /// Commit (or roll back after a trusted failure); the answers to send once synced.
-    fn finish(self) -> Answers {
-        let Batch { tx, mut done, failure } = self;
-        let outcome = match failure {
-            Some(message) => tx.rollback().map_err(|e| e.to_string()).and(Err(message)),
-            None => tx.commit().map_err(|e| {
-                tracing::error!(error = %e, jobs = done.len(), "sqlite commit failed");
-                e.to_string()
-            }),
-        };
-        if let Err(message) = outcome {
-            for (_, r) in done.iter_mut() {
-                *r = Err(StoreError::Unavailable(message.clone()));
-            }
-        }
-        done
+    let results: Vec<Result<(), StoreError>> = results.into_iter().map(|r| r.unwrap_or(Ok(()))).collect();
+    if single && results.first().is_some_and(|r| r.is_err()) {
+        tx.rollback()?;
+    } else {
+        tx.commit()?;
     }
+    Ok(results)
 }
 
 #[cfg(test)]
