@@ -1,8 +1,8 @@
 //! `GET /metrics` (Prometheus) against a real server: counters of requests, events and
 //! attempts, the delivery latency histogram, queue gauges; closed without the token.
 
-use pier_testkit::{eventually, TestReceiver, TestServer};
-use serde_json::json;
+use pier_testkit::{eventually, Api, TestReceiver, TestServer};
+use serde_json::{json, Value};
 use std::time::Duration;
 
 async fn scrape(url: &str, token: Option<&str>) -> (u16, String) {
@@ -22,16 +22,23 @@ fn sample(text: &str, name: &str, labels: &[&str]) -> Option<f64> {
         .and_then(|v| v.parse().ok())
 }
 
+/// A server exposing `/metrics` (token `scrape-me`), a receiver, and a connection `name` from
+/// source `{name}-src` to destination `{name}-dst` at the receiver.
+async fn server_with_connection(name: &str) -> (TestServer, Api, TestReceiver, Value) {
+    let srv = TestServer::start_with(|c| c.metrics_token = Some("scrape-me".into())).await.unwrap();
+    let api = srv.api("2024-03-01");
+    let rx = TestReceiver::start().await.unwrap();
+    let body = json!({"name": name, "source": {"name": format!("{name}-src")},
+        "destination": {"name": format!("{name}-dst"), "url": rx.url()}});
+    let (s, c) = api.post("/connections", &body).await.unwrap();
+    assert_eq!(s, 200, "{c}");
+    (srv, api, rx, c)
+}
+
 #[tokio::test]
 async fn metrics_count_requests_events_attempts_and_queues() {
     tokio::time::timeout(Duration::from_secs(60), async {
-        let srv = TestServer::start_with(|c| c.metrics_token = Some("scrape-me".into())).await.unwrap();
-        let api = srv.api("2024-03-01");
-        let rx = TestReceiver::start().await.unwrap();
-        let body = json!({"name": "prom", "source": {"name": "prom-src"},
-            "destination": {"name": "prom-dst", "url": rx.url()}});
-        let (s, c) = api.post("/connections", &body).await.unwrap();
-        assert_eq!(s, 200, "{c}");
+        let (srv, api, rx, c) = server_with_connection("prom").await;
         let held = json!({"name": "prom-held", "source": {"name": "prom-src"},
             "destination": {"name": "prom-later", "url": rx.url()}, "rules": [{"type": "delay", "delay": 600000}]});
         let (s, h) = api.post("/connections", &held).await.unwrap();
@@ -82,13 +89,7 @@ async fn metrics_count_requests_events_attempts_and_queues() {
 #[tokio::test]
 async fn events_handed_from_ingest_are_delivered_once_and_pauses_hold() {
     tokio::time::timeout(Duration::from_secs(90), async {
-        let srv = TestServer::start_with(|c| c.metrics_token = Some("scrape-me".into())).await.unwrap();
-        let api = srv.api("2024-03-01");
-        let rx = TestReceiver::start().await.unwrap();
-        let body = json!({"name": "handoff", "source": {"name": "handoff-src"},
-            "destination": {"name": "handoff-dst", "url": rx.url()}});
-        let (s, c) = api.post("/connections", &body).await.unwrap();
-        assert_eq!(s, 200, "{c}");
+        let (srv, api, rx, c) = server_with_connection("handoff").await;
         let src = c["source"]["url"].as_str().unwrap().to_string();
         let (cid, did) = (c["id"].as_str().unwrap().to_string(), c["destination"]["id"].as_str().unwrap().to_string());
         let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();

@@ -74,7 +74,7 @@ impl Writer {
             .is_ok_and(|m| m.eq_ignore_ascii_case("wal"))
             && conn.execute_batch("PRAGMA synchronous=NORMAL;").is_ok();
         // Set by the checkpointer after a round; the writer then finishes it.
-        let finish = in_wal.then(|| Checkpointer::start(&db_path)).flatten();
+        let finish = in_wal.then(|| start_checkpointer(&db_path)).flatten();
         if finish.is_some() {
             if let Err(e) = conn.execute_batch("PRAGMA wal_autocheckpoint=0;") {
                 tracing::warn!(error = %e, "the writer keeps checkpointing after its commits");
@@ -136,43 +136,39 @@ impl Writer {
     }
 }
 
-/// The checkpointer thread (see the module doc).
-struct Checkpointer;
-
-impl Checkpointer {
-    /// Start it on its own connection to `db_path`; `None` (the writer checkpoints after its
-    /// commits, as SQLite does by default) when it cannot.
-    fn start(db_path: &Path) -> Option<Arc<AtomicBool>> {
-        let conn = match crate::open_connection(db_path, false) {
-            Ok(c) => c,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot open the checkpointer's connection");
-                return None;
+/// Start the checkpointer thread (see the module doc) on its own connection to `db_path`;
+/// returns the flag it raises after each round. `None` (the writer checkpoints after its
+/// commits, as SQLite does by default) when it cannot start.
+fn start_checkpointer(db_path: &Path) -> Option<Arc<AtomicBool>> {
+    let conn = match crate::open_connection(db_path, false) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot open the checkpointer's connection");
+            return None;
+        }
+    };
+    let finish = Arc::new(AtomicBool::new(false));
+    let flag = Arc::downgrade(&finish);
+    std::thread::Builder::new()
+        .name("pier-sqlite-ckpt".into())
+        .spawn(move || loop {
+            std::thread::sleep(CHECKPOINT_EVERY);
+            // The writer is gone: so is the store.
+            let Some(flag) = flag.upgrade() else { return };
+            match passive_checkpoint(&conn) {
+                Ok(copied) if copied > 0 => flag.store(true, Ordering::Release),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "checkpointing the WAL failed; retrying"),
             }
-        };
-        let finish = Arc::new(AtomicBool::new(false));
-        let flag = Arc::downgrade(&finish);
-        std::thread::Builder::new()
-            .name("pier-sqlite-ckpt".into())
-            .spawn(move || loop {
-                std::thread::sleep(CHECKPOINT_EVERY);
-                // The writer is gone: so is the store.
-                let Some(flag) = flag.upgrade() else { return };
-                match passive_checkpoint(&conn) {
-                    Ok((_, copied)) if copied > 0 => flag.store(true, Ordering::Release),
-                    Ok(_) => {}
-                    Err(e) => tracing::warn!(error = %e, "checkpointing the WAL failed; retrying"),
-                }
-            })
-            .map_err(|e| tracing::warn!(error = %e, "cannot start the checkpointer"))
-            .ok()?;
-        Some(finish)
-    }
+        })
+        .map_err(|e| tracing::warn!(error = %e, "cannot start the checkpointer"))
+        .ok()?;
+    Some(finish)
 }
 
-/// A `PASSIVE` checkpoint: (frames in the WAL, frames copied into the database).
-fn passive_checkpoint(conn: &Connection) -> rusqlite::Result<(i64, i64)> {
-    conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| Ok((r.get(1)?, r.get(2)?)))
+/// A `PASSIVE` checkpoint; returns how many WAL frames are now copied into the database.
+fn passive_checkpoint(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get(2))
 }
 
 /// The syncer: `fdatasync` the WAL (`None`: not in WAL mode, commits synced themselves), then
