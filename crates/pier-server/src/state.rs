@@ -9,8 +9,18 @@ use tokio::sync::Notify;
 /// Per-project limiter of management API calls.
 pub type ApiLimiter = governor::DefaultKeyedRateLimiter<String>;
 
+/// Cloned for every request (axum's `State`), so one reference count to bump.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+pub struct Shared {
     pub store: Arc<dyn Store>,
     pub config: Arc<Config>,
     /// Woken when a request is stored, so the routing worker picks it up at once.
@@ -110,7 +120,7 @@ impl AppState {
         let node_id = crate::app::node_id(&config.data_dir);
         let sandbox =
             Arc::new(pier_transform::Sandbox::new(config.transform_workers.max(1), pier_transform::Limits::default()));
-        AppState {
+        AppState(Arc::new(Shared {
             store,
             config: Arc::new(config),
             routing_wake: Arc::new(Notify::new()),
@@ -120,6 +130,6 @@ impl AppState {
             sandbox,
             tunnels,
             sources: Arc::default(),
-        }
+        }))
     }
 }

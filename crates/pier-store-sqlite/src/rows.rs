@@ -6,7 +6,7 @@ use pier_core::{
     Project, RateLimitPeriod, RejectionCause, Request, Source,
 };
 use pier_store::{Change, EventLease, Routing, StoreError};
-use rusqlite::{params, types::Type, Row, Transaction};
+use rusqlite::{params, types::Type, OptionalExtension, Row, Transaction};
 
 fn json<T: serde::de::DeserializeOwned>(row: &Row<'_>, idx: usize) -> rusqlite::Result<T> {
     let s: String = row.get(idx)?;
@@ -416,54 +416,54 @@ fn insert_routing_rows(
         .map_err(map_err)?;
     }
     {
-        // Two shapes: RETURNING (which SQLite buffers in a temporary table) only for the
-        // events offered a lease.
+        // One row per statement, VALUES rather than INSERT … SELECT: SQLite gives a statement
+        // that may write several rows a statement journal, a copy of every page it touches.
         const INSERT_EVENT: &str = "INSERT INTO events (id, project_id, request_id, connection_id, source_id, \
              destination_id, status, attempts, last_attempt_at, next_attempt_at, response_status, error_code, \
              successful_at, cli_id, created_at, updated_at, next_trigger, locked_until, locked_by) \
-             SELECT ?1,?2,?3,?4,?5,?6, \
-               CASE WHEN p.paused_at IS NOT NULL THEN 'HOLD' \
-                    WHEN p.paused_at IS NULL AND ?7 = 'HOLD' THEN 'QUEUED' ELSE ?7 END, \
-               ?8,?9, \
-               CASE WHEN p.paused_at IS NOT NULL THEN NULL WHEN ?7 = 'HOLD' THEN ?15 ELSE ?10 END, \
-               ?11,?12,?13,?14,?15,?16,'INITIAL', \
-               CASE WHEN p.paused_at IS NULL AND ?7 IN ('QUEUED', 'HOLD') THEN ?17 END, \
-               CASE WHEN p.paused_at IS NULL AND ?7 IN ('QUEUED', 'HOLD') THEN ?18 END \
-             FROM (SELECT (SELECT paused_at FROM connections WHERE id = ?4) AS paused_at) p \
-             WHERE true ON CONFLICT(request_id, connection_id) DO NOTHING";
+             VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,'INITIAL',?17,?18) \
+             ON CONFLICT(request_id, connection_id) DO NOTHING";
+        let mut paused_at = tx.prepare_cached("SELECT paused_at FROM connections WHERE id = ?1").map_err(map_err)?;
+        let mut insert = tx.prepare_cached(INSERT_EVENT).map_err(map_err)?;
         for e in &r.events {
-            let leased_here = lease.filter(|l| l.event_ids.contains(&e.id));
-            let values = params![
-                e.id,
-                e.project_id,
-                e.request_id,
-                e.connection_id,
-                e.source_id,
-                e.destination_id,
-                e.status.as_str(),
-                e.attempts,
-                e.last_attempt_at,
-                e.next_attempt_at,
-                e.response_status,
-                e.error_code,
-                e.successful_at,
-                e.cli_id,
-                e.created_at,
-                e.updated_at,
-                leased_here.map(|l| l.until),
-                leased_here.map(|l| l.node.as_str())
-            ];
-            if leased_here.is_none() {
-                tx.prepare_cached(INSERT_EVENT).map_err(map_err)?.execute(values).map_err(map_err)?;
-                continue;
-            }
-            let mut ins =
-                tx.prepare_cached(&format!("{INSERT_EVENT} RETURNING locked_until IS NOT NULL")).map_err(map_err)?;
-            let mut inserted = ins.query(values).map_err(map_err)?;
-            if let Some(row) = inserted.next().map_err(map_err)? {
-                if row.get::<_, bool>(0).map_err(map_err)? {
-                    leased.push(e.id.clone());
-                }
+            // Held while its connection is paused (a missing connection is not paused); a
+            // held event whose connection is no longer paused is queued, due now.
+            let paused = paused_at
+                .query_row([&e.connection_id], |row| row.get::<_, Option<i64>>(0))
+                .optional()
+                .map_err(map_err)?
+                .flatten()
+                .is_some();
+            let (status, next_attempt_at) = match e.status {
+                _ if paused => (EventStatus::Hold, None),
+                EventStatus::Hold => (EventStatus::Queued, Some(e.created_at)),
+                s => (s, e.next_attempt_at),
+            };
+            let lease = lease.filter(|l| !paused && status == EventStatus::Queued && l.event_ids.contains(&e.id));
+            let inserted = insert
+                .execute(params![
+                    e.id,
+                    e.project_id,
+                    e.request_id,
+                    e.connection_id,
+                    e.source_id,
+                    e.destination_id,
+                    status.as_str(),
+                    e.attempts,
+                    e.last_attempt_at,
+                    next_attempt_at,
+                    e.response_status,
+                    e.error_code,
+                    e.successful_at,
+                    e.cli_id,
+                    e.created_at,
+                    e.updated_at,
+                    lease.map(|l| l.until),
+                    lease.map(|l| l.node.as_str())
+                ])
+                .map_err(map_err)?;
+            if inserted == 1 && lease.is_some() {
+                leased.push(e.id.clone());
             }
         }
         let mut ign = tx
