@@ -72,6 +72,11 @@ pub struct Args {
     pub port: u16,
 }
 
+/// The same allocator as the `pier` binary, so the baseline server and the load generator are
+/// measured with what Pier itself runs on.
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;

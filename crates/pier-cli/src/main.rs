@@ -123,5 +123,8 @@ fn main() -> std::process::ExitCode {
     }
 }
 
+/// jemalloc: glibc's malloc cost the HTTP side ~8% of its CPU per request (fastbin
+/// consolidation on every 8 KiB read buffer); mimalloc was as fast but held 240–300 MiB in the
+/// backlog run (docs/BENCHMARKS.md).
 #[global_allocator]
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;

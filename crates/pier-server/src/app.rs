@@ -21,6 +21,7 @@ use tokio::sync::watch;
 /// Every route of one Pier node.
 pub fn router(st: AppState) -> Router {
     let mut r = Router::new()
+        .route("/", get(crate::tunnel::root))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(crate::prometheus::scrape))
@@ -31,10 +32,7 @@ pub fn router(st: AppState) -> Router {
     for v in ApiVersion::ALL {
         r = r.nest(&format!("/{}", v.as_str()), api::router(v));
     }
-    r.merge(crate::dashboard::routes())
-        .fallback(|| async { ApiError::not_found("endpoint") })
-        .layer(axum::middleware::from_fn_with_state(st.clone(), crate::tunnel::upgrade_on_root))
-        .with_state(st)
+    r.merge(crate::dashboard::routes()).fallback(|| async { ApiError::not_found("endpoint") }).with_state(st)
 }
 
 /// The built-in mock API: accepts anything and answers 200 (deliveries to it are answered

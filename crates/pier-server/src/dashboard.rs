@@ -128,8 +128,10 @@ fn serve(path: &str, req_headers: &HeaderMap) -> Response {
     (StatusCode::OK, headers, asset.bytes).into_response()
 }
 
-async fn index(headers: HeaderMap) -> Response {
-    serve("index.html", &headers)
+/// The dashboard's page (served at `GET /` by [`crate::tunnel::root`], which also takes the
+/// CLI's websocket upgrades there).
+pub(crate) fn index_page(headers: &HeaderMap) -> Response {
+    serve("index.html", headers)
 }
 
 async fn asset(Path(file): Path<String>, headers: HeaderMap) -> Response {
@@ -140,9 +142,10 @@ async fn asset(Path(file): Path<String>, headers: HeaderMap) -> Response {
     serve(&file, &headers)
 }
 
-/// The dashboard's routes: `GET /` and `GET /dashboard/{*file}`.
+/// The dashboard's assets, `GET /dashboard/{*file}` (its page at `GET /` is routed in
+/// [`crate::app::router`]).
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/", get(index)).route("/dashboard/{*file}", get(asset))
+    Router::new().route("/dashboard/{*file}", get(asset))
 }
 
 #[cfg(test)]
@@ -154,6 +157,7 @@ mod tests {
 
     /// The routes without the rest of the app (the handlers use no state).
     fn app() -> Router {
+        let index = |headers: HeaderMap| async move { index_page(&headers) };
         Router::new().route("/", get(index)).route("/dashboard/{*file}", get(asset))
     }
 

@@ -140,7 +140,7 @@ pub async fn guest() -> ApiError {
     )
 }
 
-/// The websocket upgrade at `/ws` (and `/`, see [`upgrade_on_root`]).
+/// The websocket upgrade at `/ws` (and `/`, see [`root`]).
 pub async fn ws(State(st): State<AppState>, headers: HeaderMap, upgrade: WebSocketUpgrade) -> Response {
     let key = basic_key(&headers);
     let session_id = headers.get("websocket-id").and_then(|v| v.to_str().ok()).map(String::from);
@@ -168,20 +168,16 @@ pub async fn ws(State(st): State<AppState>, headers: HeaderMap, upgrade: WebSock
     })
 }
 
-/// Websocket upgrades addressed to `/` go to the tunnel; everything else passes on.
-pub async fn upgrade_on_root(
-    State(st): State<AppState>,
-    req: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> Response {
-    let is_upgrade = req.uri().path() == "/"
-        && req
-            .headers()
-            .get(axum::http::header::UPGRADE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+/// `GET /`: a websocket upgrade is a CLI session (the tunnel), anything else the dashboard's
+/// page. A route of its own rather than a middleware, so no other request pays for the check.
+pub async fn root(State(st): State<AppState>, req: axum::extract::Request) -> Response {
+    let is_upgrade = req
+        .headers()
+        .get(axum::http::header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
     if !is_upgrade {
-        return next.run(req).await;
+        return crate::dashboard::index_page(req.headers());
     }
     let (mut parts, _body) = req.into_parts();
     let headers = parts.headers.clone();
