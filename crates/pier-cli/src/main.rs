@@ -123,8 +123,8 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-/// jemalloc: glibc's malloc cost the HTTP side ~8% of its CPU per request (fastbin
-/// consolidation on every 8 KiB read buffer); mimalloc was as fast but held 240–300 MiB in the
-/// backlog run (docs/BENCHMARKS.md).
+/// jemalloc: with glibc's malloc, allocation was ~20% of a tokio worker's time (fastbin
+/// consolidation on hyper's 8 KiB read buffers) and jemalloc cut ingest CPU ~11%; mimalloc was
+/// as fast but held 240–300 MiB in the backlog run (docs/BENCHMARKS.md).
 #[global_allocator]
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
