@@ -439,7 +439,8 @@ fn insert_routing_rows(
                 EventStatus::Hold => (EventStatus::Queued, Some(e.created_at)),
                 s => (s, e.next_attempt_at),
             };
-            let lease = lease.filter(|l| !paused && status == EventStatus::Queued && l.event_ids.contains(&e.id));
+            // Only a queued event is leased (a held one is not: `status` says paused already).
+            let lease = lease.filter(|l| status == EventStatus::Queued && l.event_ids.contains(&e.id));
             let inserted = insert
                 .execute(params![
                     e.id,
