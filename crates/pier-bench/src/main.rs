@@ -32,6 +32,9 @@ pub enum Scenario {
     Engines,
     /// E2e through a CLI session: `pier listen` forwarding to a local app
     Tunnel,
+    /// Instructions per durable ingest, counted by valgrind's callgrind (repeatable however busy
+    /// the machine is; needs valgrind; not part of `all`)
+    Instructions,
     #[value(hide = true)]
     BaselineServer,
 }

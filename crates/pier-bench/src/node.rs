@@ -77,8 +77,12 @@ fn sibling(name: &str) -> anyhow::Result<std::path::PathBuf> {
 }
 
 async fn wait_ready(url: &str) -> anyhow::Result<()> {
+    wait_ready_within(url, Duration::from_secs(30)).await
+}
+
+async fn wait_ready_within(url: &str, limit: Duration) -> anyhow::Result<()> {
     let http = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(30);
+    let deadline = Instant::now() + limit;
     while Instant::now() < deadline {
         if let Ok(r) = http.get(url).timeout(Duration::from_secs(1)).send().await {
             if r.status().as_u16() < 500 {
@@ -87,7 +91,7 @@ async fn wait_ready(url: &str) -> anyhow::Result<()> {
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    anyhow::bail!("{url} did not answer within 30 s")
+    anyhow::bail!("{url} did not answer within {} s", limit.as_secs())
 }
 
 pub async fn pier(database_url: Option<&str>, extra: &[&str]) -> anyhow::Result<Proc> {
@@ -110,6 +114,46 @@ pub async fn pier(database_url: Option<&str>, extra: &[&str]) -> anyhow::Result<
     let p = Proc { child, port, dir: Some(dir) };
     wait_ready(&format!("{}/readyz", p.url())).await?;
     Ok(p)
+}
+
+/// `pier serve` under valgrind's callgrind, which counts the instructions it runs (the same
+/// count for the same work, however busy the machine is); returns the file callgrind writes
+/// when pier exits (see [`terminate`]).
+pub async fn pier_under_callgrind(database_url: Option<&str>) -> anyhow::Result<(Proc, std::path::PathBuf)> {
+    let dir = tempfile::tempdir()?;
+    let port = free_port()?;
+    let out = dir.path().join("callgrind.out");
+    let mut cmd = Command::new("valgrind");
+    cmd.arg("--tool=callgrind")
+        .arg(format!("--callgrind-out-file={}", out.display()))
+        .arg(sibling("pier")?)
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--api-key", KEY, "--api-rate-limit", "0"])
+        .arg("--data-dir")
+        .arg(dir.path())
+        .env("PIER_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(if std::env::var_os("PIER_BENCH_LOGS").is_some() { Stdio::inherit() } else { Stdio::null() });
+    if let Some(u) = database_url {
+        cmd.args(["--database-url", u]);
+    }
+    let child = cmd.spawn().context("cannot start valgrind: install it (Debian package valgrind)")?;
+    let p = Proc { child, port, dir: Some(dir) };
+    // Under valgrind everything runs some fifty times slower, start-up included.
+    wait_ready_within(&format!("{}/readyz", p.url()), Duration::from_secs(300)).await?;
+    Ok((p, out))
+}
+
+/// Stop `p` as an operator would (SIGTERM: a graceful shutdown) and wait until it exited.
+pub async fn terminate(p: &mut Proc, limit: Duration) -> anyhow::Result<()> {
+    let sent = Command::new("kill").args(["-TERM", &p.child.id().to_string()]).status().context("cannot run kill")?;
+    anyhow::ensure!(sent.success(), "kill -TERM {} failed", p.child.id());
+    let deadline = Instant::now() + limit;
+    while p.child.try_wait()?.is_none() {
+        anyhow::ensure!(Instant::now() < deadline, "pier did not stop within {} s", limit.as_secs());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Ok(())
 }
 
 pub async fn baseline() -> anyhow::Result<Proc> {

@@ -4,6 +4,7 @@ use crate::load::{self, pct};
 use crate::node::{self, KEY};
 use crate::receiver;
 use crate::{Args, Scenario};
+use anyhow::Context;
 use serde_json::{json, Value};
 use std::io::Write;
 use std::time::{Duration, Instant};
@@ -74,6 +75,39 @@ async fn connection(base: &str, name: &str, url: &str, rules: Value) -> anyhow::
     )
     .await?;
     Ok((c["source"]["url"].as_str().unwrap_or_default().to_string(), c["id"].as_str().unwrap_or_default().to_string()))
+}
+
+/// Instructions `pier serve` ran (all threads, start to exit) when `n` requests were ingested
+/// one after another into a paused connection, as in the ingest scenario.
+async fn instructions(db: Option<&str>, n: usize) -> anyhow::Result<u64> {
+    let (mut p, out) = node::pier_under_callgrind(db).await?;
+    let base = p.url();
+    // Its own name: on PostgreSQL both runs share the schema of this pier-bench run.
+    let (src, cid) = connection(&base, &format!("bench-instructions-{n}"), "http://127.0.0.1:9/", json!([])).await?;
+    api(&base, reqwest::Method::PUT, &format!("/connections/{cid}/pause"), json!({})).await?;
+    let http = reqwest::Client::new();
+    for _ in 0..n {
+        let r = http
+            .post(&src)
+            .header("content-type", "application/json")
+            .body(BODY)
+            .timeout(Duration::from_secs(60))
+            .send()
+            .await?;
+        anyhow::ensure!(r.status() == 200, "ingest answered {}", r.status());
+        r.bytes().await?;
+    }
+    node::terminate(&mut p, Duration::from_secs(300)).await?;
+    let text = std::fs::read_to_string(&out).with_context(|| format!("callgrind wrote no {}", out.display()))?;
+    callgrind_total(&text).with_context(|| format!("no instruction total in {}", out.display()))
+}
+
+/// The total of a callgrind output file (its `summary:` line, or `totals:`).
+fn callgrind_total(text: &str) -> Option<u64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix("summary:").or_else(|| l.strip_prefix("totals:")))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
 }
 
 /// Wait until `n` arrivals (bounded); returns when the last arrived.
@@ -419,6 +453,29 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         });
     }
 
+    // Only when asked for by name: Pier runs under valgrind, some fifty times slower.
+    if args.scenario == Scenario::Instructions {
+        let n = if args.quick { 100 } else { 2000 };
+        // Start-up and shutdown counted alone, then with `n` requests: the difference is theirs.
+        let idle = instructions(db, 0).await?;
+        let loaded = instructions(db, n).await?;
+        rows.push(Row {
+            name: "instructions per durable ingest".into(),
+            rate: loaded.saturating_sub(idle) as f64 / n as f64,
+            unit: "Ir/req",
+            p50: 0.0,
+            p99: 0.0,
+            p999: 0.0,
+            rss: 0.0,
+            cpu_us: 0.0,
+            extra: json!({
+                "requests": n, "instructions_idle": idle, "instructions_with_requests": loaded,
+                "tool": "valgrind --tool=callgrind",
+                "load": "one connection, requests one after another (one commit each), connection paused",
+            }),
+        });
+    }
+
     print_table(&rows, baseline_rate);
     let mut out = std::fs::OpenOptions::new().create(true).append(true).open(&args.out)?;
     for r in &rows {
@@ -454,4 +511,17 @@ fn print_table(rows: &[Row], baseline: Option<f64>) {
         );
     }
     eprintln!();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::callgrind_total;
+
+    #[test]
+    fn the_callgrind_total_is_read_from_its_summary_line() {
+        let out = "# callgrind format\nversion: 1\ncmd: pier serve\nevents: Ir\nfl=(1) a.c\nfn=(1) main\n3 10\nsummary: 224339511\ntotals: 224339511\n";
+        assert_eq!(callgrind_total(out), Some(224_339_511));
+        assert_eq!(callgrind_total("events: Ir\ntotals: 42\n"), Some(42));
+        assert_eq!(callgrind_total("events: Ir\nfn=(1) main\n"), None);
+    }
 }
