@@ -94,13 +94,11 @@ async fn wait_ready_within(url: &str, limit: Duration) -> anyhow::Result<()> {
     anyhow::bail!("{url} did not answer within {} s", limit.as_secs())
 }
 
-pub async fn pier(database_url: Option<&str>, extra: &[&str]) -> anyhow::Result<Proc> {
-    let dir = tempfile::tempdir()?;
-    let port = free_port()?;
-    let mut cmd = Command::new(sibling("pier")?);
+/// The `serve` arguments, environment and output of a bench node on `port` with its data in `dir`.
+fn serve_args(cmd: &mut Command, port: u16, dir: &std::path::Path, database_url: Option<&str>, extra: &[&str]) {
     cmd.args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--api-key", KEY, "--api-rate-limit", "0"])
         .arg("--data-dir")
-        .arg(dir.path())
+        .arg(dir)
         .args(extra)
         .env("PIER_LOG", "warn")
         .stdin(Stdio::null())
@@ -110,6 +108,13 @@ pub async fn pier(database_url: Option<&str>, extra: &[&str]) -> anyhow::Result<
     if let Some(u) = database_url {
         cmd.args(["--database-url", u]);
     }
+}
+
+pub async fn pier(database_url: Option<&str>, extra: &[&str]) -> anyhow::Result<Proc> {
+    let dir = tempfile::tempdir()?;
+    let port = free_port()?;
+    let mut cmd = Command::new(sibling("pier")?);
+    serve_args(&mut cmd, port, dir.path(), database_url, extra);
     let child = cmd.spawn().context("cannot start pier")?;
     let p = Proc { child, port, dir: Some(dir) };
     wait_ready(&format!("{}/readyz", p.url())).await?;
@@ -124,19 +129,8 @@ pub async fn pier_under_callgrind(database_url: Option<&str>) -> anyhow::Result<
     let port = free_port()?;
     let out = dir.path().join("callgrind.out");
     let mut cmd = Command::new("valgrind");
-    cmd.arg("--tool=callgrind")
-        .arg(format!("--callgrind-out-file={}", out.display()))
-        .arg(sibling("pier")?)
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--api-key", KEY, "--api-rate-limit", "0"])
-        .arg("--data-dir")
-        .arg(dir.path())
-        .env("PIER_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(if std::env::var_os("PIER_BENCH_LOGS").is_some() { Stdio::inherit() } else { Stdio::null() });
-    if let Some(u) = database_url {
-        cmd.args(["--database-url", u]);
-    }
+    cmd.arg("--tool=callgrind").arg(format!("--callgrind-out-file={}", out.display())).arg(sibling("pier")?);
+    serve_args(&mut cmd, port, dir.path(), database_url, &[]);
     let child = cmd.spawn().context("cannot start valgrind: install it (Debian package valgrind)")?;
     let p = Proc { child, port, dir: Some(dir) };
     // Under valgrind everything runs some fifty times slower, start-up included.
