@@ -6,6 +6,7 @@
 
 mod bulk;
 mod delivery;
+mod gathered_wal;
 mod list;
 mod migrate;
 mod readers;
@@ -35,7 +36,25 @@ pub struct SqliteStore {
 }
 
 pub(crate) fn open_connection(path: &Path, read_only: bool) -> rusqlite::Result<Connection> {
-    let conn = Connection::open(path)?;
+    set_up(Connection::open(path)?, read_only)
+}
+
+/// The writer's connection, after the migrations committed on `migrated` (synced at commit):
+/// on the VFS that gathers each commit's WAL frames into one write (gathered_wal.rs) when it
+/// registers — then `true` — or else `migrated` itself.
+fn writer_connection(path: &Path, migrated: Connection) -> rusqlite::Result<(Connection, bool)> {
+    if !gathered_wal::register() {
+        tracing::warn!("the gathering VFS did not register; the writer uses SQLite's default");
+        return Ok((migrated, false));
+    }
+    drop(migrated);
+    let flags = rusqlite::OpenFlags::default();
+    let conn = set_up(Connection::open_with_flags_and_vfs(path, flags, gathered_wal::NAME)?, false)?;
+    gathered_wal::configure(&conn)?;
+    Ok((conn, true))
+}
+
+fn set_up(conn: Connection, read_only: bool) -> rusqlite::Result<Connection> {
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
     conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;")?;
 
@@ -111,11 +130,12 @@ impl SqliteStore {
         }
         let mut conn = open_connection(&path, false).map_err(map_err)?;
         migrate::run(&mut conn).map_err(map_err)?;
+        let (conn, gathered) = writer_connection(&path, conn).map_err(map_err)?;
         // The checkpointer copies the WAL into the database in the background and the writer
         // finishes each round, so the WAL starts over and stays small (writer.rs); a WAL file
         // grown by a burst is cut back to 64 MiB.
         conn.execute_batch("PRAGMA cache_size=-8192; PRAGMA journal_size_limit=67108864;").map_err(map_err)?;
-        Ok(SqliteStore { writer: Writer::start(conn, path.clone()), readers: Readers::new(path) })
+        Ok(SqliteStore { writer: Writer::start(conn, path.clone(), gathered), readers: Readers::new(path) })
     }
 
     /// Read the claimed events and their requests (after the claim committed): three queries

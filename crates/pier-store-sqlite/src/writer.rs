@@ -5,8 +5,9 @@
 //! fsync for the batch), and only then answers each job. A job that fails rolls back its own
 //! savepoint without harming the others; a failed commit fails them all.
 //!
-//! Durability without an fsync on the writer's path: the writer commits with
-//! `synchronous=NORMAL` (the commit appends its frames to the WAL, no fsync) and hands the
+//! Durability without an fsync on the writer's path: the writer commits without syncing (the
+//! commit appends its frames to the WAL — in one write, on the gathering VFS of
+//! gathered_wal.rs, or with `synchronous=NORMAL` where that VFS is not available) and hands the
 //! answers to a *syncer* thread, which calls `fdatasync` on the WAL file and only then answers.
 //! One fsync covers every commit made before it started (the WAL is written in order), so while
 //! one fsync runs, the writer goes on committing and the next fsync covers all of those: fewer
@@ -61,8 +62,10 @@ pub(crate) struct Writer {
 type Answers = Vec<(oneshot::Sender<Result<(), StoreError>>, Result<(), StoreError>)>;
 
 impl Writer {
-    /// Start the writer on `conn` (the database file at `db_path`) and its syncer.
-    pub(crate) fn start(conn: Connection, db_path: PathBuf) -> Writer {
+    /// Start the writer on `conn` (the database file at `db_path`) and its syncer. `gathered`:
+    /// `conn` is on the gathering VFS and set up for it (gathered_wal.rs), whose commits write
+    /// their frames out without syncing them, as `synchronous=NORMAL` does.
+    pub(crate) fn start(conn: Connection, db_path: PathBuf, gathered: bool) -> Writer {
         let (tx, rx) = mpsc::unbounded_channel();
         let (sync_tx, sync_rx) = std::sync::mpsc::channel::<Answers>();
         let mut wal = db_path.clone().into_os_string();
@@ -72,7 +75,7 @@ impl Writer {
         let in_wal = conn
             .query_row("PRAGMA journal_mode", [], |r| r.get::<_, String>(0))
             .is_ok_and(|m| m.eq_ignore_ascii_case("wal"))
-            && conn.execute_batch("PRAGMA synchronous=NORMAL;").is_ok();
+            && (gathered || conn.execute_batch("PRAGMA synchronous=NORMAL;").is_ok());
         // Set by the checkpointer after a round; the writer then finishes it.
         let finish = in_wal.then(|| start_checkpointer(&db_path)).flatten();
         if finish.is_some() {
@@ -322,7 +325,10 @@ mod tests {
         let path = dir.path().join("w.db");
         let conn = crate::open_connection(&path, false).unwrap();
         conn.execute_batch("CREATE TABLE t (v INTEGER PRIMARY KEY)").unwrap();
-        (dir, Writer::start(conn, path))
+        // As the store runs it: on the gathering VFS.
+        let (conn, gathered) = crate::writer_connection(&path, conn).unwrap();
+        assert!(gathered);
+        (dir, Writer::start(conn, path, gathered))
     }
 
     fn insert(v: i64) -> impl FnOnce(&Transaction<'_>) -> Result<(), StoreError> + Send + 'static {
