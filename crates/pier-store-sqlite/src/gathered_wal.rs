@@ -1,10 +1,10 @@
-//! A SQLite VFS that hands each commit's WAL frames to the file in one write.
+//! A SQLite VFS that hands each commit's WAL frames to the file in a few large writes.
 //!
 //! SQLite writes a WAL frame as two writes (its 24-byte header, then the page), so a commit of
 //! 40 pages is 80 `pwrite`s, and an `fdatasync` after many small writes was measured several
 //! times slower than after one write of the same bytes (docs/BENCHMARKS.md). This VFS wraps the
 //! default one. Writes to a WAL file are gathered in memory while they follow one another, and
-//! handed to the real file in one write when the commit ends — and before anything that reads
+//! handed to the real file when the commit ends (in writes of at most [`WRITE_AT_MOST`] bytes) — and before anything that reads
 //! the file, asks its size, truncates it, controls it or closes it, or when a write does not
 //! follow the gathered ones (SQLite rewriting a frame), so the file always sees the same writes
 //! in the same order.

@@ -40,7 +40,7 @@ pub(crate) fn open_connection(path: &Path, read_only: bool) -> rusqlite::Result<
 }
 
 /// The writer's connection, after the migrations committed on `migrated` (synced at commit):
-/// on the VFS that gathers each commit's WAL frames into one write (gathered_wal.rs) when it
+/// on the VFS that gathers each commit's WAL frames into a few large writes (gathered_wal.rs) when it
 /// registers — then `true` — or else `migrated` itself.
 fn writer_connection(path: &Path, migrated: Connection) -> rusqlite::Result<(Connection, bool)> {
     if !gathered_wal::register() {

@@ -6,7 +6,7 @@
 //! savepoint without harming the others; a failed commit fails them all.
 //!
 //! Durability without an fsync on the writer's path: the writer commits without syncing (the
-//! commit appends its frames to the WAL — in one write, on the gathering VFS of
+//! commit appends its frames to the WAL — in a few large writes, on the gathering VFS of
 //! gathered_wal.rs, or with `synchronous=NORMAL` where that VFS is not available) and hands the
 //! answers to a *syncer* thread, which calls `fdatasync` on the WAL file and only then answers.
 //! One fsync covers every commit made before it started (the WAL is written in order), so while
