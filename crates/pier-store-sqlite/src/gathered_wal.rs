@@ -134,7 +134,17 @@ unsafe fn real(file: *mut ffi::sqlite3_file) -> (*mut ffi::sqlite3_file, &'stati
     (real, &*(*real).pMethods)
 }
 
-/// Hand the gathered bytes to the real file in one write.
+/// Write out what was gathered; then the real file and its methods, or the write's error.
+unsafe fn written_out(
+    file: *mut ffi::sqlite3_file,
+) -> Result<(*mut ffi::sqlite3_file, &'static ffi::sqlite3_io_methods), c_int> {
+    match write_out(file) {
+        ffi::SQLITE_OK => Ok(real(file)),
+        rc => Err(rc),
+    }
+}
+
+/// Hand the gathered bytes to the real file.
 unsafe fn write_out(file: *mut ffi::sqlite3_file) -> c_int {
     let g = (*file.cast::<File>()).gathered;
     if g.is_null() || (*g).bytes.is_empty() {
@@ -197,12 +207,10 @@ unsafe extern "C" fn close(file: *mut ffi::sqlite3_file) -> c_int {
 }
 
 unsafe extern "C" fn read(file: *mut ffi::sqlite3_file, buf: *mut c_void, amt: c_int, offset: i64) -> c_int {
-    let rc = write_out(file);
-    if rc != ffi::SQLITE_OK {
-        return rc;
+    match written_out(file) {
+        Ok((real, m)) => m.xRead.map_or(ffi::SQLITE_IOERR_READ, |r| r(real, buf, amt, offset)),
+        Err(rc) => rc,
     }
-    let (real, m) = real(file);
-    m.xRead.map_or(ffi::SQLITE_IOERR_READ, |r| r(real, buf, amt, offset))
 }
 
 unsafe extern "C" fn write(file: *mut ffi::sqlite3_file, buf: *const c_void, amt: c_int, offset: i64) -> c_int {
@@ -232,34 +240,29 @@ unsafe extern "C" fn write(file: *mut ffi::sqlite3_file, buf: *const c_void, amt
 }
 
 unsafe extern "C" fn truncate(file: *mut ffi::sqlite3_file, size: i64) -> c_int {
-    let rc = write_out(file);
-    if rc != ffi::SQLITE_OK {
-        return rc;
+    match written_out(file) {
+        Ok((real, m)) => m.xTruncate.map_or(ffi::SQLITE_IOERR_TRUNCATE, |t| t(real, size)),
+        Err(rc) => rc,
     }
-    let (real, m) = real(file);
-    m.xTruncate.map_or(ffi::SQLITE_IOERR_TRUNCATE, |t| t(real, size))
 }
 
 unsafe extern "C" fn sync(file: *mut ffi::sqlite3_file, flags: c_int) -> c_int {
-    let rc = write_out(file);
-    if rc != ffi::SQLITE_OK {
-        return rc;
-    }
+    let (real, m) = match written_out(file) {
+        Ok(r) => r,
+        Err(rc) => return rc,
+    };
     // A commit's sync of a gathered WAL: written out, made durable by the syncer (module doc).
     if !(*file.cast::<File>()).gathered.is_null() && flags & 0x0f != ffi::SQLITE_SYNC_FULL {
         return ffi::SQLITE_OK;
     }
-    let (real, m) = real(file);
     m.xSync.map_or(ffi::SQLITE_IOERR_FSYNC, |s| s(real, flags))
 }
 
 unsafe extern "C" fn file_size(file: *mut ffi::sqlite3_file, size: *mut i64) -> c_int {
-    let rc = write_out(file);
-    if rc != ffi::SQLITE_OK {
-        return rc;
+    match written_out(file) {
+        Ok((real, m)) => m.xFileSize.map_or(ffi::SQLITE_IOERR_FSTAT, |f| f(real, size)),
+        Err(rc) => rc,
     }
-    let (real, m) = real(file);
-    m.xFileSize.map_or(ffi::SQLITE_IOERR_FSTAT, |f| f(real, size))
 }
 
 unsafe extern "C" fn lock(file: *mut ffi::sqlite3_file, level: c_int) -> c_int {
@@ -278,12 +281,10 @@ unsafe extern "C" fn check_reserved_lock(file: *mut ffi::sqlite3_file, out: *mut
 }
 
 unsafe extern "C" fn file_control(file: *mut ffi::sqlite3_file, op: c_int, arg: *mut c_void) -> c_int {
-    let rc = write_out(file);
-    if rc != ffi::SQLITE_OK {
-        return rc;
+    match written_out(file) {
+        Ok((real, m)) => m.xFileControl.map_or(ffi::SQLITE_NOTFOUND, |f| f(real, op, arg)),
+        Err(rc) => rc,
     }
-    let (real, m) = real(file);
-    m.xFileControl.map_or(ffi::SQLITE_NOTFOUND, |f| f(real, op, arg))
 }
 
 unsafe extern "C" fn sector_size(file: *mut ffi::sqlite3_file) -> c_int {
@@ -325,17 +326,15 @@ unsafe extern "C" fn shm_unmap(file: *mut ffi::sqlite3_file, delete: c_int) -> c
 }
 
 unsafe extern "C" fn fetch(file: *mut ffi::sqlite3_file, offset: i64, amt: c_int, out: *mut *mut c_void) -> c_int {
-    let rc = write_out(file);
-    if rc != ffi::SQLITE_OK {
-        return rc;
-    }
-    let (real, m) = real(file);
-    match m.xFetch {
-        Some(f) => f(real, offset, amt, out),
-        None => {
-            *out = null_mut();
-            ffi::SQLITE_OK
-        }
+    match written_out(file) {
+        Ok((real, m)) => match m.xFetch {
+            Some(f) => f(real, offset, amt, out),
+            None => {
+                *out = null_mut();
+                ffi::SQLITE_OK
+            }
+        },
+        Err(rc) => rc,
     }
 }
 
@@ -357,12 +356,23 @@ mod tests {
         conn
     }
 
-    #[test]
-    fn another_connection_reads_every_commit_at_once() {
+    /// A database with table `t`, its path, and the writer's connection to it.
+    fn fresh() -> (tempfile::TempDir, std::path::PathBuf, Connection) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("g.db");
         let w = open(&path);
         w.execute_batch("CREATE TABLE t (k INTEGER PRIMARY KEY, v BLOB NOT NULL)").unwrap();
+        (dir, path, w)
+    }
+
+    fn assert_intact(conn: &Connection) {
+        let ok: String = conn.query_row("PRAGMA integrity_check", [], |row| row.get(0)).unwrap();
+        assert_eq!(ok, "ok");
+    }
+
+    #[test]
+    fn another_connection_reads_every_commit_at_once() {
+        let (_dir, path, w) = fresh();
         let r = Connection::open(&path).unwrap();
         for i in 0..200i64 {
             // Large enough to span pages, so a commit is many frames.
@@ -377,16 +387,12 @@ mod tests {
             .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
             .unwrap();
         assert_eq!(busy, 0);
-        let ok: String = r.query_row("PRAGMA integrity_check", [], |row| row.get(0)).unwrap();
-        assert_eq!(ok, "ok");
+        assert_intact(&r);
     }
 
     #[test]
     fn a_commit_of_megabytes_is_written_whole() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("g.db");
-        let mut w = open(&path);
-        w.execute_batch("CREATE TABLE t (k INTEGER PRIMARY KEY, v BLOB NOT NULL)").unwrap();
+        let (_dir, path, mut w) = fresh();
         let tx = w.transaction().unwrap();
         for i in 0..600i64 {
             tx.execute("INSERT INTO t (k, v) VALUES (?1, randomblob(3000))", [i]).unwrap();
@@ -396,35 +402,29 @@ mod tests {
         let (n, bytes): (i64, i64) =
             r.query_row("SELECT COUNT(*), SUM(length(v)) FROM t", [], |row| Ok((row.get(0)?, row.get(1)?))).unwrap();
         assert_eq!((n, bytes), (600, 1_800_000));
-        let ok: String = r.query_row("PRAGMA integrity_check", [], |row| row.get(0)).unwrap();
-        assert_eq!(ok, "ok");
+        assert_intact(&r);
     }
 
     #[test]
     fn a_rolled_back_transaction_leaves_nothing_and_later_commits_survive_reopening() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("g.db");
-        {
-            let mut w = open(&path);
-            w.execute_batch("CREATE TABLE t (k INTEGER PRIMARY KEY, v BLOB NOT NULL)").unwrap();
-            // A transaction big enough to spill frames into the WAL before it is rolled back.
-            w.execute_batch("PRAGMA cache_size=10").unwrap();
-            let tx = w.transaction().unwrap();
-            for i in 0..300i64 {
-                tx.execute("INSERT INTO t (k, v) VALUES (?1, zeroblob(4000))", [i]).unwrap();
-            }
-            tx.rollback().unwrap();
-            for i in 1000..1050i64 {
-                w.execute("INSERT INTO t (k, v) VALUES (?1, zeroblob(100))", [i]).unwrap();
-            }
+        let (_dir, path, mut w) = fresh();
+        // A transaction big enough to spill frames into the WAL before it is rolled back.
+        w.execute_batch("PRAGMA cache_size=10").unwrap();
+        let tx = w.transaction().unwrap();
+        for i in 0..300i64 {
+            tx.execute("INSERT INTO t (k, v) VALUES (?1, zeroblob(4000))", [i]).unwrap();
         }
+        tx.rollback().unwrap();
+        for i in 1000..1050i64 {
+            w.execute("INSERT INTO t (k, v) VALUES (?1, zeroblob(100))", [i]).unwrap();
+        }
+        drop(w);
         // Closed (the last connection checkpoints); reopened on the default VFS.
         let r = Connection::open(&path).unwrap();
         let (n, min): (i64, i64) =
             r.query_row("SELECT COUNT(*), MIN(k) FROM t", [], |row| Ok((row.get(0)?, row.get(1)?))).unwrap();
         assert_eq!((n, min), (50, 1000));
-        let ok: String = r.query_row("PRAGMA integrity_check", [], |row| row.get(0)).unwrap();
-        assert_eq!(ok, "ok");
+        assert_intact(&r);
     }
 
     // A recording stand-in for the default VFS's file, to see exactly what reaches it.
