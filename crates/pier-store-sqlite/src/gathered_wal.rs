@@ -152,11 +152,10 @@ unsafe fn write_out(file: *mut ffi::sqlite3_file) -> c_int {
     }
     let (real, m) = real(file);
     let g = &mut *g;
-    let Some(w) = m.xWrite else { return ffi::SQLITE_IOERR_WRITE };
     let mut rc = ffi::SQLITE_OK;
     let mut offset = g.offset;
     for chunk in g.bytes.chunks(WRITE_AT_MOST) {
-        rc = w(real, chunk.as_ptr().cast(), chunk.len() as c_int, offset);
+        rc = m.xWrite.map_or(ffi::SQLITE_IOERR_WRITE, |w| w(real, chunk.as_ptr().cast(), chunk.len() as c_int, offset));
         if rc != ffi::SQLITE_OK {
             break;
         }
@@ -231,12 +230,10 @@ unsafe extern "C" fn write(file: *mut ffi::sqlite3_file, buf: *const c_void, amt
         g.bytes.extend_from_slice(std::slice::from_raw_parts(buf.cast::<u8>(), n));
         return ffi::SQLITE_OK;
     }
-    let rc = write_out(file);
-    if rc != ffi::SQLITE_OK {
-        return rc;
+    match written_out(file) {
+        Ok((real, m)) => m.xWrite.map_or(ffi::SQLITE_IOERR_WRITE, |w| w(real, buf, amt, offset)),
+        Err(rc) => rc,
     }
-    let (real, m) = real(file);
-    m.xWrite.map_or(ffi::SQLITE_IOERR_WRITE, |w| w(real, buf, amt, offset))
 }
 
 unsafe extern "C" fn truncate(file: *mut ffi::sqlite3_file, size: i64) -> c_int {
@@ -476,11 +473,16 @@ mod tests {
         xUnfetch: None,
     };
 
+    /// Our file over the recording fake `real`; a WAL (gathering) or not.
+    fn over(real: &mut ffi::sqlite3_file, wal: bool) -> File {
+        let gathered = if wal { Box::into_raw(Box::<Gathered>::default()) } else { null_mut() };
+        File { base: ffi::sqlite3_file { pMethods: &METHODS }, real, gathered }
+    }
+
     #[test]
     fn writes_that_follow_one_another_reach_the_file_as_one_and_in_order() {
         let mut real = ffi::sqlite3_file { pMethods: &FAKE };
-        let gathered = Box::into_raw(Box::<Gathered>::default());
-        let mut f = File { base: ffi::sqlite3_file { pMethods: &METHODS }, real: &mut real, gathered };
+        let mut f = over(&mut real, true);
         let file = (&mut f as *mut File).cast::<ffi::sqlite3_file>();
         let put = |s: &str, off: i64| unsafe { write(file, s.as_ptr().cast(), s.len() as c_int, off) };
         calls();
@@ -515,8 +517,7 @@ mod tests {
     #[test]
     fn a_large_commit_reaches_the_file_in_writes_the_default_vfs_takes_whole() {
         let mut real = ffi::sqlite3_file { pMethods: &FAKE };
-        let gathered = Box::into_raw(Box::<Gathered>::default());
-        let mut f = File { base: ffi::sqlite3_file { pMethods: &METHODS }, real: &mut real, gathered };
+        let mut f = over(&mut real, true);
         let file = (&mut f as *mut File).cast::<ffi::sqlite3_file>();
         let page = "p".repeat(4120);
         calls();
@@ -547,7 +548,7 @@ mod tests {
     #[test]
     fn a_file_that_is_not_a_wal_is_passed_straight_through() {
         let mut real = ffi::sqlite3_file { pMethods: &FAKE };
-        let mut f = File { base: ffi::sqlite3_file { pMethods: &METHODS }, real: &mut real, gathered: null_mut() };
+        let mut f = over(&mut real, false);
         let file = (&mut f as *mut File).cast::<ffi::sqlite3_file>();
         calls();
         unsafe {
