@@ -40,10 +40,10 @@ pub struct ServeArgs {
     /// Seconds a destination has to answer a delivery [default: 60]
     #[arg(long, env = "PIER_DELIVERY_TIMEOUT_SECS")]
     pub delivery_timeout_secs: Option<u64>,
-    /// Deliveries in flight across all destinations [default: 512]
+    /// Deliveries in flight across all destinations [default: 1024]
     #[arg(long, env = "PIER_MAX_IN_FLIGHT")]
     pub max_in_flight: Option<usize>,
-    /// Deliveries in flight per destination without a concurrent rate limit [default: 64]
+    /// Deliveries in flight per destination without a concurrent rate limit [default: 256]
     #[arg(long, env = "PIER_DESTINATION_CONCURRENCY")]
     pub destination_concurrency: Option<usize>,
     /// Default retry strategy of connections without a retry rule: linear|exponential [default: exponential]
