@@ -1,9 +1,13 @@
 //! The single writer thread and its group commit.
 //!
-//! Every write is a job sent over a channel. The thread takes whatever jobs are waiting (up to
-//! [`MAX_BATCH`]), runs each in its own savepoint inside one transaction, commits once (one
-//! fsync for the batch), and only then answers each job. A job that fails rolls back its own
-//! savepoint without harming the others; a failed commit fails them all.
+//! Every write is a job sent over a channel. The thread keeps one transaction open and runs
+//! each job in it as it arrives, and commits when the *syncer* (below) has nothing to do — or
+//! when [`MAX_BATCH`] jobs wait for their commit — then answers each job once the commit is on
+//! disk. The jobs that arrive while an fsync runs are run meanwhile, and the commit that follows
+//! the fsync is one transaction for all of them (each B-tree page written once) instead of one
+//! small transaction per wake-up; under no load a job is committed as soon as it has run. A job
+//! that fails rolls back its own savepoint without harming the others; a failed commit fails
+//! them all.
 //!
 //! Durability without an fsync on the writer's path: the writer commits without syncing (the
 //! commit appends its frames to the WAL — in a few large writes, on the gathering VFS of
@@ -25,14 +29,14 @@
 //! commits is copied once per round instead of once per 1,000 frames.
 //!
 //! The hot writes (ingest, attempts) are *trusted*: they fail only when the database itself does,
-//! or with `NotFound`/`Conflict` before writing anything. They run after the others without
-//! savepoints (a savepoint copies every page it touches into a sub-journal, the largest cost of a
-//! small write); if one fails otherwise, the whole batch is rolled back and every job answered
-//! with the error.
+//! or with `NotFound`/`Conflict` before writing anything. They run without savepoints (a
+//! savepoint copies every page it touches into a sub-journal, the largest cost of a small
+//! write); if one fails otherwise, the open transaction is rolled back at once and every job run
+//! in it answered with the error.
 
 use parking_lot::Mutex;
 use pier_store::StoreError;
-use rusqlite::{Connection, Transaction};
+use rusqlite::{Connection, Transaction, TransactionBehavior};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -53,9 +57,47 @@ struct Pending {
     done: oneshot::Sender<Result<(), StoreError>>,
 }
 
+/// What the writer's channel carries: a job, or word that the syncer has nothing left to do.
+enum Msg {
+    Job(Pending),
+    SyncerIdle,
+}
+
 #[derive(Clone)]
 pub(crate) struct Writer {
-    tx: mpsc::UnboundedSender<Pending>,
+    tx: mpsc::UnboundedSender<Msg>,
+}
+
+/// Whether the syncer is busy, and whether the writer waits for it with a transaction open.
+#[derive(Default)]
+struct SyncState {
+    busy: AtomicBool,
+    waiting: AtomicBool,
+}
+
+impl SyncState {
+    /// The writer's question before it commits: `true` (the syncer is busy; the writer waits,
+    /// and [`SyncState::idle`] wakes it). Sequentially consistent with `idle`: of the writer's
+    /// `waiting` and the syncer's `busy`, at least one side sees the other's store.
+    fn writer_waits(&self) -> bool {
+        if !self.busy.load(Ordering::SeqCst) {
+            return false;
+        }
+        self.waiting.store(true, Ordering::SeqCst);
+        self.busy.load(Ordering::SeqCst)
+    }
+
+    /// The syncer has nothing left: returns whether the writer waits for that word.
+    fn idle(&self) -> bool {
+        self.busy.store(false, Ordering::SeqCst);
+        self.waiting.swap(false, Ordering::SeqCst)
+    }
+}
+
+/// The syncer's side of [`SyncState`], with the way to wake the writer.
+struct Idle {
+    state: Arc<SyncState>,
+    wake: mpsc::WeakUnboundedSender<Msg>,
 }
 
 /// The answers of one committed batch, sent once the WAL is synced.
@@ -68,6 +110,8 @@ impl Writer {
     pub(crate) fn start(conn: Connection, db_path: PathBuf, gathered: bool) -> Writer {
         let (tx, rx) = mpsc::unbounded_channel();
         let (sync_tx, sync_rx) = std::sync::mpsc::channel::<Answers>();
+        let state = Arc::new(SyncState::default());
+        let idle = Idle { state: state.clone(), wake: tx.downgrade() };
         let mut wal = db_path.clone().into_os_string();
         wal.push("-wal");
         let wal = PathBuf::from(wal);
@@ -85,11 +129,11 @@ impl Writer {
         }
         let started = std::thread::Builder::new()
             .name("pier-sqlite-sync".into())
-            .spawn(move || sync(in_wal.then_some(wal), sync_rx))
+            .spawn(move || sync(in_wal.then_some(wal), sync_rx, idle))
             .and_then(|_| {
                 std::thread::Builder::new()
                     .name("pier-sqlite-writer".into())
-                    .spawn(move || run(conn, rx, sync_tx, finish))
+                    .spawn(move || run(conn, rx, sync_tx, state, finish))
             });
         if let Err(e) = started {
             tracing::error!(error = %e, "cannot start the sqlite writer threads");
@@ -131,7 +175,7 @@ impl Writer {
         });
         let (done, wait) = oneshot::channel();
         self.tx
-            .send(Pending { job, trusted, done })
+            .send(Msg::Job(Pending { job, trusted, done }))
             .map_err(|_| StoreError::Unavailable("the sqlite writer has stopped".into()))?;
         wait.await.map_err(|_| StoreError::Unavailable("the sqlite writer has stopped".into()))??;
         let v = slot.lock().take();
@@ -175,10 +219,13 @@ fn passive_checkpoint(conn: &Connection) -> rusqlite::Result<i64> {
 }
 
 /// The syncer: `fdatasync` the WAL (`None`: not in WAL mode, commits synced themselves), then
-/// answer every batch committed before it started.
-fn sync(wal: Option<PathBuf>, rx: std::sync::mpsc::Receiver<Answers>) {
+/// answer every batch committed before it started; when nothing more waits, tell the writer
+/// (see the module doc).
+fn sync(wal: Option<PathBuf>, rx: std::sync::mpsc::Receiver<Answers>, idle: Idle) {
     let mut file: Option<std::fs::File> = None;
-    while let Ok(first) = rx.recv() {
+    let mut next = rx.recv().ok();
+    while let Some(first) = next.take() {
+        idle.state.busy.store(true, Ordering::SeqCst);
         let mut answers = first;
         while let Ok(mut more) = rx.try_recv() {
             answers.append(&mut more);
@@ -208,112 +255,165 @@ fn sync(wal: Option<PathBuf>, rx: std::sync::mpsc::Receiver<Answers>) {
                 }
             }
         }
+        next = match rx.try_recv() {
+            Ok(more) => Some(more),
+            Err(std::sync::mpsc::TryRecvError::Disconnected) => None,
+            Err(std::sync::mpsc::TryRecvError::Empty) => {
+                if idle.state.idle() {
+                    if let Some(writer) = idle.wake.upgrade() {
+                        let _ = writer.send(Msg::SyncerIdle);
+                    }
+                }
+                rx.recv().ok()
+            }
+        };
+    }
+}
+
+/// The writer's open transaction and the answers of the jobs run in it so far.
+struct Batch<'c> {
+    tx: Transaction<'c>,
+    answers: Answers,
+}
+
+impl<'c> Batch<'c> {
+    fn begin(conn: &'c Connection) -> rusqlite::Result<Batch<'c>> {
+        Ok(Batch { tx: Transaction::new_unchecked(conn, TransactionBehavior::Deferred)?, answers: Vec::new() })
+    }
+
+    /// Run one job. `Err`: the transaction is spoilt (a trusted job failed, or a savepoint
+    /// could not be taken or ended); the caller fails the batch with the message.
+    fn run_job(&mut self, p: Pending) -> Result<(), String> {
+        let Pending { job, trusted, done } = p;
+        if trusted {
+            match job(&self.tx) {
+                Ok(()) => self.answers.push((done, Ok(()))),
+                // Refused before writing anything: the others are not affected.
+                Err(e @ (StoreError::NotFound | StoreError::Conflict(_))) => self.answers.push((done, Err(e))),
+                Err(e) => {
+                    tracing::error!(error = %e, jobs = self.answers.len() + 1, "a trusted write failed; the batch is rolled back");
+                    self.answers.push((done, Ok(())));
+                    return Err(format!("the write was rolled back: {e}"));
+                }
+            }
+            return Ok(());
+        }
+        let step = |sql: &str| self.tx.prepare_cached(sql).and_then(|mut st| st.execute([])).map(|_| ());
+        if let Err(e) = step("SAVEPOINT job") {
+            self.answers.push((done, Ok(())));
+            return Err(e.to_string());
+        }
+        let r = job(&self.tx);
+        let ended =
+            if r.is_ok() { step("RELEASE job") } else { step("ROLLBACK TO job").and_then(|()| step("RELEASE job")) };
+        self.answers.push((done, r));
+        ended.map_err(|e| e.to_string())
+    }
+
+    /// Roll back and answer every job with `message` (nothing was committed: no sync to wait for).
+    fn fail(self, message: &str) {
+        let Batch { tx, answers } = self;
+        if let Err(e) = tx.rollback() {
+            tracing::error!(error = %e, "rolling back the batch failed");
+        }
+        for (done, _) in answers {
+            let _ = done.send(Err(StoreError::Unavailable(message.to_string())));
+        }
+    }
+
+    /// Commit and hand the answers to the syncer (busy from then on).
+    fn commit(self, synced: &std::sync::mpsc::Sender<Answers>, state: &SyncState) {
+        let Batch { tx, answers } = self;
+        if let Err(e) = tx.commit() {
+            tracing::error!(error = %e, jobs = answers.len(), "sqlite commit failed");
+            for (done, _) in answers {
+                let _ = done.send(Err(StoreError::Unavailable(e.to_string())));
+            }
+            return;
+        }
+        state.waiting.store(false, Ordering::SeqCst);
+        state.busy.store(true, Ordering::SeqCst);
+        if let Err(std::sync::mpsc::SendError(answers)) = synced.send(answers) {
+            for (done, _) in answers {
+                let _ = done.send(Err(StoreError::Unavailable("the sqlite syncer has stopped".into())));
+            }
+        }
     }
 }
 
 fn run(
-    mut conn: Connection,
-    mut rx: mpsc::UnboundedReceiver<Pending>,
+    conn: Connection,
+    mut rx: mpsc::UnboundedReceiver<Msg>,
     synced: std::sync::mpsc::Sender<Answers>,
+    state: Arc<SyncState>,
     finish: Option<Arc<AtomicBool>>,
 ) {
-    let mut batch: Vec<Pending> = Vec::with_capacity(MAX_BATCH);
+    let mut open: Option<Batch<'_>> = None;
     let stats = std::env::var("PIER_WRITER_STATS").is_ok();
-    let (mut busy, mut jobs, mut batches, mut since) =
+    let (mut working, mut jobs, mut batches, mut since) =
         (std::time::Duration::ZERO, 0usize, 0usize, std::time::Instant::now());
     while let Some(first) = rx.blocking_recv() {
         let t0 = std::time::Instant::now();
-        batch.push(first);
-        while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(p) => batch.push(p),
-                Err(_) => break,
+        // Run everything that has arrived (up to a full batch) in the open transaction.
+        let mut next = Some(first);
+        while let Some(msg) = next.take() {
+            if let Msg::Job(p) = msg {
+                jobs += 1;
+                if open.is_none() {
+                    match Batch::begin(&conn) {
+                        Ok(b) => open = Some(b),
+                        Err(e) => {
+                            tracing::error!(error = %e, "cannot begin a sqlite transaction");
+                            let _ = p.done.send(Err(StoreError::Unavailable(e.to_string())));
+                            next = rx.try_recv().ok();
+                            continue;
+                        }
+                    }
+                }
+                if let Some(batch) = open.as_mut() {
+                    if let Err(message) = batch.run_job(p) {
+                        if let Some(b) = open.take() {
+                            b.fail(&message);
+                        }
+                    }
+                }
+                if open.as_ref().is_some_and(|b| b.answers.len() >= MAX_BATCH) {
+                    break;
+                }
             }
+            next = rx.try_recv().ok();
         }
-        jobs += batch.len();
-        let results = commit_batch(&mut conn, &mut batch);
-        match results {
-            Ok(results) => {
-                let answers: Answers = batch.drain(..).map(|p| p.done).zip(results).collect();
-                if let Err(std::sync::mpsc::SendError(answers)) = synced.send(answers) {
-                    for (done, _) in answers {
-                        let _ = done.send(Err(StoreError::Unavailable("the sqlite syncer has stopped".into())));
+        // Commit when the syncer takes it at once (or the batch is full); otherwise the
+        // transaction stays open for what arrives until the syncer is done.
+        let full = open.as_ref().is_some_and(|b| b.answers.len() >= MAX_BATCH);
+        if open.is_some() && (full || !state.writer_waits()) {
+            if let Some(b) = open.take() {
+                b.commit(&synced, &state);
+                batches += 1;
+                if finish.as_ref().is_some_and(|f| f.swap(false, Ordering::Acquire)) {
+                    if let Err(e) = passive_checkpoint(&conn) {
+                        tracing::warn!(error = %e, "finishing the checkpoint failed");
                     }
                 }
             }
-            Err(e) => {
-                tracing::error!(error = %e, jobs = batch.len(), "sqlite commit failed");
-                for p in batch.drain(..) {
-                    let _ = p.done.send(Err(StoreError::Unavailable(e.to_string())));
-                }
-            }
-        }
-        if finish.as_ref().is_some_and(|f| f.swap(false, Ordering::Acquire)) {
-            if let Err(e) = passive_checkpoint(&conn) {
-                tracing::warn!(error = %e, "finishing the checkpoint failed");
-            }
         }
         if stats {
-            busy += t0.elapsed();
-            batches += 1;
+            working += t0.elapsed();
             if since.elapsed() > std::time::Duration::from_secs(2) {
                 eprintln!(
                     "writer: {batches} batches, {jobs} jobs, {:.1} jobs/batch, busy {:.0}%, {:.0} us/job",
-                    jobs as f64 / batches as f64,
-                    busy.as_secs_f64() * 100.0 / since.elapsed().as_secs_f64(),
-                    busy.as_secs_f64() * 1e6 / jobs.max(1) as f64
+                    jobs as f64 / batches.max(1) as f64,
+                    working.as_secs_f64() * 100.0 / since.elapsed().as_secs_f64(),
+                    working.as_secs_f64() * 1e6 / jobs.max(1) as f64
                 );
-                (busy, jobs, batches, since) = (std::time::Duration::ZERO, 0, 0, std::time::Instant::now());
+                (working, jobs, batches, since) = (std::time::Duration::ZERO, 0, 0, std::time::Instant::now());
             }
         }
     }
-}
-
-fn commit_batch(conn: &mut Connection, batch: &mut [Pending]) -> rusqlite::Result<Vec<Result<(), StoreError>>> {
-    let tx = conn.transaction()?;
-    let mut results: Vec<Option<Result<(), StoreError>>> = (0..batch.len()).map(|_| None).collect();
-    let single = batch.len() == 1;
-    // The others first, each in its savepoint (one job alone: the transaction is its savepoint).
-    for (i, p) in batch.iter_mut().enumerate().filter(|(_, p)| !p.trusted) {
-        let job: Job = std::mem::replace(&mut p.job, Box::new(|_| Ok(())));
-        if single {
-            results[i] = Some(job(&tx));
-            continue;
-        }
-        tx.prepare_cached("SAVEPOINT job")?.execute([])?;
-        let r = job(&tx);
-        if r.is_ok() {
-            tx.prepare_cached("RELEASE job")?.execute([])?;
-        } else {
-            tx.prepare_cached("ROLLBACK TO job")?.execute([])?;
-            tx.prepare_cached("RELEASE job")?.execute([])?;
-        }
-        results[i] = Some(r);
+    // Every writer is gone: commit what was run.
+    if let Some(b) = open.take() {
+        b.commit(&synced, &state);
     }
-    // Then the trusted ones, without savepoints.
-    for (i, p) in batch.iter_mut().enumerate().filter(|(_, p)| p.trusted) {
-        let job: Job = std::mem::replace(&mut p.job, Box::new(|_| Ok(())));
-        let r = job(&tx);
-        if let Err(e @ (StoreError::NotFound | StoreError::Conflict(_))) = r {
-            // Refused before writing anything: the others are not affected.
-            results[i] = Some(Err(e));
-            continue;
-        }
-        if let Err(e) = r {
-            tracing::error!(error = %e, jobs = results.len(), "a trusted write failed; the batch is rolled back");
-            tx.rollback()?;
-            let message = format!("the write was rolled back: {e}");
-            return Ok(results.iter().map(|_| Err(StoreError::Unavailable(message.clone()))).collect());
-        }
-        results[i] = Some(Ok(()));
-    }
-    let results: Vec<Result<(), StoreError>> = results.into_iter().map(|r| r.unwrap_or(Ok(()))).collect();
-    if single && results.first().is_some_and(|r| r.is_err()) {
-        tx.rollback()?;
-    } else {
-        tx.commit()?;
-    }
-    Ok(results)
 }
 
 #[cfg(test)]
@@ -395,6 +495,48 @@ mod tests {
                 .await
                 .unwrap();
             assert_eq!(stray, 0, "the failed job's own write is rolled back");
+        })
+        .await
+    }
+
+    #[tokio::test]
+    async fn every_answered_write_is_committed_when_answered() {
+        within(async {
+            let (dir, w) = writer();
+            // Another connection, as the store's readers: it sees only committed rows.
+            let reader = crate::open_connection(&dir.path().join("w.db"), true).unwrap();
+            let reader = Arc::new(Mutex::new(reader));
+            // Writes arrive spread out, so some run while the syncer is busy and wait, in the
+            // open transaction, for its word.
+            let jobs = (0..300i64).map(|i| {
+                let (w, reader) = (w.clone(), reader.clone());
+                async move {
+                    tokio::time::sleep(Duration::from_micros((i as u64 % 50) * 200)).await;
+                    w.write_trusted(insert(i)).await.unwrap();
+                    let seen: i64 =
+                        reader.lock().query_row("SELECT COUNT(*) FROM t WHERE v = ?1", [i], |r| r.get(0)).unwrap();
+                    assert_eq!(seen, 1, "write {i} was answered before it was committed");
+                }
+            });
+            futures::future::join_all(jobs).await;
+            assert_eq!(count(&w).await, 300);
+        })
+        .await
+    }
+
+    #[tokio::test]
+    async fn a_lone_write_is_answered_without_waiting_for_more() {
+        within(async {
+            let (_dir, w) = writer();
+            for i in 0..100i64 {
+                // Nothing else is sent until this answer: a writer that waited for company, or
+                // for a word from the syncer that never comes, would never answer.
+                tokio::time::timeout(Duration::from_secs(5), w.write_trusted(insert(i)))
+                    .await
+                    .expect("a lone write is answered")
+                    .unwrap();
+            }
+            assert_eq!(count(&w).await, 100);
         })
         .await
     }
