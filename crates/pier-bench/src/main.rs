@@ -5,6 +5,7 @@
 //! its own receiver, and prints a table plus one JSON line per scenario (appended to
 //! `--out`). Timing is reported, never asserted.
 
+mod cpu;
 mod load;
 mod node;
 mod receiver;

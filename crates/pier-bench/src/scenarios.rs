@@ -26,6 +26,14 @@ struct Row {
 }
 
 /// Server CPU µs per operation between two `cpu_seconds` readings.
+/// `base` with the fields of `more` added (both JSON objects).
+fn merged(mut base: Value, more: Value) -> Value {
+    if let (Some(d), Value::Object(more)) = (base.as_object_mut(), more) {
+        d.extend(more);
+    }
+    base
+}
+
 fn cpu_per(before: f64, after: f64, ops: usize) -> f64 {
     if ops == 0 {
         return 0.0;
@@ -130,15 +138,15 @@ struct Deliveries {
     latencies: Vec<u64>,
     /// Server CPU µs per delivered event.
     cpu_us: f64,
+    /// `pier-bench`'s own CPU per delivered event and the machine's idle share (cpu.rs).
+    used: Value,
 }
 
 impl Deliveries {
     /// The table row, with `extra` added to the common details.
     fn row(&self, name: String, p: &node::Proc, extra: Value) -> Row {
-        let mut detail = json!({"acked": self.load.ok, "delivered": self.delivered, "latency": "ingest to receiver"});
-        if let (Some(d), Value::Object(more)) = (detail.as_object_mut(), extra) {
-            d.extend(more);
-        }
+        let detail = json!({"acked": self.load.ok, "delivered": self.delivered, "latency": "ingest to receiver"});
+        let detail = merged(merged(detail, self.used.clone()), extra);
         Row {
             name,
             rate: self.rate,
@@ -162,12 +170,13 @@ async fn deliveries(
     limit: Duration,
 ) -> Deliveries {
     let count = || arrivals.count.load(std::sync::atomic::Ordering::Relaxed);
-    let (before, c0) = (count(), p.cpu_seconds());
+    let (before, c0, used) = (count(), p.cpu_seconds(), crate::cpu::Sample::now());
     let o = load.await;
     let start = Instant::now() - o.elapsed;
     let last = wait_arrivals(arrivals, before + o.ok, limit).await;
     let delivered = count() - before;
     Deliveries {
+        used: used.since(delivered),
         delivered,
         rate: delivered as f64 / last.duration_since(start).as_secs_f64(),
         latencies: e2e_latencies(&o.sent, arrivals),
@@ -240,9 +249,10 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         let urls: Vec<String> =
             std::iter::once(&p).chain(others.iter()).map(|n| format!("{}{path}", n.url())).collect();
         let cpu = || std::iter::once(&p).chain(others.iter()).map(|n| n.cpu_seconds()).sum::<f64>();
-        let c0 = cpu();
+        let (c0, used) = (cpu(), crate::cpu::Sample::now());
         let o = load::closed_many(&urls, BODY, args.connections, secs).await;
         let cpu_us = cpu_per(c0, cpu(), o.ok);
+        let used = used.since(o.ok);
         let max = o.rate();
         rows.push(Row {
             name: format!("ingest (closed loop, {} node(s))", args.nodes),
@@ -253,11 +263,12 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             p999: o.pct(99.9),
             rss: p.memory_mib().0,
             cpu_us,
-            extra: json!({"errors": o.errors, "connections": args.connections}),
+            extra: merged(json!({"errors": o.errors, "connections": args.connections}), used),
         });
-        let c0 = p.cpu_seconds();
+        let (c0, used) = (p.cpu_seconds(), crate::cpu::Sample::now());
         let half = load::open(&src, BODY, (max / 2.0).max(10.0), secs).await;
         let cpu_us = cpu_per(c0, p.cpu_seconds(), half.ok);
+        let used = used.since(half.ok);
         rows.push(Row {
             name: "ingest (open loop, 50%)".into(),
             rate: half.rate(),
@@ -267,7 +278,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             p999: half.pct(99.9),
             rss: p.memory_mib().0,
             cpu_us,
-            extra: json!({"offered": max / 2.0, "errors": half.errors}),
+            extra: merged(json!({"offered": max / 2.0, "errors": half.errors}), used),
         });
     }
 

@@ -1,0 +1,90 @@
+//! Where the machine's CPU went during a measurement: `pier-bench`'s own share (load generator
+//! and receivers) and how much of the machine stayed idle — whether a closed loop was bound by
+//! CPU or by latency.
+
+use serde_json::{json, Value};
+
+/// The counters at the start of a measurement.
+pub struct Sample {
+    own_secs: f64,
+    machine: (u64, u64),
+}
+
+impl Sample {
+    pub fn now() -> Sample {
+        Sample { own_secs: own_cpu_secs(), machine: machine_ticks() }
+    }
+
+    /// `bench_cpu_us_per_op` (this process's CPU per operation) and `machine_idle_pct` (idle and
+    /// waiting for I/O, all cores) since the sample, as JSON fields for a row's detail.
+    pub fn since(&self, ops: usize) -> Value {
+        let own = own_cpu_secs() - self.own_secs;
+        let (total, idle) = machine_ticks();
+        let (dt, di) = (total.saturating_sub(self.machine.0), idle.saturating_sub(self.machine.1));
+        let idle_pct = if dt == 0 { 0.0 } else { di as f64 * 100.0 / dt as f64 };
+        let per_op = if ops == 0 { 0.0 } else { own * 1e6 / ops as f64 };
+        json!({"bench_cpu_us_per_op": (per_op * 10.0).round() / 10.0, "machine_idle_pct": idle_pct.round()})
+    }
+}
+
+/// User + system CPU seconds of this process (all threads).
+fn own_cpu_secs() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // The fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat.rsplit_once(')').map_or("", |x| x.1).split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// (all ticks, idle + iowait ticks) of the machine, from `/proc/stat`; zeros where unreadable.
+fn machine_ticks() -> (u64, u64) {
+    std::fs::read_to_string("/proc/stat").ok().and_then(|s| s.lines().next().and_then(parse_cpu_line)).unwrap_or((0, 0))
+}
+
+/// The first line of `/proc/stat`: `cpu user nice system idle iowait irq softirq steal guest
+/// guest_nice`. Guest time is already counted in user time, so the total is the first eight.
+fn parse_cpu_line(line: &str) -> Option<(u64, u64)> {
+    let mut parts = line.split_whitespace();
+    if parts.next()? != "cpu" {
+        return None;
+    }
+    let v: Vec<u64> = parts.take(8).map(|x| x.parse().ok()).collect::<Option<Vec<u64>>>()?;
+    if v.len() < 5 {
+        return None;
+    }
+    Some((v.iter().sum(), v[3] + v[4]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_machine_line_gives_total_and_idle() {
+        let line = "cpu  100 5 50 800 40 3 2 0 7 0";
+        assert_eq!(parse_cpu_line(line), Some((1000, 840)));
+        assert_eq!(parse_cpu_line("cpu0 1 2 3 4 5 6 7 8"), None, "a single core's line is not the machine");
+        assert_eq!(parse_cpu_line("cpu 1 2 x 4 5"), None);
+        assert_eq!(parse_cpu_line("cpu 1 2 3"), None);
+    }
+
+    #[test]
+    fn a_busy_loop_counts_as_own_cpu() {
+        let s = Sample::now();
+        let (start, deadline) = (own_cpu_secs(), std::time::Instant::now() + std::time::Duration::from_secs(20));
+        let mut x = 0u64;
+        // Spin until the kernel has counted 50 ms of this process's CPU (10 ms ticks).
+        while own_cpu_secs() - start < 0.05 {
+            assert!(std::time::Instant::now() < deadline, "no CPU time counted");
+            for _ in 0..10_000 {
+                x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
+            }
+        }
+        std::hint::black_box(x);
+        let v = s.since(2);
+        let us = v["bench_cpu_us_per_op"].as_f64().unwrap();
+        assert!(us >= 25_000.0, "50 ms over two operations: {v}");
+        let idle = v["machine_idle_pct"].as_f64().unwrap();
+        assert!((0.0..=100.0).contains(&idle), "{v}");
+    }
+}
