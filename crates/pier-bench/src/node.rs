@@ -33,11 +33,7 @@ impl Proc {
     }
     /// CPU time (user + system) the process used so far, seconds (`/proc`, USER_HZ = 100).
     pub fn cpu_seconds(&self) -> f64 {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default();
-        // The fields after the command name, which is in parentheses and may hold spaces.
-        let fields: Vec<&str> = stat.rsplit_once(')').map_or("", |x| x.1).split_whitespace().collect();
-        let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-        (ticks(11) + ticks(12)) / 100.0
+        crate::cpu::process_cpu_secs(&self.child.id().to_string())
     }
     /// Size of the data directory, MiB.
     pub fn disk_mib(&self) -> f64 {

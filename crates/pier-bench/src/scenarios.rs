@@ -25,7 +25,6 @@ struct Row {
     extra: Value,
 }
 
-/// Server CPU µs per operation between two `cpu_seconds` readings.
 /// `base` with the fields of `more` added (both JSON objects).
 fn merged(mut base: Value, more: Value) -> Value {
     if let (Some(d), Value::Object(more)) = (base.as_object_mut(), more) {
@@ -34,6 +33,7 @@ fn merged(mut base: Value, more: Value) -> Value {
     base
 }
 
+/// Server CPU µs per operation between two `cpu_seconds` readings.
 fn cpu_per(before: f64, after: f64, ops: usize) -> f64 {
     if ops == 0 {
         return 0.0;

@@ -401,7 +401,7 @@ fn run(
             working += t0.elapsed();
             if since.elapsed() > std::time::Duration::from_secs(2) {
                 eprintln!(
-                    "writer: {batches} batches, {jobs} jobs, {:.1} jobs/batch, busy {:.0}%, {:.0} us/job",
+                    "writer: {batches} commits, {jobs} jobs, {:.1} jobs/commit, busy {:.0}%, {:.0} us/job",
                     jobs as f64 / batches.max(1) as f64,
                     working.as_secs_f64() * 100.0 / since.elapsed().as_secs_f64(),
                     working.as_secs_f64() * 1e6 / jobs.max(1) as f64
