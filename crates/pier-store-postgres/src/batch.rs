@@ -1,13 +1,14 @@
-//! Group commit of ingest on PostgreSQL: requests waiting to be stored are inserted together
-//! (one multi-row `INSERT … SELECT FROM UNNEST(…)`) in one transaction, with the events and
-//! ignored events of those routed at ingest (one `UNNEST` insert each), and each caller is
-//! answered only after that commit.
+//! Group commit of ingest on PostgreSQL: requests waiting to be stored are inserted together,
+//! with the events and ignored events of those routed at ingest, by one statement (one
+//! `UNNEST` insert per table, one round trip, its own transaction), and each caller is answered
+//! only after that commit.
 
 use crate::{map_err, pool_err, rows::to_json};
 use deadpool_postgres::Pool;
 use pier_core::Request;
 use pier_store::{Routing, StoreError};
 use tokio::sync::{mpsc, oneshot};
+use tokio_postgres::types::ToSql;
 
 const MAX_BATCH: usize = 1000;
 
@@ -44,114 +45,195 @@ pub(crate) fn start(pool: Pool) -> mpsc::UnboundedSender<Pending> {
     tx
 }
 
-async fn insert(pool: &Pool, batch: &[Pending]) -> Result<(), StoreError> {
-    let mut client = pool.get().await.map_err(pool_err)?;
-    let tx = client.transaction().await.map_err(map_err)?;
-    let requests: Vec<&Request> = batch.iter().map(|p| &p.request).collect();
-    insert_requests(&tx, &requests).await?;
-    let routings: Vec<&Routing> = batch.iter().filter_map(|p| p.routing.as_ref()).collect();
-    if !routings.is_empty() {
-        insert_routings(&tx, &routings).await?;
-    }
-    tx.commit().await.map_err(map_err)
-}
+/// The whole batch in one statement, so one round trip: data-modifying `WITH` clauses insert
+/// the requests, the events (held when their connection is paused) and the ignored events, and
+/// the outer `SELECT` sends the due-work notices. Outside a transaction block the statement is
+/// its own transaction, committed before PostgreSQL answers (tokio-postgres waits for
+/// `ReadyForQuery`, which follows the commit), so every caller is answered after its commit.
+const INSERT_BATCH: &str = "WITH r AS (INSERT INTO requests (id, project_id, source_id, method, path, query, headers, \
+     body, body_size, original_ip, verified, rejection_cause, routed, ingested_at, created_at, updated_at, \
+     events_count, ignored_count) \
+     SELECT i, p, s, m, pa, q, h, b, sz, ip, v, c, r, t, t, t, ec, ic FROM UNNEST($1::text[], $2::text[], \
+     $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bytea[], $9::bigint[], $10::text[], \
+     $11::bool[], $12::text[], $13::bool[], $14::bigint[], $15::bigint[], $16::bigint[]) \
+     AS x(i, p, s, m, pa, q, h, b, sz, ip, v, c, r, t, ec, ic)), \
+   e AS (INSERT INTO events (id, project_id, request_id, connection_id, source_id, destination_id, status, \
+     attempts, next_attempt_at, created_at, updated_at, next_trigger) \
+     SELECT x.i, x.p, x.r, x.c, x.s, x.d, \
+       CASE WHEN cn.paused_at IS NOT NULL THEN 'HOLD' WHEN x.st = 'HOLD' THEN 'QUEUED' ELSE x.st END, 0, \
+       CASE WHEN cn.paused_at IS NOT NULL THEN NULL WHEN x.st = 'HOLD' THEN x.t ELSE x.n END, \
+       x.t, x.t, 'INITIAL' \
+     FROM UNNEST($17::text[], $18::text[], $19::text[], $20::text[], $21::text[], $22::text[], $23::text[], \
+       $24::bigint[], $25::bigint[]) AS x(i, p, r, c, s, d, st, n, t) \
+     LEFT JOIN connections cn ON cn.id = x.c \
+     ON CONFLICT (request_id, connection_id) DO NOTHING), \
+   g AS (INSERT INTO ignored_events (id, project_id, request_id, connection_id, cause, meta, created_at, \
+     updated_at) SELECT i, p, r, c, ca, m, t, t FROM UNNEST($26::text[], $27::text[], $28::text[], \
+     $29::text[], $30::text[], $31::text[], $32::bigint[]) AS x(i, p, r, c, ca, m, t) \
+     ON CONFLICT (request_id, connection_id) DO NOTHING) \
+ SELECT pg_notify('pier_due', n) FROM UNNEST($33::text[]) AS n";
 
-/// The events and ignored events of requests routed at ingest (filters and delays only: no
-/// transformed data or executions), with one statement each; events of a paused connection
-/// are held.
-async fn insert_routings(tx: &deadpool_postgres::Transaction<'_>, routings: &[&Routing]) -> Result<(), StoreError> {
+async fn insert(pool: &Pool, batch: &[Pending]) -> Result<(), StoreError> {
+    let client = pool.get().await.map_err(pool_err)?;
+    let requests: Vec<&Request> = batch.iter().map(|p| &p.request).collect();
+    let requests = RequestColumns::of(&requests)?;
+    let routings: Vec<&Routing> = batch.iter().filter_map(|p| p.routing.as_ref()).collect();
     let events: Vec<&pier_core::Event> = routings.iter().flat_map(|r| r.events.iter()).collect();
-    if !events.is_empty() {
-        let col = |f: fn(&pier_core::Event) -> &str| events.iter().map(|e| f(e)).collect::<Vec<&str>>();
-        let (id, project, request) = (col(|e| &e.id), col(|e| &e.project_id), col(|e| &e.request_id));
-        let (conn, source, dest) = (col(|e| &e.connection_id), col(|e| &e.source_id), col(|e| &e.destination_id));
-        let status: Vec<&str> = events.iter().map(|e| e.status.as_str()).collect();
-        let next: Vec<Option<i64>> = events.iter().map(|e| e.next_attempt_at).collect();
-        let at: Vec<i64> = events.iter().map(|e| e.created_at).collect();
-        let st = tx
-            .prepare_cached(
-                "INSERT INTO events (id, project_id, request_id, connection_id, source_id, destination_id, status, \
-                 attempts, next_attempt_at, created_at, updated_at, next_trigger) \
-                 SELECT x.i, x.p, x.r, x.c, x.s, x.d, \
-                   CASE WHEN cn.paused_at IS NOT NULL THEN 'HOLD' WHEN x.st = 'HOLD' THEN 'QUEUED' ELSE x.st END, 0, \
-                   CASE WHEN cn.paused_at IS NOT NULL THEN NULL WHEN x.st = 'HOLD' THEN x.t ELSE x.n END, \
-                   x.t, x.t, 'INITIAL' \
-                 FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], \
-                   $8::bigint[], $9::bigint[]) AS x(i, p, r, c, s, d, st, n, t) \
-                 LEFT JOIN connections cn ON cn.id = x.c \
-                 ON CONFLICT (request_id, connection_id) DO NOTHING",
-            )
-            .await
-            .map_err(map_err)?;
-        tx.execute(&st, &[&id, &project, &request, &conn, &source, &dest, &status, &next, &at])
-            .await
-            .map_err(map_err)?;
-        let owned: Vec<pier_core::Event> = events.iter().map(|e| (*e).clone()).collect();
-        crate::notify_due(tx, &crate::due_payloads(&owned)).await?;
-    }
+    let notices = crate::due_payloads(events.iter().copied());
+    let events = EventColumns::of(&events);
     let ignored: Vec<&pier_core::IgnoredEvent> = routings.iter().flat_map(|r| r.ignored.iter()).collect();
-    if !ignored.is_empty() {
-        let col = |f: fn(&pier_core::IgnoredEvent) -> &str| ignored.iter().map(|e| f(e)).collect::<Vec<&str>>();
-        let (id, project, request, conn) =
-            (col(|e| &e.id), col(|e| &e.project_id), col(|e| &e.request_id), col(|e| &e.connection_id));
-        let cause: Vec<&str> = ignored.iter().map(|e| e.cause.as_str()).collect();
-        let meta: Vec<Option<String>> =
-            ignored.iter().map(|e| e.meta.as_ref().map(to_json).transpose()).collect::<Result<_, _>>()?;
-        let at: Vec<i64> = ignored.iter().map(|e| e.created_at).collect();
-        let st = tx
-            .prepare_cached(
-                "INSERT INTO ignored_events (id, project_id, request_id, connection_id, cause, meta, created_at, \
-                 updated_at) SELECT i, p, r, c, ca, m, t, t FROM UNNEST($1::text[], $2::text[], $3::text[], \
-                 $4::text[], $5::text[], $6::text[], $7::bigint[]) AS x(i, p, r, c, ca, m, t) \
-                 ON CONFLICT (request_id, connection_id) DO NOTHING",
-            )
-            .await
-            .map_err(map_err)?;
-        tx.execute(&st, &[&id, &project, &request, &conn, &cause, &meta, &at]).await.map_err(map_err)?;
-    }
+    let ignored = IgnoredColumns::of(&ignored)?;
+    let mut params = requests.params();
+    params.extend(events.params());
+    params.extend(ignored.params());
+    params.push(&notices);
+    let st = client.prepare_cached(INSERT_BATCH).await.map_err(map_err)?;
+    client.query(&st, &params).await.map_err(map_err)?;
     Ok(())
 }
 
-/// Insert requests with one statement inside `tx`.
+type Params<'a> = Vec<&'a (dyn ToSql + Sync)>;
+
+/// Requests as one array per column, for an `UNNEST` insert.
+struct RequestColumns<'a> {
+    id: Vec<&'a str>,
+    project: Vec<&'a str>,
+    source: Vec<&'a str>,
+    method: Vec<&'a str>,
+    path: Vec<&'a str>,
+    query: Vec<&'a str>,
+    headers: Vec<String>,
+    body: Vec<Option<&'a [u8]>>,
+    size: Vec<i64>,
+    ip: Vec<Option<&'a str>>,
+    verified: Vec<bool>,
+    cause: Vec<Option<&'static str>>,
+    routed: Vec<bool>,
+    at: Vec<i64>,
+    events_count: Vec<i64>,
+    ignored_count: Vec<i64>,
+}
+
+impl<'a> RequestColumns<'a> {
+    fn of(batch: &[&'a Request]) -> Result<Self, StoreError> {
+        Ok(RequestColumns {
+            id: batch.iter().map(|r| r.id.as_str()).collect(),
+            project: batch.iter().map(|r| r.project_id.as_str()).collect(),
+            source: batch.iter().map(|r| r.source_id.as_str()).collect(),
+            method: batch.iter().map(|r| r.method.as_str()).collect(),
+            path: batch.iter().map(|r| r.path.as_str()).collect(),
+            query: batch.iter().map(|r| r.query.as_str()).collect(),
+            headers: batch.iter().map(|r| to_json(&r.headers)).collect::<Result<_, _>>()?,
+            body: batch.iter().map(|r| r.body.as_deref()).collect(),
+            size: batch.iter().map(|r| r.body_size).collect(),
+            ip: batch.iter().map(|r| r.original_ip.as_deref()).collect(),
+            verified: batch.iter().map(|r| r.verified).collect(),
+            cause: batch.iter().map(|r| r.rejection_cause.map(|c| c.as_str())).collect(),
+            routed: batch.iter().map(|r| r.routed).collect(),
+            at: batch.iter().map(|r| r.ingested_at).collect(),
+            events_count: batch.iter().map(|r| r.events_count).collect(),
+            ignored_count: batch.iter().map(|r| r.ignored_count).collect(),
+        })
+    }
+    /// In the order of `$1`…`$16` above and in `insert_requests`.
+    fn params(&self) -> Params<'_> {
+        vec![
+            &self.id,
+            &self.project,
+            &self.source,
+            &self.method,
+            &self.path,
+            &self.query,
+            &self.headers,
+            &self.body,
+            &self.size,
+            &self.ip,
+            &self.verified,
+            &self.cause,
+            &self.routed,
+            &self.at,
+            &self.events_count,
+            &self.ignored_count,
+        ]
+    }
+}
+
+/// Events routed at ingest as one array per column (`$17`…`$25`).
+struct EventColumns<'a> {
+    id: Vec<&'a str>,
+    project: Vec<&'a str>,
+    request: Vec<&'a str>,
+    connection: Vec<&'a str>,
+    source: Vec<&'a str>,
+    destination: Vec<&'a str>,
+    status: Vec<&'static str>,
+    next: Vec<Option<i64>>,
+    at: Vec<i64>,
+}
+
+impl<'a> EventColumns<'a> {
+    fn of(events: &[&'a pier_core::Event]) -> Self {
+        EventColumns {
+            id: events.iter().map(|e| e.id.as_str()).collect(),
+            project: events.iter().map(|e| e.project_id.as_str()).collect(),
+            request: events.iter().map(|e| e.request_id.as_str()).collect(),
+            connection: events.iter().map(|e| e.connection_id.as_str()).collect(),
+            source: events.iter().map(|e| e.source_id.as_str()).collect(),
+            destination: events.iter().map(|e| e.destination_id.as_str()).collect(),
+            status: events.iter().map(|e| e.status.as_str()).collect(),
+            next: events.iter().map(|e| e.next_attempt_at).collect(),
+            at: events.iter().map(|e| e.created_at).collect(),
+        }
+    }
+    fn params(&self) -> Params<'_> {
+        vec![
+            &self.id,
+            &self.project,
+            &self.request,
+            &self.connection,
+            &self.source,
+            &self.destination,
+            &self.status,
+            &self.next,
+            &self.at,
+        ]
+    }
+}
+
+/// Ignored events routed at ingest as one array per column (`$26`…`$32`).
+struct IgnoredColumns<'a> {
+    id: Vec<&'a str>,
+    project: Vec<&'a str>,
+    request: Vec<&'a str>,
+    connection: Vec<&'a str>,
+    cause: Vec<&'static str>,
+    meta: Vec<Option<String>>,
+    at: Vec<i64>,
+}
+
+impl<'a> IgnoredColumns<'a> {
+    fn of(ignored: &[&'a pier_core::IgnoredEvent]) -> Result<Self, StoreError> {
+        Ok(IgnoredColumns {
+            id: ignored.iter().map(|e| e.id.as_str()).collect(),
+            project: ignored.iter().map(|e| e.project_id.as_str()).collect(),
+            request: ignored.iter().map(|e| e.request_id.as_str()).collect(),
+            connection: ignored.iter().map(|e| e.connection_id.as_str()).collect(),
+            cause: ignored.iter().map(|e| e.cause.as_str()).collect(),
+            meta: ignored.iter().map(|e| e.meta.as_ref().map(to_json).transpose()).collect::<Result<_, _>>()?,
+            at: ignored.iter().map(|e| e.created_at).collect(),
+        })
+    }
+    fn params(&self) -> Params<'_> {
+        vec![&self.id, &self.project, &self.request, &self.connection, &self.cause, &self.meta, &self.at]
+    }
+}
+
+/// Insert requests with one statement inside `tx` (a bookmark's trigger).
 pub(crate) async fn insert_requests(
     tx: &deadpool_postgres::Transaction<'_>,
     batch: &[&Request],
 ) -> Result<(), StoreError> {
-    let n = batch.len();
-    let mut id = Vec::with_capacity(n);
-    let mut project = Vec::with_capacity(n);
-    let mut source = Vec::with_capacity(n);
-    let mut method = Vec::with_capacity(n);
-    let mut path = Vec::with_capacity(n);
-    let mut query = Vec::with_capacity(n);
-    let mut headers = Vec::with_capacity(n);
-    let mut body: Vec<Option<&[u8]>> = Vec::with_capacity(n);
-    let mut size = Vec::with_capacity(n);
-    let mut ip = Vec::with_capacity(n);
-    let mut verified = Vec::with_capacity(n);
-    let mut cause = Vec::with_capacity(n);
-    let mut routed = Vec::with_capacity(n);
-    let mut events_count = Vec::with_capacity(n);
-    let mut ignored_count = Vec::with_capacity(n);
-    let mut at = Vec::with_capacity(n);
-    for r in batch {
-        id.push(r.id.as_str());
-        project.push(r.project_id.as_str());
-        source.push(r.source_id.as_str());
-        method.push(r.method.as_str());
-        path.push(r.path.as_str());
-        query.push(r.query.as_str());
-        headers.push(to_json(&r.headers)?);
-        body.push(r.body.as_deref());
-        size.push(r.body_size);
-        ip.push(r.original_ip.as_deref());
-        verified.push(r.verified);
-        cause.push(r.rejection_cause.map(|c| c.as_str()));
-        routed.push(r.routed);
-        events_count.push(r.events_count);
-        ignored_count.push(r.ignored_count);
-        at.push(r.ingested_at);
-    }
+    let columns = RequestColumns::of(batch)?;
     let st = tx
         .prepare_cached(
             "INSERT INTO requests (id, project_id, source_id, method, path, query, headers, body, body_size, original_ip, \
@@ -163,28 +245,6 @@ pub(crate) async fn insert_requests(
         )
         .await
         .map_err(map_err)?;
-    tx.execute(
-        &st,
-        &[
-            &id,
-            &project,
-            &source,
-            &method,
-            &path,
-            &query,
-            &headers,
-            &body,
-            &size,
-            &ip,
-            &verified,
-            &cause,
-            &routed,
-            &at,
-            &events_count,
-            &ignored_count,
-        ],
-    )
-    .await
-    .map_err(map_err)?;
+    tx.execute(&st, &columns.params()).await.map_err(map_err)?;
     Ok(())
 }

@@ -164,7 +164,7 @@ impl PostgresStore {
 }
 
 /// `NOTIFY pier_due` payloads: `project|destination|due`.
-pub(crate) fn due_payloads(events: &[Event]) -> Vec<String> {
+pub(crate) fn due_payloads<'a>(events: impl IntoIterator<Item = &'a Event>) -> Vec<String> {
     let mut earliest: std::collections::HashMap<(&str, &str), i64> = Default::default();
     for e in events {
         if let Some(at) = e.next_attempt_at {

@@ -398,6 +398,79 @@ async fn bookmarks_and_batches(store: &Arc<dyn Store>, ids: &mut Ids, p1: &Proje
     assert_eq!(store.event(&p1.id, &inline_event.id).await.unwrap().map(|e| e.status), Some(EventStatus::Queued));
     assert!(store.unrouted_requests(1000, "node-r").await.unwrap().iter().all(|q| q.id != routed.id));
 
+    // ---- several requests routed at ingest at once: queued, held by a pause, ignored ----
+    let notices = store.subscribe_due();
+    let held_dest = destination(ids, &p1.id, "inline-held-dst", false);
+    let paused = Connection { paused_at: Some(ids.now), ..connection(ids, &p1.id, "inline-paused", &s, &held_dest) };
+    let changes = vec![Change::PutDestination(held_dest.clone()), Change::PutConnection(paused.clone())];
+    store.apply(&p1.id, changes).await.unwrap();
+    let mut sent = Vec::new();
+    for i in 0..5 {
+        let mut q = request(ids, &s, format!("{{\"inline\":{i}}}").as_bytes());
+        q.routed = true;
+        q.events_count = 2;
+        q.ignored_count = 1;
+        let (queued, held) = (event_for(ids, &q, &c), event_for(ids, &q, &paused));
+        let ignored = IgnoredEvent {
+            id: ids.next(IdKind::IgnoredEvent),
+            project_id: p1.id.clone(),
+            request_id: q.id.clone(),
+            connection_id: c.id.clone(),
+            cause: IgnoredCause::Filtered,
+            meta: None,
+            created_at: ids.now,
+            updated_at: ids.now,
+        };
+        let routing = Routing {
+            request_id: q.id.clone(),
+            events: vec![queued.clone(), held.clone()],
+            ignored: vec![ignored.clone()],
+            now: ids.now,
+            ..Routing::default()
+        };
+        let store = store.clone();
+        sent.push((
+            q.clone(),
+            queued,
+            held,
+            ignored,
+            tokio::spawn(async move { store.ingest_routed(q, routing).await }),
+        ));
+    }
+    for (q, queued, held, ignored, task) in sent {
+        task.await.unwrap().expect("ingest routed, several at once");
+        let back = store.request(&p1.id, &q.id).await.unwrap().expect("stored");
+        assert_eq!((back.routed, back.events_count, back.ignored_count), (true, 2, 1));
+        assert_eq!(back.body, q.body, "the body is stored as sent");
+        assert_eq!(back.headers, q.headers);
+        let status = |e: Option<Event>| e.map(|e| (e.status, e.next_attempt_at.is_some()));
+        assert_eq!(status(store.event(&p1.id, &queued.id).await.unwrap()), Some((EventStatus::Queued, true)));
+        assert_eq!(
+            status(store.event(&p1.id, &held.id).await.unwrap()),
+            Some((EventStatus::Hold, false)),
+            "an event of a paused connection is held"
+        );
+        let ig = store
+            .list_ignored_events(&p1.id, &ListQuery::default().with(Cond::Eq(Col::RequestId, Val::Text(q.id.clone()))))
+            .await
+            .unwrap();
+        assert_eq!(ig.models.iter().map(|i| i.id.clone()).collect::<Vec<_>>(), vec![ignored.id.clone()]);
+    }
+    if let Some(mut notices) = notices {
+        // A store shared by several nodes tells them all that the queued events are due.
+        let wanted = (p1.id.clone(), d.id.clone());
+        let heard = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+            while let Some((project, dest, _)) = notices.recv().await {
+                if (project.clone(), dest) == wanted {
+                    return true;
+                }
+            }
+            false
+        })
+        .await;
+        assert_eq!(heard, Ok(true), "a due notice for the destination of the queued events");
+    }
+
     // ---- events leased as they are stored (delivered from memory by the ingesting node) ----
     if store.leases_at_ingest() {
         let ls = source(ids, &p1.id, "lease-src");
