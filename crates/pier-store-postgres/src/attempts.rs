@@ -1,8 +1,9 @@
 //! Group commit of delivery attempts on PostgreSQL: attempts waiting to be recorded are written
-//! together in one transaction (their statements pipelined on one connection), so a busy
-//! destination costs one commit per batch of attempts instead of one per attempt.
+//! together by one statement (the events updated, the attempts inserted; one round trip, its
+//! own transaction), so a busy destination costs one commit per batch of attempts instead of
+//! one per attempt.
 
-use crate::{due_payloads, map_err, notify_due, pool_err, rows};
+use crate::{due_payloads, map_err, pool_err, rows};
 use deadpool_postgres::Pool;
 use pier_core::Event;
 use pier_store::{AttemptRecord, StoreError};
@@ -49,74 +50,120 @@ pub(crate) fn start(pool: Pool) -> mpsc::UnboundedSender<Pending> {
     tx
 }
 
-const UPDATE: &str = "UPDATE events SET attempts = attempts + 1, last_attempt_at = $2, response_status = $3, \
-     error_code = $4, \
-     status = CASE WHEN $5 = 'SUCCESSFUL' THEN 'SUCCESSFUL' WHEN status IN ('CANCELLED', 'HOLD') THEN status ELSE $5 END, \
-     next_attempt_at = CASE WHEN $5 = 'SUCCESSFUL' OR status IN ('CANCELLED', 'HOLD') THEN NULL ELSE $6::BIGINT END, \
-     successful_at = CASE WHEN $5 = 'SUCCESSFUL' THEN $2 ELSE successful_at END, \
-     next_trigger = CASE WHEN $6::BIGINT IS NOT NULL THEN 'AUTOMATIC' ELSE next_trigger END, \
-     locked_until = NULL, locked_by = NULL, updated_at = $2 WHERE id = $1 RETURNING ";
+/// The whole batch in one statement (one round trip, its own transaction): the events are
+/// updated first, and an attempt row is inserted only for an event that was updated (a missing
+/// event gets none and is reported `NotFound`); the updated events come back.
+const WRITE: &str = "WITH x AS (SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::bigint[], $4::text[], \
+       $5::text[], $6::bigint[]) AS x(eid, at, rs, ec, st, nx)), \
+     u AS (UPDATE events SET attempts = attempts + 1, last_attempt_at = x.at, response_status = x.rs, \
+       error_code = x.ec, \
+       status = CASE WHEN x.st = 'SUCCESSFUL' THEN 'SUCCESSFUL' WHEN status IN ('CANCELLED', 'HOLD') THEN status \
+         ELSE x.st END, \
+       next_attempt_at = CASE WHEN x.st = 'SUCCESSFUL' OR status IN ('CANCELLED', 'HOLD') THEN NULL ELSE x.nx END, \
+       successful_at = CASE WHEN x.st = 'SUCCESSFUL' THEN x.at ELSE successful_at END, \
+       next_trigger = CASE WHEN x.nx IS NOT NULL THEN 'AUTOMATIC' ELSE next_trigger END, \
+       locked_until = NULL, locked_by = NULL, updated_at = x.at \
+       FROM x WHERE events.id = x.eid RETURNING events.*), \
+     i AS (INSERT INTO attempts (id, project_id, event_id, destination_id, attempt_number, trigger, \
+       successful, response_status, error_code, body, requested_url, http_method, delivered_at, responded_at, \
+       delivery_latency, response_latency, created_at, updated_at) \
+       SELECT * FROM UNNEST($7::text[], $8::text[], $9::text[], $10::text[], $11::bigint[], $12::text[], \
+         $13::bool[], $14::bigint[], $15::text[], $16::text[], $17::text[], $18::text[], $19::bigint[], \
+         $20::bigint[], $21::bigint[], $22::bigint[], $23::bigint[], $24::bigint[]) \
+       AS a(id, p, e, d, n, t, ok, rs, ec, b, url, m, da, ra, dl, rl, ca, ua) \
+       WHERE a.e IN (SELECT id FROM u)) \
+     SELECT ";
 
-const INSERT: &str = "INSERT INTO attempts (id, project_id, event_id, destination_id, attempt_number, trigger, \
-     successful, response_status, error_code, body, requested_url, http_method, delivered_at, responded_at, \
-     delivery_latency, response_latency, created_at, updated_at) \
-     VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18)";
-
-/// Update the events first (a missing one is `None` and gets no attempt row), then insert the
-/// attempts of the others; one commit. Statements are pipelined.
+/// Update the events and insert the attempts of those found, with one statement; then tell the
+/// other nodes about retries that became due (after the commit).
 async fn write(pool: &Pool, records: &[&AttemptRecord]) -> Result<Vec<Option<Event>>, StoreError> {
-    let mut client = pool.get().await.map_err(pool_err)?;
-    let tx = client.transaction().await.map_err(map_err)?;
-    let update = tx.prepare_cached(&format!("{UPDATE}{}", rows::EVENT)).await.map_err(map_err)?;
-    let insert = tx.prepare_cached(INSERT).await.map_err(map_err)?;
-    let updates = records.iter().map(|rec| {
-        let a = &rec.attempt;
-        let status = rec.status.as_str();
-        let (tx, update) = (&tx, &update);
-        async move {
-            tx.query_opt(
-                update,
-                &[&a.event_id, &rec.now, &a.response_status, &a.error_code, &status, &rec.next_attempt_at],
-            )
-            .await
+    let client = pool.get().await.map_err(pool_err)?;
+    let mut seen = std::collections::HashSet::with_capacity(records.len());
+    if !records.iter().all(|r| seen.insert(r.attempt.event_id.as_str())) {
+        // Two attempts of one event in a batch: an UPDATE … FROM would apply only one of them.
+        let mut events = Vec::with_capacity(records.len());
+        for r in records {
+            events.extend(write_rows(&client, std::slice::from_ref(r)).await?);
         }
-    });
-    let rows_back = futures::future::try_join_all(updates).await.map_err(map_err)?;
-    let events: Vec<Option<Event>> =
-        rows_back.iter().map(|r| r.as_ref().map(rows::event).transpose()).collect::<Result<_, _>>()?;
-    let inserts = records.iter().zip(&events).filter(|(_, e)| e.is_some()).map(|(rec, _)| {
-        let a = &rec.attempt;
-        let (tx, insert) = (&tx, &insert);
-        async move {
-            tx.execute(
-                insert,
-                &[
-                    &a.id,
-                    &a.project_id,
-                    &a.event_id,
-                    &a.destination_id,
-                    &a.attempt_number,
-                    &a.trigger.as_str(),
-                    &a.successful,
-                    &a.response_status,
-                    &a.error_code,
-                    &a.body,
-                    &a.requested_url,
-                    &a.http_method,
-                    &a.delivered_at,
-                    &a.responded_at,
-                    &a.delivery_latency,
-                    &a.response_latency,
-                    &a.created_at,
-                    &a.updated_at,
-                ],
-            )
-            .await
+        return notified(&client, events).await;
+    }
+    let events = write_rows(&client, records).await?;
+    notified(&client, events).await
+}
+
+async fn write_rows(
+    client: &deadpool_postgres::Object,
+    records: &[&AttemptRecord],
+) -> Result<Vec<Option<Event>>, StoreError> {
+    let attempts: Vec<&pier_core::Attempt> = records.iter().map(|r| &r.attempt).collect();
+    let col = |f: fn(&pier_core::Attempt) -> &str| attempts.iter().map(|a| f(a)).collect::<Vec<&str>>();
+    let (id, project, event) = (col(|a| &a.id), col(|a| &a.project_id), col(|a| &a.event_id));
+    let destination = col(|a| &a.destination_id);
+    let at: Vec<i64> = records.iter().map(|r| r.now).collect();
+    let status: Vec<&str> = records.iter().map(|r| r.status.as_str()).collect();
+    let next: Vec<Option<i64>> = records.iter().map(|r| r.next_attempt_at).collect();
+    let opt = |f: fn(&pier_core::Attempt) -> Option<&str>| attempts.iter().map(|a| f(a)).collect::<Vec<_>>();
+    let (error_code, body) = (opt(|a| a.error_code.as_deref()), opt(|a| a.body.as_deref()));
+    let (url, method) = (opt(|a| a.requested_url.as_deref()), opt(|a| a.http_method.as_deref()));
+    let num = |f: fn(&pier_core::Attempt) -> Option<i64>| attempts.iter().map(|a| f(a)).collect::<Vec<_>>();
+    let response_status = num(|a| a.response_status);
+    let (delivered, responded) = (num(|a| a.delivered_at), num(|a| a.responded_at));
+    let (delivery_latency, response_latency) = (num(|a| a.delivery_latency), num(|a| a.response_latency));
+    let number: Vec<i64> = attempts.iter().map(|a| a.attempt_number).collect();
+    let trigger: Vec<&str> = attempts.iter().map(|a| a.trigger.as_str()).collect();
+    let successful: Vec<bool> = attempts.iter().map(|a| a.successful).collect();
+    let (created, updated): (Vec<i64>, Vec<i64>) = attempts.iter().map(|a| (a.created_at, a.updated_at)).unzip();
+    let st = client.prepare_cached(&format!("{WRITE}{} FROM u", rows::EVENT)).await.map_err(map_err)?;
+    let rows = client
+        .query(
+            &st,
+            &[
+                &event,
+                &at,
+                &response_status,
+                &error_code,
+                &status,
+                &next,
+                &id,
+                &project,
+                &event,
+                &destination,
+                &number,
+                &trigger,
+                &successful,
+                &response_status,
+                &error_code,
+                &body,
+                &url,
+                &method,
+                &delivered,
+                &responded,
+                &delivery_latency,
+                &response_latency,
+                &created,
+                &updated,
+            ],
+        )
+        .await
+        .map_err(map_err)?;
+    let mut updated: std::collections::HashMap<String, Event> =
+        rows.iter().map(|r| rows::event(r).map(|e| (e.id.clone(), e))).collect::<Result<_, _>>()?;
+    Ok(records.iter().map(|r| updated.remove(&r.attempt.event_id)).collect())
+}
+
+/// Send the due-work notices of the events a retry made due; a lost notice only delays the
+/// retry until the next periodic scan, so a failure here is logged, not returned.
+async fn notified(
+    client: &deadpool_postgres::Object,
+    events: Vec<Option<Event>>,
+) -> Result<Vec<Option<Event>>, StoreError> {
+    let payloads = due_payloads(events.iter().flatten());
+    if !payloads.is_empty() {
+        if let Err(e) =
+            client.execute("SELECT pg_notify('pier_due', p) FROM UNNEST($1::text[]) AS p", &[&payloads]).await
+        {
+            tracing::warn!(error = %e, "cannot send the due-work notices; other nodes find the retries by scanning");
         }
-    });
-    futures::future::try_join_all(inserts).await.map_err(map_err)?;
-    let due: Vec<Event> = events.iter().flatten().cloned().collect();
-    notify_due(&tx, &due_payloads(&due)).await?;
-    tx.commit().await.map_err(map_err)?;
+    }
     Ok(events)
 }

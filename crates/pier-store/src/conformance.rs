@@ -945,6 +945,19 @@ async fn delivery(store: &Arc<dyn Store>, ids: &mut Ids, p1: &Project, p2: &Proj
     assert_eq!(late.error_code.as_deref(), Some("TIMEOUT"));
     assert!(store.cancel_event(&p2.id, &c1.event.id, now).await.unwrap().is_none());
 
+    // Attempts recorded at once (one batch where the store groups them): an attempt of a
+    // missing event is NotFound and leaves no row; the other is recorded.
+    let mut missing = attempt_for(ids, c1, false, None);
+    missing.event_id = "evt_missing".into();
+    let again = attempt_for(ids, c1, false, None);
+    let rec = |attempt| AttemptRecord { attempt, status: EventStatus::Failed, next_attempt_at: None, now };
+    let (lost, kept) =
+        tokio::join!(store.record_attempt(rec(missing.clone())), store.record_attempt(rec(again.clone())));
+    assert!(matches!(lost, Err(StoreError::NotFound)), "{lost:?}");
+    assert_eq!(kept.unwrap().attempts, 2, "the cancelled event counts its second late attempt");
+    assert_eq!(store.attempt(&p1.id, &missing.id).await.unwrap(), None);
+    assert_eq!(store.attempt(&p1.id, &again.id).await.unwrap(), Some(again));
+
     // Pause holds pending events (in flight too); unpause makes them due with trigger UNPAUSE.
     // (Leases of events held now expire by themselves; claim after the last one.)
     assert_eq!(store.hold_events(&p1.id, &c.id, now).await.unwrap(), 2, "the two undelivered events are held");
