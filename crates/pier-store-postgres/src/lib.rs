@@ -150,17 +150,25 @@ impl PostgresStore {
         let got = self.query(&sql, &[&ids]).await?;
         let mut out = Vec::with_capacity(got.len());
         for row in &got {
-            let event = rows::event(row)?;
-            let request = rows::request_at(row, 16)?;
-            let trigger =
-                rows.iter().find(|(id, _)| *id == event.id).map(|(_, t)| *t).unwrap_or(AttemptTrigger::Initial);
-            let data: Option<String> = row.g(35)?;
-            let data = data.and_then(|d| serde_json::from_str(&d).ok());
-            out.push(Claimed { event, request, trigger, data });
+            let id: String = row.g(0)?;
+            let trigger = rows.iter().find(|(i, _)| *i == id).map(|(_, t)| *t).unwrap_or(AttemptTrigger::Initial);
+            out.push(claimed(row, trigger)?);
         }
         out.sort_by_key(|c| c.event.next_attempt_at);
         Ok(out)
     }
+}
+
+/// A claimed event from a row of its columns, its request's from column 16, and its
+/// transformed data (column 35).
+fn claimed(row: &Row, trigger: AttemptTrigger) -> Result<Claimed> {
+    let data: Option<String> = row.g(35)?;
+    Ok(Claimed {
+        event: rows::event(row)?,
+        request: rows::request_at(row, 16)?,
+        trigger,
+        data: data.and_then(|d| serde_json::from_str(&d).ok()),
+    })
 }
 
 /// `NOTIFY pier_due` payloads: `project|destination|due`.
@@ -698,26 +706,33 @@ impl Store for PostgresStore {
         lease_until: Millis,
         node: &str,
     ) -> Result<Vec<Claimed>> {
-        let rows = self
-            .query(
-                "UPDATE events SET locked_until = $4, locked_by = $5, \
+        // One statement: lease the events and read them with their requests. The lease is
+        // committed without waiting for the WAL flush (`synchronous_commit` off for this
+        // transaction only): a lease lost in a database crash only makes the event claimable
+        // again (at-least-once), and the attempt's own commit flushes it anyway.
+        let sql = format!(
+            "WITH s AS (SELECT set_config('synchronous_commit', 'off', true)), \
+             c AS (UPDATE events SET locked_until = $4, locked_by = $5, \
                  status = CASE WHEN status = 'SCHEDULED' THEN 'QUEUED' ELSE status END \
                  WHERE id IN (SELECT id FROM events WHERE destination_id = $1 \
                      AND next_attempt_at IS NOT NULL AND status <> 'HOLD' \
                      AND next_attempt_at <= $2 AND (locked_until IS NULL OR locked_until < $2) \
                      ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED) \
-                 RETURNING id, next_trigger",
-                &[&destination_id, &now, &(limit as i64), &lease_until, &node],
-            )
-            .await?;
-        let ids = rows
-            .iter()
-            .map(|r| {
-                let t: Option<String> = r.g(1)?;
-                Ok((r.g(0)?, t.and_then(|t| AttemptTrigger::parse(&t)).unwrap_or(AttemptTrigger::Initial)))
-            })
-            .collect::<Result<Vec<_>>>()?;
-        self.load_claimed(ids).await
+                 RETURNING events.*) \
+             SELECT {}, {}, d.data, c.next_trigger FROM c CROSS JOIN s JOIN requests r ON r.id = c.request_id \
+             LEFT JOIN event_data d ON d.event_id = c.id",
+            rows::EVENT.split(", ").map(|c| format!("c.{c}")).collect::<Vec<_>>().join(", "),
+            rows::REQUEST.split(", ").map(|c| format!("r.{c}")).collect::<Vec<_>>().join(", "),
+        );
+        let got = self.query(&sql, &[&destination_id, &now, &(limit as i64), &lease_until, &node]).await?;
+        let mut out = Vec::with_capacity(got.len());
+        for row in &got {
+            let trigger: Option<String> = row.g(36)?;
+            let trigger = trigger.and_then(|t| AttemptTrigger::parse(&t)).unwrap_or(AttemptTrigger::Initial);
+            out.push(claimed(row, trigger)?);
+        }
+        out.sort_by_key(|c| c.event.next_attempt_at);
+        Ok(out)
     }
     async fn claim_event(
         &self,
