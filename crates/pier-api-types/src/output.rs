@@ -566,11 +566,36 @@ pub fn ingest_success(request_id: &str) -> IngestSuccess {
     }
 }
 
+/// The SUCCESS body as JSON text, written out directly (every ingest answers with it): the
+/// same text serde makes of [`ingest_success`], which it falls back to for an id that would
+/// need escaping.
+pub fn ingest_success_json(request_id: &str) -> String {
+    if !request_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        return serde_json::to_string(&ingest_success(request_id)).unwrap_or_default();
+    }
+    let mut s = String::with_capacity(96 + 2 * request_id.len());
+    s.push_str(r#"{"status":"SUCCESS","message":"Request successfully handled. Request ID: "#);
+    s.push_str(request_id);
+    s.push_str(r#"","request_id":""#);
+    s.push_str(request_id);
+    s.push_str(r#""}"#);
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use pier_core::verification::Verification;
     use serde_json::json;
+
+    #[test]
+    fn the_success_body_is_what_serde_makes() {
+        for id in ["req_0AboKHR1mVPBKAIqKyS", "", "req_\"quoted\"\n", "req_é"] {
+            let direct: serde_json::Value = serde_json::from_str(&ingest_success_json(id)).unwrap();
+            assert_eq!(direct, serde_json::to_value(ingest_success(id)).unwrap(), "{id}");
+            assert_eq!(ingest_success_json(id), serde_json::to_string(&ingest_success(id)).unwrap());
+        }
+    }
 
     fn src() -> Source {
         Source {

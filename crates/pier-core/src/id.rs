@@ -70,14 +70,26 @@ impl Id {
     }
 }
 
-fn encode_base62(mut value: u128) -> String {
+/// 62 to the 10th: the low ten digits of a suffix, which fit in a `u64`.
+const LOW_DIGITS: u128 = 839_299_365_868_340_224;
+
+/// The [`SUFFIX_LEN`] base62 digits of `value` (< 2^112), most significant first. One 128-bit
+/// division splits it into two `u64` halves whose digits take 64-bit divisions, several times
+/// cheaper than 19 divisions of a `u128`.
+fn encode_base62(value: u128) -> String {
     let mut buf = [b'0'; SUFFIX_LEN];
-    for slot in buf.iter_mut().rev() {
-        *slot = ALPHABET[(value % 62) as usize];
-        value /= 62;
+    let (mut high, mut low) = ((value / LOW_DIGITS) as u64, (value % LOW_DIGITS) as u64);
+    let (high_slots, low_slots) = buf.split_at_mut(SUFFIX_LEN - 10);
+    for slot in low_slots.iter_mut().rev() {
+        *slot = ALPHABET[(low % 62) as usize];
+        low /= 62;
     }
-    // SAFETY of from_utf8: every byte comes from ALPHABET, which is ASCII.
-    String::from_utf8(buf.to_vec()).unwrap_or_default()
+    for slot in high_slots.iter_mut().rev() {
+        *slot = ALPHABET[(high % 62) as usize];
+        high /= 62;
+    }
+    // Every byte comes from ALPHABET, which is ASCII.
+    buf.iter().map(|&b| b as char).collect()
 }
 
 /// Makes ids that also sort in creation order within one process: an id made in the same
@@ -122,6 +134,27 @@ pub fn random_token(len: usize, rng: &mut impl RngCore) -> String {
 mod tests {
     use super::*;
     use rand::{rngs::StdRng, SeedableRng};
+
+    /// The digits by the definition: 19 divisions of the whole value.
+    fn base62_by_definition(mut value: u128) -> String {
+        let mut digits = vec![b'0'; SUFFIX_LEN];
+        for d in digits.iter_mut().rev() {
+            *d = ALPHABET[(value % 62) as usize];
+            value /= 62;
+        }
+        String::from_utf8(digits).unwrap()
+    }
+
+    #[test]
+    fn suffixes_are_the_base62_digits_of_the_value() {
+        let mut rng = StdRng::seed_from_u64(11);
+        let edges = [0, 1, 61, 62, LOW_DIGITS - 1, LOW_DIGITS, LOW_DIGITS + 1, (1u128 << 64) - 1, (1u128 << 112) - 1];
+        let random = (0..10_000).map(|_| ((rng.next_u64() as u128) << 48) ^ rng.next_u64() as u128);
+        for v in edges.into_iter().chain(random) {
+            assert_eq!(encode_base62(v), base62_by_definition(v), "{v}");
+        }
+        assert_eq!(encode_base62((1u128 << 112) - 1).len(), SUFFIX_LEN);
+    }
 
     #[test]
     fn ids_have_prefix_and_fixed_length() {

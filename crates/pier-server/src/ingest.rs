@@ -213,7 +213,12 @@ fn success(source: &Source, request_id: &str) -> Response {
             r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(c.content_type.mime()));
             r
         }
-        None => (StatusCode::OK, axum::Json(pier_api_types::output::ingest_success(request_id))).into_response(),
+        None => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+            pier_api_types::output::ingest_success_json(request_id),
+        )
+            .into_response(),
     }
 }
 
