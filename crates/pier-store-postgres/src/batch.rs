@@ -11,6 +11,10 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::types::ToSql;
 
 const MAX_BATCH: usize = 1000;
+/// The most body bytes one batch carries: PostgreSQL refuses a value (the `bytea[]` of the
+/// bodies) or a message over 1 GB, and the client copies every body into the statement — so a
+/// burst of large bodies is stored in several batches rather than failing together.
+const MAX_BATCH_BYTES: usize = 32 * 1024 * 1024;
 
 pub(crate) struct Pending {
     pub request: Request,
@@ -19,18 +23,26 @@ pub(crate) struct Pending {
     pub done: oneshot::Sender<Result<(), StoreError>>,
 }
 
+impl Pending {
+    fn body_len(&self) -> usize {
+        self.request.body.as_ref().map_or(0, |b| b.len())
+    }
+}
+
 pub(crate) fn start(pool: Pool) -> mpsc::UnboundedSender<Pending> {
     let (tx, mut rx) = mpsc::unbounded_channel::<Pending>();
     tokio::spawn(async move {
         let mut batch = Vec::with_capacity(MAX_BATCH);
-        while let Some(first) = rx.recv().await {
-            batch.push(first);
-            while batch.len() < MAX_BATCH {
-                match rx.try_recv() {
-                    Ok(p) => batch.push(p),
-                    Err(_) => break,
-                }
-            }
+        let mut carried: Option<Pending> = None;
+        loop {
+            let first = match carried.take() {
+                Some(p) => p,
+                None => match rx.recv().await {
+                    Some(p) => p,
+                    None => return,
+                },
+            };
+            carried = gather(first, &mut rx, &mut batch, MAX_BATCH, MAX_BATCH_BYTES);
             let result = insert(&pool, &batch).await;
             for p in batch.drain(..) {
                 let r = match &result {
@@ -43,6 +55,29 @@ pub(crate) fn start(pool: Pool) -> mpsc::UnboundedSender<Pending> {
         }
     });
     tx
+}
+
+/// Fill `batch` with `first` and what already waits, up to `max` requests and `max_bytes` of
+/// bodies (`first` always goes in, however large). The request that would pass the byte limit
+/// is returned: it starts the next batch.
+fn gather(
+    first: Pending,
+    rx: &mut mpsc::UnboundedReceiver<Pending>,
+    batch: &mut Vec<Pending>,
+    max: usize,
+    max_bytes: usize,
+) -> Option<Pending> {
+    let mut bytes = first.body_len();
+    batch.push(first);
+    while batch.len() < max {
+        let Ok(p) = rx.try_recv() else { return None };
+        if bytes + p.body_len() > max_bytes {
+            return Some(p);
+        }
+        bytes += p.body_len();
+        batch.push(p);
+    }
+    None
 }
 
 /// The whole batch in one statement, so one round trip: data-modifying `WITH` clauses insert
@@ -247,4 +282,58 @@ pub(crate) async fn insert_requests(
         .map_err(map_err)?;
     tx.execute(&st, &columns.params()).await.map_err(map_err)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pending(body: usize) -> Pending {
+        let request = Request {
+            id: format!("req_{body}"),
+            project_id: "tm_1".into(),
+            source_id: "src_1".into(),
+            method: "POST".into(),
+            path: "/".into(),
+            query: String::new(),
+            headers: vec![],
+            body: Some(bytes::Bytes::from(vec![b'x'; body])),
+            body_size: body as i64,
+            original_ip: None,
+            verified: false,
+            rejection_cause: None,
+            events_count: 0,
+            ignored_count: 0,
+            cli_events_count: 0,
+            routed: false,
+            ingested_at: 0,
+            created_at: 0,
+            updated_at: 0,
+        };
+        Pending { request, routing: None, done: oneshot::channel().0 }
+    }
+
+    /// The sizes of the batches `gather` makes of requests with these body sizes.
+    fn batches(bodies: &[usize], max: usize, max_bytes: usize) -> Vec<Vec<usize>> {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        for &b in bodies {
+            tx.send(pending(b)).unwrap();
+        }
+        let (mut out, mut carried) = (Vec::new(), None);
+        while let Some(first) = carried.take().or_else(|| rx.try_recv().ok()) {
+            let mut batch = Vec::new();
+            carried = gather(first, &mut rx, &mut batch, max, max_bytes);
+            out.push(batch.iter().map(Pending::body_len).collect());
+        }
+        out
+    }
+
+    #[test]
+    fn batches_stop_at_the_byte_limit_and_the_next_starts_with_the_request_left_over() {
+        assert_eq!(batches(&[40, 40, 40, 40, 40], 1000, 100), vec![vec![40, 40], vec![40, 40], vec![40]]);
+        // A body larger than the limit still goes, alone.
+        assert_eq!(batches(&[10, 500, 10, 10], 1000, 100), vec![vec![10], vec![500], vec![10, 10]]);
+        assert_eq!(batches(&[1, 1, 1, 1, 1], 2, 100), vec![vec![1, 1], vec![1, 1], vec![1]]);
+        assert_eq!(batches(&[50, 50, 0, 0], 1000, 100), vec![vec![50, 50, 0, 0]]);
+    }
 }
