@@ -78,7 +78,8 @@ const LOW_DIGITS: u128 = 839_299_365_868_340_224;
 /// cheaper than 19 divisions of a `u128`.
 fn encode_base62(value: u128) -> String {
     let mut buf = [b'0'; SUFFIX_LEN];
-    let (mut high, mut low) = ((value / LOW_DIGITS) as u64, (value % LOW_DIGITS) as u64);
+    let high_part = value / LOW_DIGITS;
+    let (mut high, mut low) = (high_part as u64, (value - high_part * LOW_DIGITS) as u64);
     let (high_slots, low_slots) = buf.split_at_mut(SUFFIX_LEN - 10);
     for slot in low_slots.iter_mut().rev() {
         *slot = ALPHABET[(low % 62) as usize];

@@ -1,7 +1,8 @@
-//! Group commit of delivery attempts on PostgreSQL: attempts waiting to be recorded are written
-//! together by one statement (the events updated, the attempts inserted; one round trip, its
-//! own transaction), so a busy destination costs one commit per batch of attempts instead of
-//! one per attempt.
+//! Group commit of delivery attempts on PostgreSQL: attempts waiting to be recorded (of
+//! distinct events) are written together by one statement (the events updated, the attempts
+//! inserted; its own transaction), so a busy destination costs one commit per batch of attempts
+//! instead of one per attempt. Retries that became due are announced to the other nodes by a
+//! second statement, after the commit.
 
 use crate::{due_payloads, map_err, pool_err, rows};
 use deadpool_postgres::Pool;
@@ -20,14 +21,16 @@ pub(crate) fn start(pool: Pool) -> mpsc::UnboundedSender<Pending> {
     let (tx, mut rx) = mpsc::unbounded_channel::<Pending>();
     tokio::spawn(async move {
         let mut batch = Vec::with_capacity(MAX_BATCH);
-        while let Some(first) = rx.recv().await {
-            batch.push(first);
-            while batch.len() < MAX_BATCH {
-                match rx.try_recv() {
-                    Ok(p) => batch.push(p),
-                    Err(_) => break,
-                }
-            }
+        let mut carried: Option<Pending> = None;
+        loop {
+            let first = match carried.take() {
+                Some(p) => p,
+                None => match rx.recv().await {
+                    Some(p) => p,
+                    None => return,
+                },
+            };
+            carried = gather(first, &mut rx, &mut batch, MAX_BATCH);
             let records: Vec<&AttemptRecord> = batch.iter().map(|p| &p.record).collect();
             match write(&pool, &records).await {
                 Ok(events) => {
@@ -50,7 +53,29 @@ pub(crate) fn start(pool: Pool) -> mpsc::UnboundedSender<Pending> {
     tx
 }
 
-/// The whole batch in one statement (one round trip, its own transaction): the events are
+/// Fill `batch` with `first` and what already waits, up to `max` attempts of distinct events
+/// (an `UPDATE … FROM` would apply only one of two attempts of one event): a second attempt of
+/// an event in the batch is returned, to start the next batch.
+fn gather(
+    first: Pending,
+    rx: &mut mpsc::UnboundedReceiver<Pending>,
+    batch: &mut Vec<Pending>,
+    max: usize,
+) -> Option<Pending> {
+    let mut events = std::collections::HashSet::with_capacity(max);
+    events.insert(first.record.attempt.event_id.clone());
+    batch.push(first);
+    while batch.len() < max {
+        let Ok(p) = rx.try_recv() else { return None };
+        if !events.insert(p.record.attempt.event_id.clone()) {
+            return Some(p);
+        }
+        batch.push(p);
+    }
+    None
+}
+
+/// The whole batch in one statement (its own transaction): the events are
 /// updated first, and an attempt row is inserted only for an event that was updated (a missing
 /// event gets none and is reported `NotFound`); the updated events come back.
 const WRITE: &str = "WITH x AS (SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::bigint[], $4::text[], \
@@ -78,23 +103,6 @@ const WRITE: &str = "WITH x AS (SELECT * FROM UNNEST($1::text[], $2::bigint[], $
 /// other nodes about retries that became due (after the commit).
 async fn write(pool: &Pool, records: &[&AttemptRecord]) -> Result<Vec<Option<Event>>, StoreError> {
     let client = pool.get().await.map_err(pool_err)?;
-    let mut seen = std::collections::HashSet::with_capacity(records.len());
-    if !records.iter().all(|r| seen.insert(r.attempt.event_id.as_str())) {
-        // Two attempts of one event in a batch: an UPDATE … FROM would apply only one of them.
-        let mut events = Vec::with_capacity(records.len());
-        for r in records {
-            events.extend(write_rows(&client, std::slice::from_ref(r)).await?);
-        }
-        return notified(&client, events).await;
-    }
-    let events = write_rows(&client, records).await?;
-    notified(&client, events).await
-}
-
-async fn write_rows(
-    client: &deadpool_postgres::Object,
-    records: &[&AttemptRecord],
-) -> Result<Vec<Option<Event>>, StoreError> {
     let attempts: Vec<&pier_core::Attempt> = records.iter().map(|r| &r.attempt).collect();
     let col = |f: fn(&pier_core::Attempt) -> &str| attempts.iter().map(|a| f(a)).collect::<Vec<&str>>();
     let (id, project, event) = (col(|a| &a.id), col(|a| &a.project_id), col(|a| &a.event_id));
@@ -148,13 +156,14 @@ async fn write_rows(
         .map_err(map_err)?;
     let mut updated: std::collections::HashMap<String, Event> =
         rows.iter().map(|r| rows::event(r).map(|e| (e.id.clone(), e))).collect::<Result<_, _>>()?;
-    Ok(records.iter().map(|r| updated.remove(&r.attempt.event_id)).collect())
+    let events = records.iter().map(|r| updated.remove(&r.attempt.event_id)).collect();
+    notified(&client, events).await
 }
 
 /// Send the due-work notices of the events a retry made due; a lost notice only delays the
 /// retry until the next periodic scan, so a failure here is logged, not returned.
 async fn notified(
-    client: &deadpool_postgres::Object,
+    client: &deadpool_postgres::Client,
     events: Vec<Option<Event>>,
 ) -> Result<Vec<Option<Event>>, StoreError> {
     let payloads = due_payloads(events.iter().flatten());
@@ -166,4 +175,59 @@ async fn notified(
         }
     }
     Ok(events)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pier_core::{Attempt, AttemptTrigger, EventStatus};
+
+    fn pending(event: &str) -> Pending {
+        let attempt = Attempt {
+            id: format!("atm_{event}"),
+            project_id: "tm_1".into(),
+            event_id: event.into(),
+            destination_id: "des_1".into(),
+            attempt_number: 1,
+            trigger: AttemptTrigger::Initial,
+            successful: true,
+            response_status: Some(200),
+            error_code: None,
+            body: None,
+            requested_url: None,
+            http_method: None,
+            delivered_at: None,
+            responded_at: None,
+            delivery_latency: None,
+            response_latency: None,
+            created_at: 0,
+            updated_at: 0,
+        };
+        let record = AttemptRecord { attempt, status: EventStatus::Successful, next_attempt_at: None, now: 0 };
+        Pending { record, done: oneshot::channel().0 }
+    }
+
+    /// The events of the batches `gather` makes of attempts of these events.
+    fn batches(events: &[&str], max: usize) -> Vec<Vec<String>> {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        for e in events {
+            tx.send(pending(e)).unwrap();
+        }
+        let (mut out, mut carried) = (Vec::new(), None);
+        while let Some(first) = carried.take().or_else(|| rx.try_recv().ok()) {
+            let mut batch = Vec::new();
+            carried = gather(first, &mut rx, &mut batch, max);
+            out.push(batch.iter().map(|p| p.record.attempt.event_id.clone()).collect());
+        }
+        out
+    }
+
+    #[test]
+    fn a_second_attempt_of_an_event_starts_the_next_batch() {
+        let v = |s: &[&str]| s.iter().map(|e| e.to_string()).collect::<Vec<_>>();
+        assert_eq!(batches(&["a", "b", "c"], 256), vec![v(&["a", "b", "c"])]);
+        assert_eq!(batches(&["a", "b", "a", "c"], 256), vec![v(&["a", "b"]), v(&["a", "c"])]);
+        assert_eq!(batches(&["a", "a", "a"], 256), vec![v(&["a"]), v(&["a"]), v(&["a"])]);
+        assert_eq!(batches(&["a", "b", "c"], 2), vec![v(&["a", "b"]), v(&["c"])]);
+    }
 }

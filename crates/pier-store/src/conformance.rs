@@ -400,9 +400,17 @@ async fn bookmarks_and_batches(store: &Arc<dyn Store>, ids: &mut Ids, p1: &Proje
 
     // ---- several requests routed at ingest at once: queued, held by a pause, ignored ----
     let notices = store.subscribe_due();
-    let held_dest = destination(ids, &p1.id, "inline-held-dst", false);
+    // Destinations of their own, so the only notice for `queued_dest` is this batch's.
+    let (queued_dest, held_dest) =
+        (destination(ids, &p1.id, "inline-queued-dst", false), destination(ids, &p1.id, "inline-held-dst", false));
+    let queued_conn = connection(ids, &p1.id, "inline-queued", &s, &queued_dest);
     let paused = Connection { paused_at: Some(ids.now), ..connection(ids, &p1.id, "inline-paused", &s, &held_dest) };
-    let changes = vec![Change::PutDestination(held_dest.clone()), Change::PutConnection(paused.clone())];
+    let changes = vec![
+        Change::PutDestination(queued_dest.clone()),
+        Change::PutDestination(held_dest.clone()),
+        Change::PutConnection(queued_conn.clone()),
+        Change::PutConnection(paused.clone()),
+    ];
     store.apply(&p1.id, changes).await.unwrap();
     let mut sent = Vec::new();
     for i in 0..5 {
@@ -410,7 +418,7 @@ async fn bookmarks_and_batches(store: &Arc<dyn Store>, ids: &mut Ids, p1: &Proje
         q.routed = true;
         q.events_count = 2;
         q.ignored_count = 1;
-        let (queued, held) = (event_for(ids, &q, &c), event_for(ids, &q, &paused));
+        let (queued, held) = (event_for(ids, &q, &queued_conn), event_for(ids, &q, &paused));
         let ignored = IgnoredEvent {
             id: ids.next(IdKind::IgnoredEvent),
             project_id: p1.id.clone(),
@@ -458,7 +466,7 @@ async fn bookmarks_and_batches(store: &Arc<dyn Store>, ids: &mut Ids, p1: &Proje
     }
     if let Some(mut notices) = notices {
         // A store shared by several nodes tells them all that the queued events are due.
-        let wanted = (p1.id.clone(), d.id.clone());
+        let wanted = (p1.id.clone(), queued_dest.id.clone());
         let heard = tokio::time::timeout(std::time::Duration::from_secs(10), async {
             while let Some((project, dest, _)) = notices.recv().await {
                 if (project.clone(), dest) == wanted {
