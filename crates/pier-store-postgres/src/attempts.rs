@@ -22,14 +22,7 @@ pub(crate) fn start(pool: Pool) -> mpsc::UnboundedSender<Pending> {
     tokio::spawn(async move {
         let mut batch = Vec::with_capacity(MAX_BATCH);
         let mut carried: Option<Pending> = None;
-        loop {
-            let first = match carried.take() {
-                Some(p) => p,
-                None => match rx.recv().await {
-                    Some(p) => p,
-                    None => return,
-                },
-            };
+        while let Some(first) = crate::next_first(&mut carried, &mut rx).await {
             carried = gather(first, &mut rx, &mut batch, MAX_BATCH);
             let records: Vec<&AttemptRecord> = batch.iter().map(|p| &p.record).collect();
             match write(&pool, &records).await {

@@ -34,14 +34,7 @@ pub(crate) fn start(pool: Pool) -> mpsc::UnboundedSender<Pending> {
     tokio::spawn(async move {
         let mut batch = Vec::with_capacity(MAX_BATCH);
         let mut carried: Option<Pending> = None;
-        loop {
-            let first = match carried.take() {
-                Some(p) => p,
-                None => match rx.recv().await {
-                    Some(p) => p,
-                    None => return,
-                },
-            };
+        while let Some(first) = crate::next_first(&mut carried, &mut rx).await {
             carried = gather(first, &mut rx, &mut batch, MAX_BATCH, MAX_BATCH_BYTES);
             let result = insert(&pool, &batch).await;
             for p in batch.drain(..) {

@@ -171,6 +171,18 @@ fn claimed(row: &Row, trigger: AttemptTrigger) -> Result<Claimed> {
     })
 }
 
+/// The first item of a batcher's next batch: the one the last batch left over, or the next to
+/// arrive (`None` once every sender is gone).
+pub(crate) async fn next_first<T>(
+    carried: &mut Option<T>,
+    rx: &mut tokio::sync::mpsc::UnboundedReceiver<T>,
+) -> Option<T> {
+    match carried.take() {
+        Some(p) => Some(p),
+        None => rx.recv().await,
+    }
+}
+
 /// `NOTIFY pier_due` payloads: `project|destination|due`.
 pub(crate) fn due_payloads<'a>(events: impl IntoIterator<Item = &'a Event>) -> Vec<String> {
     let mut earliest: std::collections::HashMap<(&str, &str), i64> = Default::default();
