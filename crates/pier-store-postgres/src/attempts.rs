@@ -4,7 +4,8 @@
 //! instead of one per attempt. Retries that became due are announced to the other nodes by a
 //! second statement, after the commit.
 
-use crate::{due_payloads, map_err, pool_err, rows};
+use crate::batching::{gather, next_first};
+use crate::{due_payloads, map_err, notify_due, pool_err, rows};
 use deadpool_postgres::Pool;
 use pier_core::Event;
 use pier_store::{AttemptRecord, StoreError};
@@ -22,8 +23,8 @@ pub(crate) fn start(pool: Pool) -> mpsc::UnboundedSender<Pending> {
     tokio::spawn(async move {
         let mut batch = Vec::with_capacity(MAX_BATCH);
         let mut carried: Option<Pending> = None;
-        while let Some(first) = crate::next_first(&mut carried, &mut rx).await {
-            carried = gather(first, &mut rx, &mut batch, MAX_BATCH);
+        while let Some(first) = next_first(&mut carried, &mut rx).await {
+            carried = gather_distinct(first, &mut rx, &mut batch, MAX_BATCH);
             let records: Vec<&AttemptRecord> = batch.iter().map(|p| &p.record).collect();
             match write(&pool, &records).await {
                 Ok(events) => {
@@ -49,23 +50,14 @@ pub(crate) fn start(pool: Pool) -> mpsc::UnboundedSender<Pending> {
 /// Fill `batch` with `first` and what already waits, up to `max` attempts of distinct events
 /// (an `UPDATE … FROM` would apply only one of two attempts of one event): a second attempt of
 /// an event in the batch is returned, to start the next batch.
-fn gather(
+fn gather_distinct(
     first: Pending,
     rx: &mut mpsc::UnboundedReceiver<Pending>,
     batch: &mut Vec<Pending>,
     max: usize,
 ) -> Option<Pending> {
     let mut events = std::collections::HashSet::with_capacity(max);
-    events.insert(first.record.attempt.event_id.clone());
-    batch.push(first);
-    while batch.len() < max {
-        let Ok(p) = rx.try_recv() else { return None };
-        if !events.insert(p.record.attempt.event_id.clone()) {
-            return Some(p);
-        }
-        batch.push(p);
-    }
-    None
+    gather(first, rx, batch, max, |p| events.insert(p.record.attempt.event_id.clone()))
 }
 
 /// The whole batch in one statement (its own transaction): the events are
@@ -92,6 +84,10 @@ const WRITE: &str = "WITH x AS (SELECT * FROM UNNEST($1::text[], $2::bigint[], $
        WHERE a.e IN (SELECT id FROM u)) \
      SELECT ";
 
+/// [`WRITE`] returning the updated events' columns, as `rows::event` reads them.
+static WRITE_RETURNING: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| format!("{WRITE}{} FROM u", rows::EVENT));
+
 /// Update the events and insert the attempts of those found, with one statement; then tell the
 /// other nodes about retries that became due (after the commit).
 async fn write(pool: &Pool, records: &[&AttemptRecord]) -> Result<Vec<Option<Event>>, StoreError> {
@@ -114,7 +110,7 @@ async fn write(pool: &Pool, records: &[&AttemptRecord]) -> Result<Vec<Option<Eve
     let trigger: Vec<&str> = attempts.iter().map(|a| a.trigger.as_str()).collect();
     let successful: Vec<bool> = attempts.iter().map(|a| a.successful).collect();
     let (created, updated): (Vec<i64>, Vec<i64>) = attempts.iter().map(|a| (a.created_at, a.updated_at)).unzip();
-    let st = client.prepare_cached(&format!("{WRITE}{} FROM u", rows::EVENT)).await.map_err(map_err)?;
+    let st = client.prepare_cached(&WRITE_RETURNING).await.map_err(map_err)?;
     let rows = client
         .query(
             &st,
@@ -150,24 +146,16 @@ async fn write(pool: &Pool, records: &[&AttemptRecord]) -> Result<Vec<Option<Eve
     let mut updated: std::collections::HashMap<String, Event> =
         rows.iter().map(|r| rows::event(r).map(|e| (e.id.clone(), e))).collect::<Result<_, _>>()?;
     let events = records.iter().map(|r| updated.remove(&r.attempt.event_id)).collect();
-    notified(&client, events).await
+    Ok(notified(&client, events).await)
 }
 
 /// Send the due-work notices of the events a retry made due; a lost notice only delays the
 /// retry until the next periodic scan, so a failure here is logged, not returned.
-async fn notified(
-    client: &deadpool_postgres::Client,
-    events: Vec<Option<Event>>,
-) -> Result<Vec<Option<Event>>, StoreError> {
-    let payloads = due_payloads(events.iter().flatten());
-    if !payloads.is_empty() {
-        if let Err(e) =
-            client.execute("SELECT pg_notify('pier_due', p) FROM UNNEST($1::text[]) AS p", &[&payloads]).await
-        {
-            tracing::warn!(error = %e, "cannot send the due-work notices; other nodes find the retries by scanning");
-        }
+async fn notified(client: &deadpool_postgres::Client, events: Vec<Option<Event>>) -> Vec<Option<Event>> {
+    if let Err(e) = notify_due(client, &due_payloads(events.iter().flatten())).await {
+        tracing::warn!(error = %e, "cannot send the due-work notices; other nodes find the retries by scanning");
     }
-    Ok(events)
+    events
 }
 
 #[cfg(test)]
@@ -209,7 +197,7 @@ mod tests {
         let (mut out, mut carried) = (Vec::new(), None);
         while let Some(first) = carried.take().or_else(|| rx.try_recv().ok()) {
             let mut batch = Vec::new();
-            carried = gather(first, &mut rx, &mut batch, max);
+            carried = gather_distinct(first, &mut rx, &mut batch, max);
             out.push(batch.iter().map(|p| p.record.attempt.event_id.clone()).collect());
         }
         out

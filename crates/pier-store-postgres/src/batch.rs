@@ -3,6 +3,7 @@
 //! `UNNEST` insert per table, one round trip, its own transaction), and each caller is answered
 //! only after that commit.
 
+use crate::batching::{gather, next_first};
 use crate::{map_err, pool_err, rows::to_json};
 use deadpool_postgres::Pool;
 use pier_core::Request;
@@ -34,8 +35,8 @@ pub(crate) fn start(pool: Pool) -> mpsc::UnboundedSender<Pending> {
     tokio::spawn(async move {
         let mut batch = Vec::with_capacity(MAX_BATCH);
         let mut carried: Option<Pending> = None;
-        while let Some(first) = crate::next_first(&mut carried, &mut rx).await {
-            carried = gather(first, &mut rx, &mut batch, MAX_BATCH, MAX_BATCH_BYTES);
+        while let Some(first) = next_first(&mut carried, &mut rx).await {
+            carried = gather_bodies(first, &mut rx, &mut batch, MAX_BATCH, MAX_BATCH_BYTES);
             let result = insert(&pool, &batch).await;
             for p in batch.drain(..) {
                 let r = match &result {
@@ -53,24 +54,18 @@ pub(crate) fn start(pool: Pool) -> mpsc::UnboundedSender<Pending> {
 /// Fill `batch` with `first` and what already waits, up to `max` requests and `max_bytes` of
 /// bodies (`first` always goes in, however large). The request that would pass the byte limit
 /// is returned: it starts the next batch.
-fn gather(
+fn gather_bodies(
     first: Pending,
     rx: &mut mpsc::UnboundedReceiver<Pending>,
     batch: &mut Vec<Pending>,
     max: usize,
     max_bytes: usize,
 ) -> Option<Pending> {
-    let mut bytes = first.body_len();
-    batch.push(first);
-    while batch.len() < max {
-        let Ok(p) = rx.try_recv() else { return None };
-        if bytes + p.body_len() > max_bytes {
-            return Some(p);
-        }
+    let mut bytes = 0;
+    gather(first, rx, batch, max, |p| {
         bytes += p.body_len();
-        batch.push(p);
-    }
-    None
+        bytes <= max_bytes
+    })
 }
 
 /// The whole batch in one statement, so one round trip: data-modifying `WITH` clauses insert
@@ -315,7 +310,7 @@ mod tests {
         let (mut out, mut carried) = (Vec::new(), None);
         while let Some(first) = carried.take().or_else(|| rx.try_recv().ok()) {
             let mut batch = Vec::new();
-            carried = gather(first, &mut rx, &mut batch, max, max_bytes);
+            carried = gather_bodies(first, &mut rx, &mut batch, max, max_bytes);
             out.push(batch.iter().map(Pending::body_len).collect());
         }
         out

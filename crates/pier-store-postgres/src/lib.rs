@@ -9,6 +9,7 @@
 
 mod attempts;
 mod batch;
+mod batching;
 mod bulk;
 mod list;
 mod migrate;
@@ -25,7 +26,7 @@ use pier_store::{
     AttemptRecord, Change, Claimed, Cond, ListQuery, Listed, Page, Result, Routing, Store, StoreError, Table,
 };
 use rows::{to_json, Get};
-use std::sync::Mutex;
+use std::sync::{LazyLock, Mutex};
 use tokio::sync::mpsc;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{NoTls, Row};
@@ -141,13 +142,7 @@ impl PostgresStore {
             return Ok(Vec::new());
         }
         let ids: Vec<String> = rows.iter().map(|(id, _)| id.clone()).collect();
-        let sql = format!(
-            "SELECT {}, {}, d.data FROM events e JOIN requests r ON r.id = e.request_id \
-             LEFT JOIN event_data d ON d.event_id = e.id WHERE e.id = ANY($1)",
-            rows::EVENT.split(", ").map(|c| format!("e.{c}")).collect::<Vec<_>>().join(", "),
-            rows::REQUEST.split(", ").map(|c| format!("r.{c}")).collect::<Vec<_>>().join(", "),
-        );
-        let got = self.query(&sql, &[&ids]).await?;
+        let got = self.query(&LOAD_CLAIMED, &[&ids]).await?;
         let mut out = Vec::with_capacity(got.len());
         for row in &got {
             let id: String = row.g(0)?;
@@ -159,6 +154,43 @@ impl PostgresStore {
     }
 }
 
+/// `cols` (a column list) with each column qualified by `alias`.
+fn qualified(cols: &str, alias: &str) -> String {
+    cols.split(", ").map(|c| format!("{alias}.{c}")).collect::<Vec<_>>().join(", ")
+}
+
+/// Events by id with their requests and transformed data, in the columns [`claimed`] reads.
+static LOAD_CLAIMED: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {}, {}, d.data FROM events e JOIN requests r ON r.id = e.request_id \
+         LEFT JOIN event_data d ON d.event_id = e.id WHERE e.id = ANY($1)",
+        qualified(rows::EVENT, "e"),
+        qualified(rows::REQUEST, "r"),
+    )
+});
+
+/// Lease a destination's due events and read them as [`LOAD_CLAIMED`] does, plus their trigger
+/// (column 36), in one statement. The lease is committed without waiting for the WAL flush
+/// (`synchronous_commit` off for this transaction only): a lease lost in a database crash only
+/// makes the event claimable again (at-least-once), and the attempt's own commit flushes it
+/// anyway.
+static CLAIM_DUE: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "WITH s AS (SELECT set_config('synchronous_commit', 'off', true)), \
+         c AS (UPDATE events SET locked_until = $4, locked_by = $5, \
+             status = CASE WHEN status = 'SCHEDULED' THEN 'QUEUED' ELSE status END \
+             WHERE id IN (SELECT id FROM events WHERE destination_id = $1 \
+                 AND next_attempt_at IS NOT NULL AND status <> 'HOLD' \
+                 AND next_attempt_at <= $2 AND (locked_until IS NULL OR locked_until < $2) \
+                 ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED) \
+             RETURNING events.*) \
+         SELECT {}, {}, d.data, c.next_trigger FROM c CROSS JOIN s JOIN requests r ON r.id = c.request_id \
+         LEFT JOIN event_data d ON d.event_id = c.id",
+        qualified(rows::EVENT, "c"),
+        qualified(rows::REQUEST, "r"),
+    )
+});
+
 /// A claimed event from a row of its columns, its request's from column 16, and its
 /// transformed data (column 35).
 fn claimed(row: &Row, trigger: AttemptTrigger) -> Result<Claimed> {
@@ -169,18 +201,6 @@ fn claimed(row: &Row, trigger: AttemptTrigger) -> Result<Claimed> {
         trigger,
         data: data.and_then(|d| serde_json::from_str(&d).ok()),
     })
-}
-
-/// The first item of a batcher's next batch: the one the last batch left over, or the next to
-/// arrive (`None` once every sender is gone).
-pub(crate) async fn next_first<T>(
-    carried: &mut Option<T>,
-    rx: &mut tokio::sync::mpsc::UnboundedReceiver<T>,
-) -> Option<T> {
-    match carried.take() {
-        Some(p) => Some(p),
-        None => rx.recv().await,
-    }
 }
 
 /// `NOTIFY pier_due` payloads: `project|destination|due`.
@@ -196,9 +216,12 @@ pub(crate) fn due_payloads<'a>(events: impl IntoIterator<Item = &'a Event>) -> V
     earliest.into_iter().map(|((p, d), at)| format!("{p}|{d}|{at}")).collect()
 }
 
-pub(crate) async fn notify_due(tx: &deadpool_postgres::Transaction<'_>, payloads: &[String]) -> Result<()> {
-    for p in payloads {
-        tx.execute("SELECT pg_notify('pier_due', $1)", &[p]).await.map_err(map_err)?;
+/// Send `payloads` as `pier_due` notices (on commit, inside a transaction), in one statement.
+pub(crate) async fn notify_due(c: &impl deadpool_postgres::GenericClient, payloads: &[String]) -> Result<()> {
+    if !payloads.is_empty() {
+        c.execute("SELECT pg_notify('pier_due', p) FROM UNNEST($1::text[]) AS p", &[&payloads])
+            .await
+            .map_err(map_err)?;
     }
     Ok(())
 }
@@ -718,25 +741,7 @@ impl Store for PostgresStore {
         lease_until: Millis,
         node: &str,
     ) -> Result<Vec<Claimed>> {
-        // One statement: lease the events and read them with their requests. The lease is
-        // committed without waiting for the WAL flush (`synchronous_commit` off for this
-        // transaction only): a lease lost in a database crash only makes the event claimable
-        // again (at-least-once), and the attempt's own commit flushes it anyway.
-        let sql = format!(
-            "WITH s AS (SELECT set_config('synchronous_commit', 'off', true)), \
-             c AS (UPDATE events SET locked_until = $4, locked_by = $5, \
-                 status = CASE WHEN status = 'SCHEDULED' THEN 'QUEUED' ELSE status END \
-                 WHERE id IN (SELECT id FROM events WHERE destination_id = $1 \
-                     AND next_attempt_at IS NOT NULL AND status <> 'HOLD' \
-                     AND next_attempt_at <= $2 AND (locked_until IS NULL OR locked_until < $2) \
-                     ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED) \
-                 RETURNING events.*) \
-             SELECT {}, {}, d.data, c.next_trigger FROM c CROSS JOIN s JOIN requests r ON r.id = c.request_id \
-             LEFT JOIN event_data d ON d.event_id = c.id",
-            rows::EVENT.split(", ").map(|c| format!("c.{c}")).collect::<Vec<_>>().join(", "),
-            rows::REQUEST.split(", ").map(|c| format!("r.{c}")).collect::<Vec<_>>().join(", "),
-        );
-        let got = self.query(&sql, &[&destination_id, &now, &(limit as i64), &lease_until, &node]).await?;
+        let got = self.query(&CLAIM_DUE, &[&destination_id, &now, &(limit as i64), &lease_until, &node]).await?;
         let mut out = Vec::with_capacity(got.len());
         for row in &got {
             let trigger: Option<String> = row.g(36)?;

@@ -353,7 +353,7 @@ fn run(
     let (mut working, mut jobs, mut batches, mut since) =
         (std::time::Duration::ZERO, 0usize, 0usize, std::time::Instant::now());
     while let Some(first) = rx.blocking_recv() {
-        let t0 = std::time::Instant::now();
+        let t0 = stats.then(std::time::Instant::now);
         // Run everything that has arrived (up to a full batch) in the open transaction.
         let mut next = Some(first);
         while let Some(msg) = next.take() {
@@ -397,7 +397,7 @@ fn run(
                 }
             }
         }
-        if stats {
+        if let Some(t0) = t0 {
             working += t0.elapsed();
             if since.elapsed() > std::time::Duration::from_secs(2) {
                 eprintln!(
