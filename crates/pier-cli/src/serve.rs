@@ -43,6 +43,9 @@ pub struct ServeArgs {
     /// Deliveries in flight across all destinations [default: 1024]
     #[arg(long, env = "PIER_MAX_IN_FLIGHT")]
     pub max_in_flight: Option<usize>,
+    /// Bytes of request bodies the deliveries in flight hold at once; a larger body is delivered alone [default: 268435456]
+    #[arg(long, env = "PIER_MAX_IN_FLIGHT_BYTES")]
+    pub max_in_flight_bytes: Option<usize>,
     /// Deliveries in flight per destination without a concurrent rate limit [default: 256]
     #[arg(long, env = "PIER_DESTINATION_CONCURRENCY")]
     pub destination_concurrency: Option<usize>,
@@ -98,6 +101,7 @@ pub fn resolve(args: &ServeArgs) -> anyhow::Result<Config> {
             api_rate_limit: args.api_rate_limit,
             delivery_timeout_secs: args.delivery_timeout_secs,
             max_in_flight: args.max_in_flight,
+            max_in_flight_bytes: args.max_in_flight_bytes,
             destination_concurrency: args.destination_concurrency,
             retry_strategy: args.retry_strategy.clone(),
             retry_interval_ms: args.retry_interval_ms,

@@ -28,6 +28,10 @@ pub struct DeliveryConfig {
     pub default_retry: RetryPolicy,
     /// Deliveries in flight across all destinations.
     pub max_in_flight: usize,
+    /// Request bodies held by the deliveries in flight (and the claims that load them), in
+    /// bytes: a destination of large bodies waits for room instead of filling the memory. A
+    /// body larger than the whole budget is delivered alone.
+    pub max_in_flight_bytes: usize,
     /// Deliveries in flight per destination without a `concurrent` limit.
     pub destination_concurrency: usize,
     /// Let destinations reach private and loopback addresses.
@@ -47,6 +51,7 @@ impl DeliveryConfig {
             timeout: Duration::from_secs(60),
             default_retry: RetryPolicy::default_policy(),
             max_in_flight: 1024,
+            max_in_flight_bytes: 256 << 20,
             destination_concurrency: 256,
             allow_private: false,
             public_url: public_url.to_string(),
@@ -143,6 +148,9 @@ struct Inner {
     cache: ConfigCache,
     tx: mpsc::UnboundedSender<Msg>,
     global: Arc<Semaphore>,
+    /// The body budget ([`DeliveryConfig::max_in_flight_bytes`]), a permit a byte.
+    bytes: Arc<Semaphore>,
+    bytes_total: usize,
     lanes: Mutex<HashMap<String, Lane>>,
     shutdown: watch::Receiver<bool>,
     tunnel: Option<Arc<dyn crate::Tunnel>>,
@@ -173,9 +181,12 @@ impl Delivery {
             .build()
             .unwrap_or_default();
         let (tx, rx) = mpsc::unbounded_channel();
+        let bytes_total = config.max_in_flight_bytes.clamp(1, Semaphore::MAX_PERMITS);
         let inner = Arc::new(Inner {
             store,
             global: Arc::new(Semaphore::new(config.max_in_flight)),
+            bytes: Arc::new(Semaphore::new(bytes_total)),
+            bytes_total,
             config,
             client,
             tokens: TokenCache::default(),
@@ -203,7 +214,11 @@ impl Delivery {
     /// has room. If so, the caller stores the events under the returned lease and then calls
     /// [`Delivery::hand_off`] (or [`Delivery::withdraw`] if the commit failed); the lane
     /// delivers them without claiming them from the store.
-    pub fn offer(&self, destination_id: &str, n: usize) -> Option<IngestLease> {
+    pub fn offer(&self, destination_id: &str, n: usize, body_bytes: usize) -> Option<IngestLease> {
+        // Room in the body budget now (not reserved: a handed event waits in its lane for it).
+        if self.inner.bytes.available_permits() < n.saturating_mul(body_bytes).min(self.inner.bytes_total) {
+            return None;
+        }
         let lanes = self.inner.lanes.lock();
         let lane = lanes.get(destination_id)?;
         // Only what can be sent at once: a handed event never waits long for a slot (it is
@@ -278,8 +293,9 @@ impl Delivery {
                 other => RetryError::Store(other),
             })?
             .ok_or(RetryError::NotFound)?;
-        let _permit =
-            inner.global.clone().acquire_owned().await.map_err(|_| RetryError::Refused("shutting down".into()))?;
+        let shutting_down = |_| RetryError::Refused("shutting down".into());
+        let _permit = inner.global.clone().acquire_owned().await.map_err(shutting_down)?;
+        let _bytes = inner.bytes.clone().acquire_many_owned(body_cost(inner, &claimed)).await.map_err(shutting_down)?;
         deliver(inner, claimed, &dest, None).await.map_err(RetryError::Store)
     }
 }
@@ -489,11 +505,12 @@ async fn lane(
         concurrency.store(limits.concurrency, Ordering::Release);
         accepting.store(caught_up && window.is_none() && owned_until > now && d.url.is_some(), Ordering::Release);
         // Events handed from ingest first: they are leased already and only wait for a slot.
-        while !handed.is_empty() && in_flight.load(Ordering::Acquire) < limits.concurrency {
+        while let Some(next) = handed.front().filter(|_| in_flight.load(Ordering::Acquire) < limits.concurrency) {
             let Ok(permit) = inner.global.clone().try_acquire_owned() else { break };
+            let Ok(bytes) = inner.bytes.clone().try_acquire_many_owned(body_cost(&inner, next)) else { break };
             let Some(c) = handed.pop_front() else { break };
             queued.fetch_sub(1, Ordering::AcqRel);
-            spawn_delivery(&inner, &d, c, permit, &in_flight, &done, &mut window);
+            spawn_delivery(&inner, &d, c, (permit, bytes), &in_flight, &done, &mut window);
         }
         let now_i = Instant::now();
         let busy = in_flight.load(Ordering::Acquire);
@@ -505,7 +522,9 @@ async fn lane(
         }
         let free_rate = window.as_mut().map_or(usize::MAX, |w| w.available(now_i) as usize);
         let free_global = inner.global.available_permits();
-        let cap = free_conc.min(free_rate).min(free_global).min(256);
+        // Bodies load with the claim: claim only what the body budget has room for.
+        let free_bytes = inner.bytes.available_permits();
+        let cap = if free_bytes == 0 { 0 } else { free_conc.min(free_rate).min(free_global).min(256) };
         if cap == 0 {
             let wake = window.as_mut().filter(|_| free_rate == 0).map(|w| w.next_free(now_i));
             let wait = wake.map_or(Duration::from_millis(250), |t| t.saturating_duration_since(now_i));
@@ -543,9 +562,10 @@ async fn lane(
             continue;
         }
         let now = now_ms();
-        let claimed = match inner
+        let bounded = free_bytes < inner.bytes_total;
+        let mut claimed = match inner
             .store
-            .claim_due(&dest_id, now, cap as u32, now + inner.config.lease(), &inner.config.node_id)
+            .claim_due(&dest_id, now, cap as u32, free_bytes as u64, now + inner.config.lease(), &inner.config.node_id)
             .await
         {
             Ok(c) => {
@@ -560,16 +580,43 @@ async fn lane(
                 continue;
             }
         };
-        if claimed.is_empty() {
+        if claimed.is_empty() || !claim_needed {
             match inner.store.next_due(&dest_id, now).await {
-                Ok(Some(at)) => {
+                // Due now and not claimed: the body budget stopped the claim.
+                Ok(Some(at)) if at <= now => {
+                    (claim_needed, caught_up) = (true, false);
+                    if claimed.is_empty() && !bounded {
+                        // The next body is larger than the whole budget: it goes alone.
+                        let lease_until = now + inner.config.lease();
+                        match inner
+                            .store
+                            .claim_due(&dest_id, now, 1, u64::MAX, lease_until, &inner.config.node_id)
+                            .await
+                        {
+                            Ok(c) => claimed = c,
+                            Err(e) => tracing::warn!(error = %e, destination_id = %dest_id, "claiming an event failed"),
+                        }
+                    } else if claimed.is_empty() {
+                        // Claim again when deliveries have given room back.
+                        tokio::select! {
+                            _ = done.notified() => {}
+                            _ = tokio::time::sleep(Duration::from_millis(250)) => {}
+                            Some(c) = handed_rx.recv() => handed.push_back(c),
+                            _ = shutdown.changed() => {}
+                        }
+                        continue;
+                    }
+                }
+                Ok(Some(at)) if claimed.is_empty() => {
                     let _ =
                         inner.tx.send(Msg::Due { project_id: project_id.clone(), destination_id: dest_id.clone(), at });
                 }
-                Ok(None) => {}
+                Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "reading the next due time failed"),
             }
-            continue;
+            if claimed.is_empty() {
+                continue;
+            }
         }
         for c in claimed {
             let permit = match inner.global.clone().try_acquire_owned() {
@@ -579,18 +626,35 @@ async fn lane(
                     Err(_) => return,
                 },
             };
-            spawn_delivery(&inner, &d, c, permit, &in_flight, &done, &mut window);
+            // Deliveries in flight give back their bodies' room as they finish.
+            let cost = body_cost(&inner, &c);
+            let bytes = match inner.bytes.clone().try_acquire_many_owned(cost) {
+                Ok(b) => b,
+                Err(_) => match inner.bytes.clone().acquire_many_owned(cost).await {
+                    Ok(b) => b,
+                    Err(_) => return,
+                },
+            };
+            spawn_delivery(&inner, &d, c, (permit, bytes), &in_flight, &done, &mut window);
         }
     }
 }
 
+/// What a claimed event takes of the body budget: its body's bytes, at most the whole budget
+/// (so a larger body is delivered alone).
+fn body_cost(inner: &Inner, c: &Claimed) -> u32 {
+    let len = c.request.body.as_ref().map_or(0, |b| b.len());
+    u32::try_from(len.min(inner.bytes_total)).unwrap_or(u32::MAX)
+}
+
 /// Deliver a leased event on a task of its own: it takes a lane slot until the send is over
-/// (see [`Sent`]) and holds `permit` (the global in-flight cap) until the attempt is written.
+/// (see [`Sent`]) and holds `permit` (the global in-flight cap and its body's room in the
+/// body budget) until the attempt is written.
 fn spawn_delivery(
     inner: &Arc<Inner>,
     d: &Arc<Destination>,
     c: Claimed,
-    permit: tokio::sync::OwnedSemaphorePermit,
+    permit: (tokio::sync::OwnedSemaphorePermit, tokio::sync::OwnedSemaphorePermit),
     in_flight: &Arc<AtomicUsize>,
     done: &Arc<Notify>,
     window: &mut Option<Window>,

@@ -19,6 +19,9 @@ pub const DEFAULT_DELIVERY_TIMEOUT_SECS: u64 = 60;
 /// rate limit is the way to spare an endpoint.
 pub const DEFAULT_MAX_IN_FLIGHT: usize = 1024;
 pub const DEFAULT_DESTINATION_CONCURRENCY: usize = 256;
+/// Request bodies the deliveries in flight hold at once: 1,024 deliveries of 10 MiB bodies
+/// would need 10 GiB.
+pub const DEFAULT_MAX_IN_FLIGHT_BYTES: usize = 256 << 20;
 pub const DEFAULT_RETRY_INTERVAL_MS: i64 = 30_000;
 pub const DEFAULT_RETRY_COUNT: i64 = 8;
 pub const DEFAULT_RETRY_STRATEGY: &str = "exponential";
@@ -47,6 +50,8 @@ pub struct Config {
     pub delivery_timeout_secs: u64,
     /// Deliveries in flight across all destinations.
     pub max_in_flight: usize,
+    /// Bytes of request bodies the deliveries in flight hold at once.
+    pub max_in_flight_bytes: usize,
     /// Deliveries in flight per destination without a `concurrent` rate limit.
     pub destination_concurrency: usize,
     /// Default retry policy (connections without a retry rule): first delay, ms.
@@ -87,6 +92,7 @@ pub struct FileConfig {
     pub api_rate_limit: Option<u32>,
     pub delivery_timeout_secs: Option<u64>,
     pub max_in_flight: Option<usize>,
+    pub max_in_flight_bytes: Option<usize>,
     pub destination_concurrency: Option<usize>,
     pub retry_interval_ms: Option<i64>,
     pub retry_count: Option<i64>,
@@ -113,6 +119,7 @@ pub struct Overrides {
     pub api_rate_limit: Option<u32>,
     pub delivery_timeout_secs: Option<u64>,
     pub max_in_flight: Option<usize>,
+    pub max_in_flight_bytes: Option<usize>,
     pub destination_concurrency: Option<usize>,
     pub retry_interval_ms: Option<i64>,
     pub retry_count: Option<i64>,
@@ -158,6 +165,9 @@ api_rate_limit = 200
 delivery_timeout_secs = 60
 max_in_flight = 1024
 destination_concurrency = 256
+# Bytes of request bodies the deliveries in flight hold at once (a body larger than this is
+# delivered alone); more waits in the store.
+max_in_flight_bytes = 268435456
 
 # The retry policy of connections without a retry rule.
 retry_strategy = "exponential"
@@ -220,6 +230,10 @@ impl Config {
                 .or(file.delivery_timeout_secs)
                 .unwrap_or(DEFAULT_DELIVERY_TIMEOUT_SECS),
             max_in_flight: o.max_in_flight.or(file.max_in_flight).unwrap_or(DEFAULT_MAX_IN_FLIGHT),
+            max_in_flight_bytes: o
+                .max_in_flight_bytes
+                .or(file.max_in_flight_bytes)
+                .unwrap_or(DEFAULT_MAX_IN_FLIGHT_BYTES),
             destination_concurrency: o
                 .destination_concurrency
                 .or(file.destination_concurrency)
@@ -264,8 +278,8 @@ impl Config {
         if !(0..=50).contains(&self.retry_count) {
             anyhow::bail!("invalid retry count {}: use 0 to 50", self.retry_count);
         }
-        if self.max_in_flight == 0 || self.destination_concurrency == 0 {
-            anyhow::bail!("max_in_flight and destination_concurrency must be at least 1");
+        if self.max_in_flight == 0 || self.destination_concurrency == 0 || self.max_in_flight_bytes == 0 {
+            anyhow::bail!("max_in_flight, max_in_flight_bytes and destination_concurrency must be at least 1");
         }
         Ok(self)
     }
@@ -293,6 +307,7 @@ impl Config {
             api_rate_limit: 0,
             delivery_timeout_secs: DEFAULT_DELIVERY_TIMEOUT_SECS,
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,
+            max_in_flight_bytes: DEFAULT_MAX_IN_FLIGHT_BYTES,
             destination_concurrency: DEFAULT_DESTINATION_CONCURRENCY,
             retry_interval_ms: DEFAULT_RETRY_INTERVAL_MS,
             retry_count: DEFAULT_RETRY_COUNT,

@@ -167,8 +167,9 @@ pub(crate) fn due_events(r: &Routing) -> Vec<(String, String, i64)> {
 
 /// Offer the events of `r` due now to their lanes on this node (see `Delivery::offer`); the
 /// ones a lane takes are stored leased (`r.lease`) and handed to it after the commit, with no
-/// claim from the store. Returns how many events each destination's lane took.
-pub(crate) fn offer_to_lanes(st: &AppState, r: &mut Routing, now: i64) -> Vec<(String, usize)> {
+/// claim from the store. `body_bytes`: the request's body, which each event handed holds in
+/// the delivery engine's body budget. Returns how many events each destination's lane took.
+pub(crate) fn offer_to_lanes(st: &AppState, r: &mut Routing, now: i64, body_bytes: usize) -> Vec<(String, usize)> {
     if !st.store.leases_at_ingest() {
         return Vec::new();
     }
@@ -182,7 +183,7 @@ pub(crate) fn offer_to_lanes(st: &AppState, r: &mut Routing, now: i64) -> Vec<(S
     }
     let mut offered = Vec::new();
     for (dest, ids) in by_dest {
-        if let Some(lease) = st.delivery.offer(&dest, ids.len()) {
+        if let Some(lease) = st.delivery.offer(&dest, ids.len(), body_bytes) {
             offered.push((dest, ids.len()));
             let l = r.lease.get_or_insert_with(|| pier_store::EventLease {
                 node: lease.node,

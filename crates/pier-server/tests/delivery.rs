@@ -260,6 +260,54 @@ async fn a_hanging_destination_does_not_delay_a_healthy_one() {
 }
 
 #[tokio::test]
+async fn large_bodies_wait_for_room_in_the_body_budget() {
+    run(async {
+        let fx = Fx::new(|c| {
+            c.max_in_flight_bytes = 64 * 1024;
+            c.delivery_timeout_secs = 60;
+        })
+        .await;
+        let hang = TestReceiver::start().await.unwrap();
+        hang.set_delay(Duration::from_secs(60));
+        let small = TestReceiver::start().await.unwrap();
+        let cb = fx.connect("big", &hang.url(), json!({}), json!([])).await;
+        let cs = fx.connect("small", &small.url(), json!({}), json!([])).await;
+        let big = format!("{{\"pad\":\"{}\"}}", "x".repeat(40 * 1024));
+        for _ in 0..5 {
+            fx.send(&cb, "/", &big).await;
+        }
+        hang.wait_for(1, Duration::from_secs(10)).await.unwrap();
+        // Small bodies go on in the room the first large one leaves.
+        for i in 0..20 {
+            fx.send(&cs, "/", &format!("{{\"i\":{i}}}")).await;
+        }
+        small.wait_for(20, Duration::from_secs(10)).await.unwrap();
+        assert_eq!(hang.received().len(), 1, "a second 40 KiB body does not fit beside the first in 64 KiB");
+        assert_eq!(hang.received()[0].body.len(), big.len());
+        let cid = cb["id"].as_str().unwrap();
+        let queued = fx.api.ok(&format!("/events?webhook_id={cid}&status=QUEUED")).await.unwrap();
+        assert_eq!(queued["count"], 5, "the waiting ones stay queued: {queued}");
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_body_larger_than_the_budget_is_delivered_alone() {
+    run(async {
+        let fx = Fx::new(|c| c.max_in_flight_bytes = 16 * 1024).await;
+        let rx = TestReceiver::start().await.unwrap();
+        let c = fx.connect("huge", &rx.url(), json!({}), json!([])).await;
+        let huge = format!("{{\"pad\":\"{}\"}}", "y".repeat(40 * 1024));
+        for _ in 0..3 {
+            fx.send(&c, "/", &huge).await;
+        }
+        let got = rx.wait_for(3, Duration::from_secs(20)).await.unwrap();
+        assert!(got.iter().all(|r| r.body.len() == huge.len()));
+    })
+    .await
+}
+
+#[tokio::test]
 async fn rate_limits_hold_at_the_receiver_and_nothing_is_dropped() {
     run(async {
         let fx = Fx::new(|_| {}).await;

@@ -169,8 +169,8 @@ static LOAD_CLAIMED: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
-/// Lease a destination's due events and read them as [`LOAD_CLAIMED`] does, plus their trigger
-/// (column 36), in one statement. The lease is committed without waiting for the WAL flush
+/// Lease a destination's due events (while their bodies' running total stays within `$6`) and
+/// read them as [`LOAD_CLAIMED`] does, plus their trigger (column 36), in one statement. The lease is committed without waiting for the WAL flush
 /// (`synchronous_commit` off for this transaction only): a lease lost in a database crash only
 /// makes the event claimable again (at-least-once), and the attempt's own commit flushes it
 /// anyway.
@@ -179,10 +179,14 @@ static CLAIM_DUE: LazyLock<String> = LazyLock::new(|| {
         "WITH s AS (SELECT set_config('synchronous_commit', 'off', true)), \
          c AS (UPDATE events SET locked_until = $4, locked_by = $5, \
              status = CASE WHEN status = 'SCHEDULED' THEN 'QUEUED' ELSE status END \
-             WHERE id IN (SELECT id FROM events WHERE destination_id = $1 \
-                 AND next_attempt_at IS NOT NULL AND status <> 'HOLD' \
-                 AND next_attempt_at <= $2 AND (locked_until IS NULL OR locked_until < $2) \
-                 ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED) \
+             WHERE id IN (SELECT id FROM (SELECT e.id, \
+                     CAST(SUM(q.body_size) OVER (ORDER BY e.next_attempt_at, e.id ROWS UNBOUNDED PRECEDING) \
+                         AS BIGINT) AS total \
+                 FROM (SELECT id, request_id, next_attempt_at FROM events WHERE destination_id = $1 \
+                     AND next_attempt_at IS NOT NULL AND status <> 'HOLD' \
+                     AND next_attempt_at <= $2 AND (locked_until IS NULL OR locked_until < $2) \
+                     ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED) e \
+                 JOIN requests q ON q.id = e.request_id) w WHERE total <= $6) \
              RETURNING events.*) \
          SELECT {}, {}, d.data, c.next_trigger FROM c CROSS JOIN s JOIN requests r ON r.id = c.request_id \
          LEFT JOIN event_data d ON d.event_id = c.id",
@@ -733,15 +737,19 @@ impl Store for PostgresStore {
             .await?;
         rows.first().map(|r| r.g(0)).unwrap_or(Ok(None))
     }
+    #[allow(clippy::too_many_arguments)]
     async fn claim_due(
         &self,
         destination_id: &str,
         now: Millis,
         limit: u32,
+        max_bytes: u64,
         lease_until: Millis,
         node: &str,
     ) -> Result<Vec<Claimed>> {
-        let got = self.query(&CLAIM_DUE, &[&destination_id, &now, &(limit as i64), &lease_until, &node]).await?;
+        let max_bytes = i64::try_from(max_bytes).unwrap_or(i64::MAX);
+        let got =
+            self.query(&CLAIM_DUE, &[&destination_id, &now, &(limit as i64), &lease_until, &node, &max_bytes]).await?;
         let mut out = Vec::with_capacity(got.len());
         for row in &got {
             let trigger: Option<String> = row.g(36)?;

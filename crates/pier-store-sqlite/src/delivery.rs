@@ -20,27 +20,32 @@ pub(crate) const NEXT_DUE: &str = "SELECT MIN(next_attempt_at) FROM events \
 /// Lease due events of one destination; returns (event id, trigger).
 ///
 /// The lease sets only columns outside the indexes; the rare scheduled event (a delay rule)
-/// becomes queued in a second statement, so claiming rewrites no index entry.
+/// becomes queued in a second statement, so claiming rewrites no index entry. The claim stops
+/// before the bodies of the events it holds pass `max_bytes`.
 pub(crate) fn claim_due(
     tx: &Transaction<'_>,
     destination_id: &str,
     now: i64,
     limit: u32,
+    max_bytes: i64,
     lease_until: i64,
     node: &str,
 ) -> Result<Vec<(String, AttemptTrigger)>, StoreError> {
     let mut st = tx
         .prepare_cached(
             "UPDATE events SET locked_until = ?4, locked_by = ?5 \
-             WHERE id IN (SELECT id FROM events WHERE destination_id = ?1 \
-                 AND next_attempt_at IS NOT NULL AND status <> 'HOLD' \
-                 AND next_attempt_at <= ?2 AND (locked_until IS NULL OR locked_until < ?2) \
-                 ORDER BY next_attempt_at LIMIT ?3) \
+             WHERE id IN (SELECT id FROM (SELECT e.id, \
+                     SUM(r.body_size) OVER (ORDER BY e.next_attempt_at, e.id ROWS UNBOUNDED PRECEDING) AS total \
+                 FROM (SELECT id, request_id, next_attempt_at FROM events WHERE destination_id = ?1 \
+                     AND next_attempt_at IS NOT NULL AND status <> 'HOLD' \
+                     AND next_attempt_at <= ?2 AND (locked_until IS NULL OR locked_until < ?2) \
+                     ORDER BY next_attempt_at LIMIT ?3) e \
+                 JOIN requests r ON r.id = e.request_id) WHERE total <= ?6) \
              RETURNING id, next_trigger, status = 'SCHEDULED'",
         )
         .map_err(map_err)?;
     let rows = st
-        .query_map(params![destination_id, now, limit, lease_until, node], |r| {
+        .query_map(params![destination_id, now, limit, lease_until, node, max_bytes], |r| {
             let trigger: Option<String> = r.get(1)?;
             Ok((
                 r.get::<_, String>(0)?,

@@ -484,17 +484,22 @@ impl Store for SqliteStore {
             .await
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn claim_due(
         &self,
         destination_id: &str,
         now: Millis,
         limit: u32,
+        max_bytes: u64,
         lease_until: Millis,
         node: &str,
     ) -> Result<Vec<Claimed>> {
         let (d, node) = (destination_id.to_string(), node.to_string());
-        let ids =
-            self.writer.write_trusted(move |tx| delivery::claim_due(tx, &d, now, limit, lease_until, &node)).await?;
+        let max_bytes = i64::try_from(max_bytes).unwrap_or(i64::MAX);
+        let ids = self
+            .writer
+            .write_trusted(move |tx| delivery::claim_due(tx, &d, now, limit, max_bytes, lease_until, &node))
+            .await?;
         self.load_claimed(ids).await
     }
 

@@ -367,6 +367,7 @@ pub async fn run(store: Arc<dyn Store>) {
     ));
 
     delivery(&store, &mut ids, &p1, &p2).await;
+    claims_bounded_by_bytes(&store, &mut ids, &p1).await;
     rules(&store, &mut ids, &p1, &p2).await;
     bookmarks_and_batches(&store, &mut ids, &p1, &p2).await;
 }
@@ -510,7 +511,7 @@ async fn bookmarks_and_batches(store: &Arc<dyn Store>, ids: &mut Ids, p1: &Proje
         };
         let leased = store.ingest_routed(q, routing).await.expect("ingest with a lease");
         assert_eq!(leased, vec![queued.id.clone()], "the queued event is leased, the one held by the pause is not");
-        let other = store.claim_due(&ld.id, ids.now + 1, 100, ids.now + 60_000, "node-other").await.unwrap();
+        let other = store.claim_due(&ld.id, ids.now + 1, 100, u64::MAX, ids.now + 60_000, "node-other").await.unwrap();
         assert!(other.is_empty(), "a leased event is not claimed by another lane: {other:?}");
         assert_eq!(store.event(&p1.id, &held.id).await.unwrap().map(|e| e.status), Some(EventStatus::Hold));
     }
@@ -582,7 +583,7 @@ async fn bookmarks_and_batches(store: &Arc<dyn Store>, ids: &mut Ids, p1: &Proje
         evs.push(e);
     }
     let now = ids.now + 10;
-    let claimed = store.claim_due(&d.id, now, 100, now + 60_000, "node-a").await.unwrap();
+    let claimed = store.claim_due(&d.id, now, 100, u64::MAX, now + 60_000, "node-a").await.unwrap();
     assert!(claimed.len() >= 3);
     for cl in &claimed {
         if cl.event.id != evs[0].id {
@@ -595,7 +596,7 @@ async fn bookmarks_and_batches(store: &Arc<dyn Store>, ids: &mut Ids, p1: &Proje
     let dests = store.requeue_events(&p1.id, &ids_all, AttemptTrigger::BulkRetry, now + 1).await.unwrap();
     assert_eq!(dests, vec![d.id.clone(), d.id.clone()], "the leased event is left alone");
     assert!(store.requeue_events(&p2.id, &ids_all, AttemptTrigger::BulkRetry, now + 1).await.unwrap().is_empty());
-    let again = store.claim_due(&d.id, now + 2, 100, now + 60_000, "node-a").await.unwrap();
+    let again = store.claim_due(&d.id, now + 2, 100, u64::MAX, now + 60_000, "node-a").await.unwrap();
     let mut got: Vec<&str> = again.iter().map(|c| c.event.id.as_str()).collect();
     got.sort();
     let mut want = vec![evs[1].id.as_str(), evs[2].id.as_str()];
@@ -802,7 +803,7 @@ async fn rules(store: &Arc<dyn Store>, ids: &mut Ids, p1: &Project, p2: &Project
     };
     store.complete_routing(routing).await.unwrap();
     assert_eq!(store.event_data(&e.id).await.unwrap(), Some(data.clone()));
-    let claimed = store.claim_due(&d.id, ids.now + 10, 10, ids.now + 1000, "n").await.unwrap();
+    let claimed = store.claim_due(&d.id, ids.now + 10, 10, u64::MAX, ids.now + 1000, "n").await.unwrap();
     assert_eq!(claimed.len(), 1);
     assert_eq!(claimed[0].data, Some(data));
 
@@ -863,6 +864,40 @@ fn attempt_for(ids: &mut Ids, c: &Claimed, successful: bool, status: Option<i64>
 }
 
 /// Leases, attempts, retries, pause and cancel.
+/// A claim stops before the bodies it loads pass its byte bound, in due order: an event past
+/// the bound is left with every later one.
+async fn claims_bounded_by_bytes(store: &Arc<dyn Store>, ids: &mut Ids, p1: &Project) {
+    let s = source(ids, &p1.id, "bytes-src");
+    let d = destination(ids, &p1.id, "bytes-dst", false);
+    let c = connection(ids, &p1.id, "bytes", &s, &d);
+    let changes =
+        vec![Change::PutSource(s.clone()), Change::PutDestination(d.clone()), Change::PutConnection(c.clone())];
+    store.apply(&p1.id, changes).await.unwrap();
+    let mut events = Vec::new();
+    for size in [100, 100, 100, 100, 5000, 100] {
+        ids.now += 1;
+        let r = request(ids, &s, &vec![b'x'; size]);
+        let e = event_for(ids, &r, &c);
+        events.push(e.id.clone());
+        let routing = Routing { request_id: r.id.clone(), events: vec![e], now: ids.now, ..Routing::default() };
+        store.ingest_routed(r, routing).await.unwrap();
+    }
+    let now = ids.now + 10;
+    let claim = |limit: u32, max_bytes: u64| {
+        let (store, d) = (store.clone(), d.id.clone());
+        async move {
+            let mut got = store.claim_due(&d, now, limit, max_bytes, now + 60_000, "node-bytes").await.unwrap();
+            got.sort_by_key(|c| c.event.next_attempt_at);
+            got.into_iter().map(|c| c.event.id).collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(claim(10, 300).await, events[..3], "100 + 100 + 100 bytes within 300");
+    assert!(claim(10, 99).await.is_empty(), "a body past the bound is not claimed");
+    assert_eq!(claim(10, 100).await, events[3..4]);
+    assert!(claim(10, 4999).await.is_empty(), "nothing is claimed past an event left for its size");
+    assert_eq!(claim(10, u64::MAX).await, events[4..]);
+}
+
 async fn delivery(store: &Arc<dyn Store>, ids: &mut Ids, p1: &Project, p2: &Project) {
     let s = source(ids, &p1.id, "deliver-src");
     let d = destination(ids, &p1.id, "deliver-dst", false);
@@ -888,13 +923,13 @@ async fn delivery(store: &Arc<dyn Store>, ids: &mut Ids, p1: &Project, p2: &Proj
     let mine = due.iter().find(|(p, id, _)| id == &d.id && p == &p1.id).expect("destination is due");
     assert!(mine.2 <= now);
 
-    let first = store.claim_due(&d.id, now, 2, now + 1000, "node-a").await.unwrap();
+    let first = store.claim_due(&d.id, now, 2, u64::MAX, now + 1000, "node-a").await.unwrap();
     assert_eq!(first.len(), 2, "claims are bounded by the limit");
     assert!(first.iter().all(|c| c.trigger == AttemptTrigger::Initial));
     assert_eq!(first[0].request.body.as_deref(), Some(&b"{}"[..]), "a claim carries the request body");
-    let second = store.claim_due(&d.id, now, 10, now + 1000, "node-b").await.unwrap();
+    let second = store.claim_due(&d.id, now, 10, u64::MAX, now + 1000, "node-b").await.unwrap();
     assert_eq!(second.len(), 2);
-    let none = store.claim_due(&d.id, now, 10, now + 1000, "node-b").await.unwrap();
+    let none = store.claim_due(&d.id, now, 10, u64::MAX, now + 1000, "node-b").await.unwrap();
     assert!(none.is_empty(), "leased events are not claimed twice");
     assert!(first.iter().chain(&second).all(|c| c.event.status == EventStatus::Queued), "claimed events are queued");
     let scheduled = scheduled.unwrap_or_default();
@@ -902,7 +937,7 @@ async fn delivery(store: &Arc<dyn Store>, ids: &mut Ids, p1: &Project, p2: &Proj
     assert_eq!(store.next_due(&d.id, now).await.unwrap(), None, "every deliverable event is leased");
 
     // A lease that expires makes the event claimable again.
-    let expired = store.claim_due(&d.id, now + 1001, 1, now + 5000, "node-c").await.unwrap();
+    let expired = store.claim_due(&d.id, now + 1001, 1, u64::MAX, now + 5000, "node-c").await.unwrap();
     assert_eq!(expired.len(), 1);
     let busy =
         store.claim_event(&p1.id, &expired[0].event.id, AttemptTrigger::Manual, now + 1002, now + 6000, "x").await;
@@ -920,10 +955,10 @@ async fn delivery(store: &Arc<dyn Store>, ids: &mut Ids, p1: &Project, p2: &Proj
     assert_eq!((e0.status, e0.attempts, e0.next_attempt_at), (EventStatus::Failed, 1, Some(retry_at)));
     assert_eq!((e0.response_status, e0.last_attempt_at), (Some(500), Some(now)));
     assert_eq!(store.next_due(&d.id, now).await.unwrap(), Some(retry_at));
-    let early = store.claim_due(&d.id, now + 1500, 10, now + 9000, "n").await.unwrap();
+    let early = store.claim_due(&d.id, now + 1500, 10, u64::MAX, now + 9000, "n").await.unwrap();
     assert!(early.iter().all(|c| c.event.id != c0.event.id), "the retry is not due yet");
 
-    let retried = store.claim_due(&d.id, retry_at, 10, retry_at + 1000, "n").await.unwrap();
+    let retried = store.claim_due(&d.id, retry_at, 10, u64::MAX, retry_at + 1000, "n").await.unwrap();
     let got: Vec<_> = retried.iter().map(|c| (c.event.id.clone(), c.trigger)).collect();
     assert_eq!(got, vec![(c0.event.id.clone(), AttemptTrigger::Automatic)]);
     let a1 = attempt_for(ids, &retried[0], true, Some(200));
@@ -969,9 +1004,9 @@ async fn delivery(store: &Arc<dyn Store>, ids: &mut Ids, p1: &Project, p2: &Proj
     // Pause holds pending events (in flight too); unpause makes them due with trigger UNPAUSE.
     // (Leases of events held now expire by themselves; claim after the last one.)
     assert_eq!(store.hold_events(&p1.id, &c.id, now).await.unwrap(), 2, "the two undelivered events are held");
-    assert!(store.claim_due(&d.id, now + 100_000, 10, now + 200_000, "n").await.unwrap().is_empty());
+    assert!(store.claim_due(&d.id, now + 100_000, 10, u64::MAX, now + 200_000, "n").await.unwrap().is_empty());
     assert_eq!(store.release_held_events(&p1.id, &c.id, now + 3).await.unwrap(), vec![d.id.clone()]);
-    let back = store.claim_due(&d.id, now + 10_000, 10, now + 200_000, "n").await.unwrap();
+    let back = store.claim_due(&d.id, now + 10_000, 10, u64::MAX, now + 200_000, "n").await.unwrap();
     assert_eq!(back.len(), 2);
     assert!(back.iter().all(|c| c.trigger == AttemptTrigger::Unpause));
 
@@ -1012,11 +1047,11 @@ async fn delivery(store: &Arc<dyn Store>, ids: &mut Ids, p1: &Project, p2: &Proj
 
     // A node restarting releases the leases its previous run held.
     let later = now + 1_000_000;
-    let held = store.claim_due(&d.id, later, 10, later + 100_000, "node-r").await.unwrap();
+    let held = store.claim_due(&d.id, later, 10, u64::MAX, later + 100_000, "node-r").await.unwrap();
     assert!(!held.is_empty());
-    assert!(store.claim_due(&d.id, later, 10, later + 100_000, "node-s").await.unwrap().is_empty());
+    assert!(store.claim_due(&d.id, later, 10, u64::MAX, later + 100_000, "node-s").await.unwrap().is_empty());
     assert!(store.release_leases_of("node-r").await.unwrap() >= held.len() as u64);
-    assert_eq!(store.claim_due(&d.id, later, 10, later + 100_000, "node-s").await.unwrap().len(), held.len());
+    assert_eq!(store.claim_due(&d.id, later, 10, u64::MAX, later + 100_000, "node-s").await.unwrap().len(), held.len());
     // Destination ownership: one node at a time until it lapses.
     assert!(store.own_destination(&d.id, "node-a", later + 10, later).await.unwrap());
     assert!(store.own_destination(&d.id, "node-a", later + 20, later + 1).await.unwrap(), "renewal");

@@ -204,11 +204,15 @@ pub trait Store: Send + Sync + 'static {
     async fn next_due(&self, destination_id: &str, now: Millis) -> Result<Option<Millis>>;
     /// Lease up to `limit` events of a destination that are due at `now` (oldest due first)
     /// until `lease_until`. A leased event is not claimable again until its lease expires.
+    /// The claim stops before the request bodies of the events it holds pass `max_bytes` (they
+    /// are loaded into memory): an event past the bound is left with every later one.
+    #[allow(clippy::too_many_arguments)]
     async fn claim_due(
         &self,
         destination_id: &str,
         now: Millis,
         limit: u32,
+        max_bytes: u64,
         lease_until: Millis,
         node: &str,
     ) -> Result<Vec<Claimed>>;
