@@ -254,6 +254,15 @@ impl Delivery {
         }
     }
 
+    /// This node's deliveries in flight and the bytes of request bodies they hold.
+    pub fn in_flight(&self) -> (usize, usize) {
+        let inner = &self.inner;
+        (
+            inner.config.max_in_flight.saturating_sub(inner.global.available_permits()),
+            inner.bytes_total.saturating_sub(inner.bytes.available_permits()),
+        )
+    }
+
     /// Wait (at most `grace`) until no delivery is in flight.
     pub async fn drain(&self, grace: Duration) -> bool {
         let deadline = Instant::now() + grace;

@@ -84,5 +84,8 @@ pub async fn scrape(State(st): State<AppState>, headers: HeaderMap) -> Response 
         }
         *last = Some(seen);
     }
+    let (deliveries, body_bytes) = st.delivery.in_flight();
+    metrics::gauge!("pier_deliveries_in_flight").set(deliveries as f64);
+    metrics::gauge!("pier_delivery_body_bytes_in_flight").set(body_bytes as f64);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], handle.render()).into_response()
 }

@@ -287,6 +287,19 @@ async fn large_bodies_wait_for_room_in_the_body_budget() {
         let cid = cb["id"].as_str().unwrap();
         let queued = fx.api.ok(&format!("/events?webhook_id={cid}&status=QUEUED")).await.unwrap();
         assert_eq!(queued["count"], 5, "the waiting ones stay queued: {queued}");
+        // The gauges say so (read at each scrape).
+        let want = format!("pier_delivery_body_bytes_in_flight {}", big.len());
+        let metrics = format!("{}/metrics", fx.srv.url());
+        eventually(Duration::from_secs(10), "the body budget's gauges", || {
+            let (http, url, want) = (fx.http.clone(), metrics.clone(), want.clone());
+            async move {
+                let text = http.get(url).send().await.ok()?.text().await.ok()?;
+                (text.lines().any(|l| l == want) && text.lines().any(|l| l == "pier_deliveries_in_flight 1"))
+                    .then_some(())
+            }
+        })
+        .await
+        .unwrap();
     })
     .await
 }
