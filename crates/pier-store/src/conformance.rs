@@ -372,13 +372,20 @@ pub async fn run(store: Arc<dyn Store>) {
     bookmarks_and_batches(&store, &mut ids, &p1, &p2).await;
 }
 
-async fn bookmarks_and_batches(store: &Arc<dyn Store>, ids: &mut Ids, p1: &Project, p2: &Project) {
-    let s = source(ids, &p1.id, "bookmark-src");
-    let d = destination(ids, &p1.id, "bookmark-dst", false);
-    let c = connection(ids, &p1.id, "bookmark", &s, &d);
+/// A source `{name}-src`, a destination `{name}-dst` and a connection `name` between them,
+/// stored in `p1`.
+async fn flow(store: &Arc<dyn Store>, ids: &mut Ids, p1: &Project, name: &str) -> (Source, Destination, Connection) {
+    let s = source(ids, &p1.id, &format!("{name}-src"));
+    let d = destination(ids, &p1.id, &format!("{name}-dst"), false);
+    let c = connection(ids, &p1.id, name, &s, &d);
     let changes =
         vec![Change::PutSource(s.clone()), Change::PutDestination(d.clone()), Change::PutConnection(c.clone())];
     store.apply(&p1.id, changes).await.unwrap();
+    (s, d, c)
+}
+
+async fn bookmarks_and_batches(store: &Arc<dyn Store>, ids: &mut Ids, p1: &Project, p2: &Project) {
+    let (s, d, c) = flow(store, ids, p1, "bookmark").await;
     let r = request(ids, &s, b"{\"saved\":true}");
     store.ingest(r.clone()).await.unwrap();
 
@@ -779,12 +786,7 @@ async fn rules(store: &Arc<dyn Store>, ids: &mut Ids, p1: &Project, p2: &Project
     assert!(store.dedup_seen("web_d", "k1", "req_4", now + 2500, 1000).await.unwrap());
 
     // Transformed data travels with the event to delivery.
-    let s = source(ids, &p1.id, "transform-src");
-    let d = destination(ids, &p1.id, "transform-dst", false);
-    let c = connection(ids, &p1.id, "transform", &s, &d);
-    let changes =
-        vec![Change::PutSource(s.clone()), Change::PutDestination(d.clone()), Change::PutConnection(c.clone())];
-    store.apply(&p1.id, changes).await.unwrap();
+    let (s, d, c) = flow(store, ids, p1, "transform").await;
     let r = request(ids, &s, b"{\"a\":1}");
     store.ingest(r.clone()).await.unwrap();
     let e = event_for(ids, &r, &c);
@@ -863,16 +865,10 @@ fn attempt_for(ids: &mut Ids, c: &Claimed, successful: bool, status: Option<i64>
     }
 }
 
-/// Leases, attempts, retries, pause and cancel.
 /// A claim stops before the bodies it loads pass its byte bound, in due order: an event past
 /// the bound is left with every later one.
 async fn claims_bounded_by_bytes(store: &Arc<dyn Store>, ids: &mut Ids, p1: &Project) {
-    let s = source(ids, &p1.id, "bytes-src");
-    let d = destination(ids, &p1.id, "bytes-dst", false);
-    let c = connection(ids, &p1.id, "bytes", &s, &d);
-    let changes =
-        vec![Change::PutSource(s.clone()), Change::PutDestination(d.clone()), Change::PutConnection(c.clone())];
-    store.apply(&p1.id, changes).await.unwrap();
+    let (s, d, c) = flow(store, ids, p1, "bytes").await;
     let mut events = Vec::new();
     for size in [100, 100, 100, 100, 5000, 100] {
         ids.now += 1;
@@ -898,13 +894,9 @@ async fn claims_bounded_by_bytes(store: &Arc<dyn Store>, ids: &mut Ids, p1: &Pro
     assert_eq!(claim(10, u64::MAX).await, events[4..]);
 }
 
+/// Leases, attempts, retries, pause and cancel.
 async fn delivery(store: &Arc<dyn Store>, ids: &mut Ids, p1: &Project, p2: &Project) {
-    let s = source(ids, &p1.id, "deliver-src");
-    let d = destination(ids, &p1.id, "deliver-dst", false);
-    let c = connection(ids, &p1.id, "deliver", &s, &d);
-    let changes =
-        vec![Change::PutSource(s.clone()), Change::PutDestination(d.clone()), Change::PutConnection(c.clone())];
-    store.apply(&p1.id, changes).await.unwrap();
+    let (s, d, c) = flow(store, ids, p1, "deliver").await;
     let mut scheduled = None;
     for i in 0..4 {
         let r = request(ids, &s, b"{}");
