@@ -32,6 +32,9 @@ pub struct DeliveryConfig {
     /// bytes: a destination of large bodies waits for room instead of filling the memory. A
     /// body larger than the whole budget is delivered alone.
     pub max_in_flight_bytes: usize,
+    /// The largest request body a source accepts (the server's body limit): a claim that left
+    /// this much room in the body budget was not cut short by it.
+    pub max_body_bytes: usize,
     /// Deliveries in flight per destination without a `concurrent` limit.
     pub destination_concurrency: usize,
     /// Let destinations reach private and loopback addresses.
@@ -52,6 +55,7 @@ impl DeliveryConfig {
             default_retry: RetryPolicy::default_policy(),
             max_in_flight: 1024,
             max_in_flight_bytes: 256 << 20,
+            max_body_bytes: 10 << 20,
             destination_concurrency: 256,
             allow_private: false,
             public_url: public_url.to_string(),
@@ -589,7 +593,10 @@ async fn lane(
                 continue;
             }
         };
-        if claimed.is_empty() || !claim_needed {
+        // The claim may have stopped at the body budget only if it left less room than one body.
+        let held: usize = claimed.iter().map(|c| c.request.body.as_ref().map_or(0, |b| b.len())).sum();
+        let cut = !claim_needed && free_bytes.saturating_sub(held) < inner.config.max_body_bytes;
+        if claimed.is_empty() || cut {
             match inner.store.next_due(&dest_id, now).await {
                 // Due now and not claimed: the body budget stopped the claim.
                 Ok(Some(at)) if at <= now => {

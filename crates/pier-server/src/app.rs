@@ -63,6 +63,7 @@ pub fn delivery_config(c: &Config) -> pier_delivery::DeliveryConfig {
     d.default_retry = c.retry_policy();
     d.max_in_flight = c.max_in_flight;
     d.max_in_flight_bytes = c.max_in_flight_bytes;
+    d.max_body_bytes = c.body_limit;
     d.destination_concurrency = c.destination_concurrency;
     d.allow_private = c.allow_private_destinations;
     d.node_id = node_id(&c.data_dir);
