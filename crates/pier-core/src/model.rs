@@ -235,6 +235,13 @@ pub struct Request {
     pub updated_at: Millis,
 }
 
+impl Request {
+    /// Bytes of the body held in memory (0 when it was not stored).
+    pub fn body_len(&self) -> usize {
+        self.body.as_ref().map_or(0, |b| b.len())
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum EventStatus {

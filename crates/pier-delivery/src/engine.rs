@@ -594,26 +594,23 @@ async fn lane(
             }
         };
         // The claim may have stopped at the body budget only if it left less room than one body.
-        let held: usize = claimed.iter().map(|c| c.request.body.as_ref().map_or(0, |b| b.len())).sum();
-        let cut = !claim_needed && free_bytes.saturating_sub(held) < inner.config.max_body_bytes;
-        if claimed.is_empty() || cut {
-            match inner.store.next_due(&dest_id, now).await {
-                // Due now and not claimed: the body budget stopped the claim.
-                Ok(Some(at)) if at <= now => {
-                    (claim_needed, caught_up) = (true, false);
-                    if claimed.is_empty() && !bounded {
-                        // The next body is larger than the whole budget: it goes alone.
-                        let lease_until = now + inner.config.lease();
-                        match inner
-                            .store
-                            .claim_due(&dest_id, now, 1, u64::MAX, lease_until, &inner.config.node_id)
-                            .await
-                        {
-                            Ok(c) => claimed = c,
-                            Err(e) => tracing::warn!(error = %e, destination_id = %dest_id, "claiming an event failed"),
-                        }
-                    } else if claimed.is_empty() {
-                        // Claim again when deliveries have given room back.
+        let held: usize = claimed.iter().map(|c| c.request.body_len()).sum();
+        if claimed.is_empty() || (!claim_needed && free_bytes.saturating_sub(held) < inner.config.max_body_bytes) {
+            let due = inner.store.next_due(&dest_id, now).await.unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "reading the next due time failed");
+                None
+            });
+            // Due now and not claimed: the body budget stopped the claim.
+            let stopped = due.is_some_and(|at| at <= now);
+            if stopped {
+                (claim_needed, caught_up) = (true, false);
+            }
+            if claimed.is_empty() {
+                match due {
+                    // The next body is larger than the whole budget: it goes alone.
+                    Some(_) if stopped && !bounded => claimed = claim_alone(&inner, &dest_id, now).await,
+                    // Claim again when deliveries have given room back.
+                    Some(_) if stopped => {
                         tokio::select! {
                             _ = done.notified() => {}
                             _ = tokio::time::sleep(Duration::from_millis(250)) => {}
@@ -622,13 +619,12 @@ async fn lane(
                         }
                         continue;
                     }
+                    Some(at) => {
+                        let (project_id, destination_id) = (project_id.clone(), dest_id.clone());
+                        let _ = inner.tx.send(Msg::Due { project_id, destination_id, at });
+                    }
+                    None => {}
                 }
-                Ok(Some(at)) if claimed.is_empty() => {
-                    let _ =
-                        inner.tx.send(Msg::Due { project_id: project_id.clone(), destination_id: dest_id.clone(), at });
-                }
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "reading the next due time failed"),
             }
             if claimed.is_empty() {
                 continue;
@@ -656,11 +652,20 @@ async fn lane(
     }
 }
 
+/// The next due event of a destination whatever its body's size (claimed when the whole body
+/// budget is free: a body larger than the budget goes alone).
+async fn claim_alone(inner: &Inner, dest_id: &str, now: Millis) -> Vec<Claimed> {
+    let lease_until = now + inner.config.lease();
+    inner.store.claim_due(dest_id, now, 1, u64::MAX, lease_until, &inner.config.node_id).await.unwrap_or_else(|e| {
+        tracing::warn!(error = %e, destination_id = %dest_id, "claiming an event failed");
+        Vec::new()
+    })
+}
+
 /// What a claimed event takes of the body budget: its body's bytes, at most the whole budget
 /// (so a larger body is delivered alone).
 fn body_cost(inner: &Inner, c: &Claimed) -> u32 {
-    let len = c.request.body.as_ref().map_or(0, |b| b.len());
-    u32::try_from(len.min(inner.bytes_total)).unwrap_or(u32::MAX)
+    u32::try_from(c.request.body_len().min(inner.bytes_total)).unwrap_or(u32::MAX)
 }
 
 /// Deliver a leased event on a task of its own: it takes a lane slot until the send is over

@@ -166,8 +166,7 @@ async fn ingest(st: AppState, peer: SocketAddr, req: HttpRequest) -> Result<Resp
             request.ignored_count = routing.ignored.len() as i64;
             request.rejection_cause = routing.rejection;
             crate::routing::count_routed(&routing);
-            let offered =
-                crate::routing::offer_to_lanes(&st, &mut routing, now, request.body.as_ref().map_or(0, |b| b.len()));
+            let offered = crate::routing::offer_to_lanes(&st, &mut routing, now, request.body_len());
             let due = crate::routing::due_events(&routing);
             // Copies of what a lane may be handed after the commit (only when one took events).
             let handoff = routing.lease.as_ref().map(|l| {

@@ -26,7 +26,7 @@ pub(crate) struct Pending {
 
 impl Pending {
     fn body_len(&self) -> usize {
-        self.request.body.as_ref().map_or(0, |b| b.len())
+        self.request.body_len()
     }
 }
 
