@@ -86,15 +86,25 @@ async fn connection(base: &str, name: &str, url: &str, rules: Value) -> anyhow::
 }
 
 /// Instructions `pier serve` ran (all threads, start to exit) when `n` requests were ingested
-/// one after another into a paused connection, as in the ingest scenario.
-async fn instructions(db: Option<&str>, n: usize) -> anyhow::Result<u64> {
+/// one after another: into a paused connection, as in the ingest scenario, or (`deliver`)
+/// into a connection to a local receiver, each delivered before the next is sent.
+async fn instructions(db: Option<&str>, n: usize, deliver: bool) -> anyhow::Result<u64> {
     let (mut p, out) = node::pier_under_callgrind(db).await?;
     let base = p.url();
-    // Its own name: on PostgreSQL both runs share the schema of this pier-bench run.
-    let (src, cid) = connection(&base, &format!("bench-instructions-{n}"), "http://127.0.0.1:9/", json!([])).await?;
-    api(&base, reqwest::Method::PUT, &format!("/connections/{cid}/pause"), json!({})).await?;
+    let (url, arrivals) = if deliver {
+        let (url, arrivals) = receiver::start().await?;
+        (url, Some(arrivals))
+    } else {
+        ("http://127.0.0.1:9/".to_string(), None)
+    };
+    // Its own name: on PostgreSQL every run shares the schema of this pier-bench run.
+    let name = format!("bench-instructions-{n}-{}", if deliver { "delivered" } else { "paused" });
+    let (src, cid) = connection(&base, &name, &url, json!([])).await?;
+    if !deliver {
+        api(&base, reqwest::Method::PUT, &format!("/connections/{cid}/pause"), json!({})).await?;
+    }
     let http = reqwest::Client::new();
-    for _ in 0..n {
+    for i in 0..n {
         let r = http
             .post(&src)
             .header("content-type", "application/json")
@@ -104,6 +114,12 @@ async fn instructions(db: Option<&str>, n: usize) -> anyhow::Result<u64> {
             .await?;
         anyhow::ensure!(r.status() == 200, "ingest answered {}", r.status());
         r.bytes().await?;
+        if let Some(a) = &arrivals {
+            // Under valgrind a delivery takes milliseconds: wait for it, so each is alone.
+            wait_arrivals(a, i + 1, Duration::from_secs(60)).await;
+            let got = a.count.load(std::sync::atomic::Ordering::Relaxed);
+            anyhow::ensure!(got > i, "event {} was not delivered within 60 s", i + 1);
+        }
     }
     node::terminate(&mut p, Duration::from_secs(300)).await?;
     let text = std::fs::read_to_string(&out).with_context(|| format!("callgrind wrote no {}", out.display()))?;
@@ -468,8 +484,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     if args.scenario == Scenario::Instructions {
         let n = if args.quick { 100 } else { 2000 };
         // Start-up and shutdown counted alone, then with `n` requests: the difference is theirs.
-        let idle = instructions(db, 0).await?;
-        let loaded = instructions(db, n).await?;
+        let idle = instructions(db, 0, false).await?;
+        let loaded = instructions(db, n, false).await?;
         rows.push(Row {
             name: "instructions per durable ingest".into(),
             rate: loaded.saturating_sub(idle) as f64 / n as f64,
@@ -483,6 +499,23 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
                 "requests": n, "instructions_idle": idle, "instructions_with_requests": loaded,
                 "tool": "valgrind --tool=callgrind",
                 "load": "one connection, requests one after another (one commit each), connection paused",
+            }),
+        });
+        // The same with delivery: ingest, the HTTP request to a receiver, the attempt's write.
+        let delivered = instructions(db, n, true).await?;
+        rows.push(Row {
+            name: "instructions per delivered event".into(),
+            rate: delivered.saturating_sub(idle) as f64 / n as f64,
+            unit: "Ir/event",
+            p50: 0.0,
+            p99: 0.0,
+            p999: 0.0,
+            rss: 0.0,
+            cpu_us: 0.0,
+            extra: json!({
+                "requests": n, "instructions_idle": idle, "instructions_with_requests": delivered,
+                "tool": "valgrind --tool=callgrind",
+                "load": "one connection, requests one after another, each delivered to a local receiver before the next",
             }),
         });
     }

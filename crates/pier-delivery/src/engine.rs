@@ -148,6 +148,7 @@ struct Inner {
     store: Arc<dyn Store>,
     config: DeliveryConfig,
     client: reqwest::Client,
+    urls: send::UrlCache,
     tokens: TokenCache,
     cache: ConfigCache,
     tx: mpsc::UnboundedSender<Msg>,
@@ -193,6 +194,7 @@ impl Delivery {
             bytes_total,
             config,
             client,
+            urls: send::UrlCache::default(),
             tokens: TokenCache::default(),
             cache: ConfigCache::new(),
             tx,
@@ -851,6 +853,7 @@ async fn deliver(
             None => {
                 send::perform(
                     &inner.client,
+                    &inner.urls,
                     &prepared,
                     inner.config.timeout,
                     inner.config.response_cap,

@@ -141,9 +141,36 @@ pub struct Performed {
     pub delivery_latency: Option<i64>,
 }
 
+/// Parsed destination URLs by their text: most deliveries of a destination go to the same URL,
+/// and parsing one (host normalisation included) costs more than the rest of building the
+/// request. Bounded: emptied when it holds [`UrlCache::MAX`] URLs.
+#[derive(Default)]
+pub struct UrlCache {
+    parsed: parking_lot::Mutex<std::collections::HashMap<String, reqwest::Url>>,
+}
+
+impl UrlCache {
+    const MAX: usize = 1024;
+
+    /// `url` parsed (a parse error is not kept).
+    pub fn parse(&self, url: &str) -> Result<reqwest::Url, String> {
+        if let Some(u) = self.parsed.lock().get(url) {
+            return Ok(u.clone());
+        }
+        let u = reqwest::Url::parse(url).map_err(|e| e.to_string())?;
+        let mut parsed = self.parsed.lock();
+        if parsed.len() >= Self::MAX {
+            parsed.clear();
+        }
+        parsed.insert(url.to_string(), u.clone());
+        Ok(u)
+    }
+}
+
 /// Send `p` with `client` within `timeout`, keeping at most `cap` bytes of the response body.
 pub async fn perform(
     client: &reqwest::Client,
+    urls: &UrlCache,
     p: &Prepared,
     timeout: Duration,
     cap: usize,
@@ -160,7 +187,7 @@ pub async fn perform(
         response_latency: None,
         delivery_latency: None,
     };
-    let parsed = match reqwest::Url::parse(&p.url) {
+    let parsed = match urls.parse(&p.url) {
         Ok(u) => u,
         Err(e) => return fail("MISSING_URL", format!("invalid destination url: {e}")),
     };
@@ -173,12 +200,13 @@ pub async fn perform(
         Ok(m) => m,
         Err(_) => return fail("UNKNOWN", format!("invalid method {}", p.method)),
     };
-    let mut req = client.request(method, parsed).timeout(timeout).body(p.body.clone());
+    let mut headers = http::HeaderMap::with_capacity(p.headers.len());
     for (k, v) in &p.headers {
         if let (Ok(name), Ok(value)) = (http::HeaderName::from_bytes(k.as_bytes()), http::HeaderValue::from_str(v)) {
-            req = req.header(name, value);
+            headers.append(name, value);
         }
     }
+    let req = client.request(method, parsed).timeout(timeout).headers(headers).body(p.body.clone());
     let resp = match req.send().await {
         Ok(r) => r,
         Err(e) => {
@@ -305,6 +333,20 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parsed_urls_are_kept_and_bounded() {
+        let cache = UrlCache::default();
+        let u = cache.parse("https://Example.com:443/a?b=1").unwrap();
+        assert_eq!(u.as_str(), "https://example.com/a?b=1");
+        assert_eq!(cache.parse("https://Example.com:443/a?b=1").unwrap(), u, "the kept parse");
+        assert!(cache.parse("not a url").is_err());
+        assert_eq!(cache.parsed.lock().len(), 1, "errors are not kept");
+        for i in 0..UrlCache::MAX + 5 {
+            cache.parse(&format!("http://h/{i}")).unwrap();
+        }
+        assert!(cache.parsed.lock().len() <= UrlCache::MAX);
+    }
 
     #[test]
     fn urls_keep_path_and_query() {
