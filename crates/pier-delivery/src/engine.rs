@@ -147,8 +147,11 @@ pub struct IngestLease {
 struct Inner {
     store: Arc<dyn Store>,
     config: DeliveryConfig,
-    client: reqwest::Client,
+    /// Deliveries.
+    http: crate::client::HttpClient,
     urls: send::UrlCache,
+    /// OAuth2 token requests.
+    client: reqwest::Client,
     tokens: TokenCache,
     cache: ConfigCache,
     tx: mpsc::UnboundedSender<Msg>,
@@ -176,11 +179,20 @@ impl Delivery {
         shutdown: watch::Receiver<bool>,
         tunnel: Option<Arc<dyn crate::Tunnel>>,
     ) -> Delivery {
+        let connect_timeout = Duration::from_secs(10).min(config.timeout);
+        let http = crate::client::HttpClient::new(crate::client::ClientOptions {
+            allow_private: config.allow_private,
+            connect_timeout,
+            max_idle_per_host: config.destination_concurrency,
+            extra_roots: Vec::new(),
+        })
+        .expect("rustls with ring supports the default TLS versions, and no extra root is given");
+        // For OAuth2 token requests (auth.rs).
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
             .dns_resolver(Arc::new(GuardedResolver { allow_private: config.allow_private }))
-            .connect_timeout(Duration::from_secs(10).min(config.timeout))
-            .pool_max_idle_per_host(config.destination_concurrency)
+            .connect_timeout(connect_timeout)
             .tcp_nodelay(true)
             .user_agent(concat!("Pier/", env!("CARGO_PKG_VERSION")))
             .build()
@@ -193,6 +205,7 @@ impl Delivery {
             bytes: Arc::new(Semaphore::new(bytes_total)),
             bytes_total,
             config,
+            http,
             client,
             urls: send::UrlCache::default(),
             tokens: TokenCache::default(),
@@ -852,7 +865,7 @@ async fn deliver(
             },
             None => {
                 send::perform(
-                    &inner.client,
+                    &inner.http,
                     &inner.urls,
                     &prepared,
                     inner.config.timeout,

@@ -10,6 +10,7 @@
 
 pub mod auth;
 mod cache;
+pub mod client;
 mod engine;
 pub mod limit;
 pub mod send;

@@ -1,9 +1,10 @@
 //! One HTTP delivery: build the request (URL, method, headers, signatures, auth), send it with
 //! a deadline, read a capped response, and name what happened in Hookdeck's error codes.
 
+use crate::client::HttpClient;
 use crate::ssrf;
 use bytes::Bytes;
-use futures::StreamExt;
+use http_body_util::{BodyExt, Full};
 use pier_core::retry::{parse_retry_after, AttemptResult};
 use pier_core::signing::hookdeck_signature;
 use pier_core::{AttemptTrigger, Connection, Destination, Project, Request, Source};
@@ -141,35 +142,49 @@ pub struct Performed {
     pub delivery_latency: Option<i64>,
 }
 
+/// A destination URL ready to send to: the URI of the request, and its host (for the SSRF
+/// check of IP literals).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Target {
+    pub uri: http::Uri,
+    pub host: Option<String>,
+}
+
 /// Parsed destination URLs by their text: most deliveries of a destination go to the same URL,
 /// and parsing one (host normalisation included) costs more than the rest of building the
 /// request. Bounded: emptied when it holds [`UrlCache::MAX`] URLs.
 #[derive(Default)]
 pub struct UrlCache {
-    parsed: parking_lot::Mutex<std::collections::HashMap<String, reqwest::Url>>,
+    parsed: parking_lot::Mutex<std::collections::HashMap<String, Target>>,
 }
 
 impl UrlCache {
     const MAX: usize = 1024;
 
-    /// `url` parsed (a parse error is not kept).
-    pub fn parse(&self, url: &str) -> Result<reqwest::Url, String> {
-        if let Some(u) = self.parsed.lock().get(url) {
-            return Ok(u.clone());
+    /// `url` parsed and normalised as a browser would (a parse error is not kept).
+    pub fn parse(&self, url: &str) -> Result<Target, String> {
+        if let Some(t) = self.parsed.lock().get(url) {
+            return Ok(t.clone());
         }
         let u = reqwest::Url::parse(url).map_err(|e| e.to_string())?;
+        if !matches!(u.scheme(), "http" | "https") {
+            return Err(format!("unsupported scheme {}", u.scheme()));
+        }
+        let uri = u.as_str().parse::<http::Uri>().map_err(|e| e.to_string())?;
+        let target = Target { uri, host: u.host_str().map(str::to_string) };
         let mut parsed = self.parsed.lock();
         if parsed.len() >= Self::MAX {
             parsed.clear();
         }
-        parsed.insert(url.to_string(), u.clone());
-        Ok(u)
+        parsed.insert(url.to_string(), target.clone());
+        Ok(target)
     }
 }
 
-/// Send `p` with `client` within `timeout`, keeping at most `cap` bytes of the response body.
+/// Send `p` with `client` within `timeout` (response body included), keeping at most `cap`
+/// bytes of the response body.
 pub async fn perform(
-    client: &reqwest::Client,
+    client: &HttpClient,
     urls: &UrlCache,
     p: &Prepared,
     timeout: Duration,
@@ -179,6 +194,7 @@ pub async fn perform(
 ) -> Performed {
     let delivered_at = now_ms();
     let started = Instant::now();
+    let deadline = tokio::time::Instant::from_std(started + timeout);
     let fail = |code: &'static str, detail: String| Performed {
         result: AttemptResult::NoResponse { error_code: code },
         body: Some(detail),
@@ -187,32 +203,43 @@ pub async fn perform(
         response_latency: None,
         delivery_latency: None,
     };
-    let parsed = match urls.parse(&p.url) {
-        Ok(u) => u,
+    let target = match urls.parse(&p.url) {
+        Ok(t) => t,
         Err(e) => return fail("MISSING_URL", format!("invalid destination url: {e}")),
     };
-    if let Some(host) = parsed.host_str() {
+    if let Some(host) = &target.host {
         if let Err(b) = ssrf::check_host(host, allow_private) {
             return fail("HOST_UNREACHABLE", b.to_string());
         }
     }
-    let method = match reqwest::Method::from_bytes(p.method.as_bytes()) {
+    let method = match http::Method::from_bytes(p.method.as_bytes()) {
         Ok(m) => m,
         Err(_) => return fail("UNKNOWN", format!("invalid method {}", p.method)),
     };
-    let mut headers = http::HeaderMap::with_capacity(p.headers.len());
+    let mut req = http::Request::new(Full::new(p.body.clone()));
+    *req.method_mut() = method;
+    *req.uri_mut() = target.uri;
+    let headers = req.headers_mut();
+    headers.reserve(p.headers.len() + 2);
     for (k, v) in &p.headers {
         if let (Ok(name), Ok(value)) = (http::HeaderName::from_bytes(k.as_bytes()), http::HeaderValue::from_str(v)) {
             headers.append(name, value);
         }
     }
-    let req = client.request(method, parsed).timeout(timeout).headers(headers).body(p.body.clone());
-    let resp = match req.send().await {
-        Ok(r) => r,
-        Err(e) => {
+    if !headers.contains_key(http::header::USER_AGENT) {
+        headers.insert(http::header::USER_AGENT, http::HeaderValue::from_static(USER_AGENT));
+    }
+    if !headers.contains_key(http::header::ACCEPT) {
+        headers.insert(http::header::ACCEPT, http::HeaderValue::from_static("*/*"));
+    }
+    let too_slow = || fail("TIMEOUT", format!("no complete response within {}s", timeout.as_secs()));
+    let resp = match tokio::time::timeout_at(deadline, client.request(req)).await {
+        Err(_) => return too_slow(),
+        Ok(Err(e)) => {
             let (code, detail) = classify(&e);
             return fail(code, detail);
         }
+        Ok(Ok(r)) => r,
     };
     let responded_at = now_ms();
     let response_latency = started.elapsed().as_millis() as i64;
@@ -224,16 +251,13 @@ pub async fn perform(
         .and_then(|v| parse_retry_after(v, responded_at));
     // Read at most `cap` bytes; the rest is dropped with the connection.
     let mut body = Vec::new();
-    let mut stream = resp.bytes_stream();
-    let deadline = started + timeout;
+    let mut incoming = resp.into_body();
     loop {
-        let next = tokio::time::timeout_at(deadline.into(), stream.next()).await;
-        match next {
-            Err(_) => {
-                return fail("TIMEOUT", format!("the response body did not arrive within {}s", timeout.as_secs()))
-            }
+        match tokio::time::timeout_at(deadline, incoming.frame()).await {
+            Err(_) => return too_slow(),
             Ok(None) => break,
-            Ok(Some(Ok(chunk))) => {
+            Ok(Some(Ok(frame))) => {
+                let Ok(chunk) = frame.into_data() else { continue };
                 let room = cap.saturating_sub(body.len());
                 body.extend_from_slice(&chunk[..chunk.len().min(room)]);
                 if body.len() >= cap {
@@ -257,13 +281,14 @@ pub async fn perform(
     }
 }
 
+/// The `user-agent` of a delivery whose request did not bring one.
+const USER_AGENT: &str = concat!("Pier/", env!("CARGO_PKG_VERSION"));
+
 /// Name a transport failure with Hookdeck's `AttemptErrorCodes`.
-pub fn classify(e: &reqwest::Error) -> (&'static str, String) {
+pub fn classify(e: &(dyn std::error::Error + 'static)) -> (&'static str, String) {
     let detail = error_chain(e);
-    if e.is_timeout() {
-        return ("TIMEOUT", detail);
-    }
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    let mut protocol = false;
     while let Some(s) = source {
         if s.downcast_ref::<ssrf::Blocked>().is_some() {
             return ("HOST_UNREACHABLE", detail);
@@ -281,6 +306,12 @@ pub fn classify(e: &reqwest::Error) -> (&'static str, String) {
             if let Some(c) = code {
                 return (c, detail);
             }
+        }
+        if let Some(h) = s.downcast_ref::<hyper::Error>() {
+            if h.is_timeout() {
+                return ("TIMEOUT", detail);
+            }
+            protocol |= h.is_parse() || h.is_parse_status() || h.is_user();
         }
         source = s.source();
     }
@@ -309,7 +340,7 @@ pub fn classify(e: &reqwest::Error) -> (&'static str, String) {
         "CONNECTION_REFUSED"
     } else if lower.contains("reset") {
         "CONNECTION_RESET"
-    } else if e.is_request() || e.is_body() || e.is_decode() {
+    } else if protocol {
         "PROTOCOL_ERROR"
     } else {
         "UNKNOWN"
@@ -338,7 +369,9 @@ mod tests {
     fn parsed_urls_are_kept_and_bounded() {
         let cache = UrlCache::default();
         let u = cache.parse("https://Example.com:443/a?b=1").unwrap();
-        assert_eq!(u.as_str(), "https://example.com/a?b=1");
+        assert_eq!(u.uri, "https://example.com/a?b=1");
+        assert_eq!(u.host.as_deref(), Some("example.com"));
+        assert!(cache.parse("ftp://example.com/").is_err());
         assert_eq!(cache.parse("https://Example.com:443/a?b=1").unwrap(), u, "the kept parse");
         assert!(cache.parse("not a url").is_err());
         assert_eq!(cache.parsed.lock().len(), 1, "errors are not kept");

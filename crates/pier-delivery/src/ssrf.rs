@@ -4,7 +4,10 @@
 //! URLs, so DNS tricks cannot bypass it.
 
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::pin::Pin;
+use std::task::Poll;
 
 /// Whether a destination may connect to `ip`.
 pub fn is_public(ip: IpAddr) -> bool {
@@ -55,18 +58,39 @@ pub struct GuardedResolver {
     pub allow_private: bool,
 }
 
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The addresses of `host` that a destination may use (`Blocked` when none is left).
+async fn resolve(host: String, allow_private: bool) -> Result<Vec<SocketAddr>, BoxError> {
+    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+    let kept: Vec<SocketAddr> = addrs.into_iter().filter(|a| allow_private || is_public(a.ip())).collect();
+    if kept.is_empty() {
+        return Err(Box::new(Blocked(host)));
+    }
+    Ok(kept)
+}
+
+/// For reqwest's clients (OAuth2 token requests).
 impl Resolve for GuardedResolver {
     fn resolve(&self, name: Name) -> Resolving {
-        let allow = self.allow_private;
-        Box::pin(async move {
-            let host = name.as_str().to_string();
-            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
-            let kept: Vec<SocketAddr> = addrs.into_iter().filter(|a| allow || is_public(a.ip())).collect();
-            if kept.is_empty() {
-                return Err(Box::new(Blocked(host)) as Box<dyn std::error::Error + Send + Sync>);
-            }
-            Ok(Box::new(kept.into_iter()) as Addrs)
-        })
+        let resolving = resolve(name.as_str().to_string(), self.allow_private);
+        Box::pin(async move { Ok(Box::new(resolving.await?.into_iter()) as Addrs) })
+    }
+}
+
+/// For the delivery client's TCP connector (client.rs).
+impl tower_service::Service<hyper_util::client::legacy::connect::dns::Name> for GuardedResolver {
+    type Response = std::vec::IntoIter<SocketAddr>;
+    type Error = BoxError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, BoxError>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut std::task::Context<'_>) -> Poll<Result<(), BoxError>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, name: hyper_util::client::legacy::connect::dns::Name) -> Self::Future {
+        let resolving = resolve(name.as_str().to_string(), self.allow_private);
+        Box::pin(async move { Ok(resolving.await?.into_iter()) })
     }
 }
 

@@ -1,0 +1,148 @@
+//! Deliveries over TLS, against a real HTTPS server whose certificate a test CA signs: with the
+//! CA trusted the request arrives (over HTTP/2, which the server offers by ALPN, with its
+//! headers and body); without it, or for another name, the failure has Hookdeck's error code.
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use pier_core::retry::AttemptResult;
+use pier_delivery::client::{ClientOptions, HttpClient};
+use pier_delivery::send::{perform, Performed, Prepared, UrlCache};
+use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use std::sync::Arc;
+use std::time::Duration;
+
+const LIMIT: Duration = Duration::from_secs(20);
+
+struct Pki {
+    ca: CertificateDer<'static>,
+    leaf: CertificateDer<'static>,
+    key: PrivateKeyDer<'static>,
+}
+
+/// A CA, and a certificate it signs for `names`.
+fn pki(names: &[&str]) -> Pki {
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let leaf_key = KeyPair::generate().unwrap();
+    let leaf_params = CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>()).unwrap();
+    let leaf = leaf_params.signed_by(&leaf_key, &ca, &ca_key).unwrap();
+    Pki {
+        ca: ca.der().clone(),
+        leaf: leaf.der().clone(),
+        key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf_key.serialize_der())),
+    }
+}
+
+/// An HTTPS server offering HTTP/2 and HTTP/1.1; answers with the HTTP version, the
+/// `user-agent`, the `x-test` header and the body it received. Returns its port.
+async fn https_server(pki: &Pki) -> u16 {
+    let mut tls = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![pki.leaf.clone()], pki.key.clone_key())
+        .unwrap();
+    tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else { return };
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                // A handshake the client refuses ends here.
+                let Ok(stream) = acceptor.accept(tcp).await else { return };
+                let service = hyper::service::service_fn(|req: http::Request<hyper::body::Incoming>| async move {
+                    let version = format!("{:?}", req.version());
+                    let header =
+                        |n: &str| req.headers().get(n).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+                    let (agent, test) = (header("user-agent"), header("x-test"));
+                    let body = req.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+                    let text = format!("{version}|{agent}|{test}|{}", String::from_utf8_lossy(&body));
+                    Ok::<_, std::convert::Infallible>(http::Response::new(Full::new(Bytes::from(text))))
+                });
+                let _ = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new())
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    port
+}
+
+fn client(extra_roots: Vec<CertificateDer<'static>>) -> HttpClient {
+    HttpClient::new(ClientOptions {
+        allow_private: true,
+        connect_timeout: Duration::from_secs(5),
+        max_idle_per_host: 4,
+        extra_roots,
+    })
+    .unwrap()
+}
+
+async fn deliver(client: &HttpClient, url: String) -> Performed {
+    let p = Prepared {
+        method: "POST".into(),
+        url,
+        headers: vec![("x-test".into(), "yes".into()), ("content-type".into(), "application/json".into())],
+        body: Bytes::from_static(br#"{"hello":"tls"}"#),
+    };
+    let urls = UrlCache::default();
+    let sent = perform(client, &urls, &p, Duration::from_secs(10), 1024, true, || 0);
+    tokio::time::timeout(LIMIT, sent).await.expect("the delivery did not finish")
+}
+
+#[tokio::test]
+async fn a_trusted_certificate_delivers_over_http2() {
+    let pki = pki(&["localhost"]);
+    let port = https_server(&pki).await;
+    let c = client(vec![pki.ca.clone()]);
+    for _ in 0..2 {
+        // The second on the pooled connection.
+        let done = deliver(&c, format!("https://localhost:{port}/hook")).await;
+        assert!(matches!(done.result, AttemptResult::Response { status: 200, .. }), "{:?}", done);
+        let agent = concat!("Pier/", env!("CARGO_PKG_VERSION"));
+        assert_eq!(done.body.as_deref(), Some(format!(r#"HTTP/2.0|{agent}|yes|{{"hello":"tls"}}"#).as_str()));
+    }
+}
+
+#[tokio::test]
+async fn an_unknown_issuer_is_named() {
+    let pki = pki(&["localhost"]);
+    let port = https_server(&pki).await;
+    let done = deliver(&client(Vec::new()), format!("https://localhost:{port}/hook")).await;
+    match done.result {
+        AttemptResult::NoResponse { error_code } => assert_eq!(error_code, "SSL_ERROR_CA_UNKNOWN", "{:?}", done.body),
+        other => panic!("delivered despite an untrusted certificate: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_certificate_for_another_name_is_named() {
+    let pki = pki(&["example.test"]);
+    let port = https_server(&pki).await;
+    let done = deliver(&client(vec![pki.ca.clone()]), format!("https://localhost:{port}/hook")).await;
+    match done.result {
+        AttemptResult::NoResponse { error_code } => {
+            assert_eq!(error_code, "ERR_TLS_CERT_ALTNAME_INVALID", "{:?}", done.body)
+        }
+        other => panic!("delivered to a certificate for another name: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn plain_http_to_a_tls_port_is_named() {
+    let pki = pki(&["localhost"]);
+    let port = https_server(&pki).await;
+    let done = deliver(&client(Vec::new()), format!("http://localhost:{port}/hook")).await;
+    assert!(
+        matches!(done.result, AttemptResult::NoResponse { error_code: "PROTOCOL_ERROR" }),
+        "{:?} {:?}",
+        done.result,
+        done.body
+    );
+}
