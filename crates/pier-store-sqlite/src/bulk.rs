@@ -1,5 +1,6 @@
 //! Bookmarks and batch operations on SQLite: rows, upserts, bookmark replay and bulk requeue.
 
+use crate::hot::Hot;
 use crate::{map_err, placeholders, rows};
 use pier_core::{AttemptTrigger, BatchKind, BatchOperation, Bookmark, Event, Request};
 use pier_store::{Routing, StoreError};
@@ -69,6 +70,7 @@ pub(crate) fn put_bookmark(tx: &Transaction<'_>, b: &Bookmark) -> Result<(), Sto
 
 pub(crate) fn trigger_bookmark(
     tx: &Transaction<'_>,
+    hot: &mut Hot<'_>,
     bookmark_id: &str,
     request: &Request,
     event: Event,
@@ -83,9 +85,9 @@ pub(crate) fn trigger_bookmark(
     if n == 0 {
         return Err(StoreError::NotFound);
     }
-    rows::insert_request(tx, request, &rows::to_json(&request.headers)?)?;
+    rows::insert_request(hot, request, &rows::to_json(&request.headers)?)?;
     let routing = Routing { request_id: request.id.clone(), events: vec![event], now, ..Routing::default() };
-    rows::complete_routing(tx, &routing)
+    rows::complete_routing(tx, hot, &routing)
 }
 
 pub(crate) fn put_batch(tx: &Transaction<'_>, b: &BatchOperation) -> Result<(), StoreError> {

@@ -1,5 +1,6 @@
 //! Delivery writes and reads on SQLite: leases on due events, attempts, pause and cancel.
 
+use crate::hot::Hot;
 use crate::map_err;
 use crate::rows;
 use pier_core::{Attempt, AttemptTrigger, Event};
@@ -99,12 +100,12 @@ pub(crate) fn claim_one(
 
 /// Store an attempt and the event's new state. The event is updated first, so a missing event
 /// fails (`NotFound`) before anything is written (the writer runs this without a savepoint).
-pub(crate) fn record_attempt(tx: &Transaction<'_>, rec: &AttemptRecord) -> Result<Event, StoreError> {
+pub(crate) fn record_attempt(hot: &mut Hot<'_>, rec: &AttemptRecord) -> Result<Event, StoreError> {
     let a = &rec.attempt;
     // Not `UPDATE … RETURNING`: SQLite keeps a RETURNING statement's rows in a temporary table,
     // which costs more than reading the row back (in the writer's page cache).
-    let changed = tx
-        .prepare_cached(
+    let changed = hot
+        .stmt(
             "UPDATE events SET attempts = attempts + 1, last_attempt_at = ?2, response_status = ?3, error_code = ?4, \
              status = CASE WHEN ?5 = 'SUCCESSFUL' THEN 'SUCCESSFUL' WHEN status IN ('CANCELLED', 'HOLD') THEN status ELSE ?5 END, \
              next_attempt_at = CASE WHEN ?5 = 'SUCCESSFUL' OR status IN ('CANCELLED', 'HOLD') THEN NULL ELSE ?6 END, \
@@ -112,24 +113,18 @@ pub(crate) fn record_attempt(tx: &Transaction<'_>, rec: &AttemptRecord) -> Resul
              next_trigger = CASE WHEN ?6 IS NOT NULL THEN 'AUTOMATIC' ELSE next_trigger END, \
              locked_until = NULL, locked_by = NULL, updated_at = ?2 \
              WHERE id = ?1",
-        )
-        .map_err(map_err)?
+        )?
         .execute(params![a.event_id, rec.now, a.response_status, a.error_code, rec.status.as_str(), rec.next_attempt_at])
         .map_err(map_err)?;
     if changed == 0 {
         return Err(StoreError::NotFound);
     }
-    let event = tx
-        .prepare_cached(rows::EVENT_BY_ID_ONLY)
-        .map_err(map_err)?
-        .query_row([&a.event_id], rows::event)
-        .map_err(map_err)?;
-    tx.prepare_cached(
+    let event = hot.stmt(rows::EVENT_BY_ID_ONLY)?.query_row([&a.event_id], rows::event).map_err(map_err)?;
+    hot.stmt(
         "INSERT INTO attempts (id, project_id, event_id, destination_id, attempt_number, trigger, successful, \
          response_status, error_code, body, requested_url, http_method, delivered_at, responded_at, delivery_latency, \
          response_latency, created_at, updated_at) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18)",
-    )
-    .map_err(map_err)?
+    )?
     .execute(params![
         a.id,
         a.project_id,

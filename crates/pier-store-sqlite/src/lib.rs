@@ -7,6 +7,7 @@
 mod bulk;
 mod delivery;
 mod gathered_wal;
+mod hot;
 mod list;
 mod migrate;
 mod readers;
@@ -408,14 +409,14 @@ impl Store for SqliteStore {
 
     async fn ingest(&self, request: Request) -> Result<()> {
         let headers = rows::to_json(&request.headers)?;
-        self.writer.write_trusted(move |tx| rows::insert_request(tx, &request, &headers)).await
+        self.writer.write_trusted_hot(move |_, hot| rows::insert_request(hot, &request, &headers)).await
     }
     fn routes_at_ingest(&self) -> bool {
         true
     }
     async fn ingest_routed(&self, request: Request, routing: Routing) -> Result<Vec<String>> {
         let headers = rows::to_json(&request.headers)?;
-        self.writer.write_trusted(move |tx| rows::insert_routed(tx, &request, &headers, &routing)).await
+        self.writer.write_trusted_hot(move |tx, hot| rows::insert_routed(tx, hot, &request, &headers, &routing)).await
     }
     fn leases_at_ingest(&self) -> bool {
         true
@@ -449,7 +450,7 @@ impl Store for SqliteStore {
         results.into_iter().collect()
     }
     async fn complete_routing(&self, routing: Routing) -> Result<()> {
-        self.writer.write(move |tx| rows::complete_routing(tx, &routing)).await
+        self.writer.write_hot(move |tx, hot| rows::complete_routing(tx, hot, &routing)).await
     }
     async fn event(&self, project_id: &str, id: &str) -> Result<Option<Event>> {
         self.get(rows::EVENT_BY_ID, vec![project_id.into(), id.into()], rows::event).await
@@ -521,7 +522,7 @@ impl Store for SqliteStore {
     }
 
     async fn record_attempt(&self, record: AttemptRecord) -> Result<Event> {
-        self.writer.write_trusted(move |tx| delivery::record_attempt(tx, &record)).await
+        self.writer.write_trusted_hot(move |_, hot| delivery::record_attempt(hot, &record)).await
     }
 
     async fn release_leases_of(&self, _node: &str) -> Result<u64> {
@@ -733,7 +734,7 @@ impl Store for SqliteStore {
     }
     async fn trigger_bookmark(&self, bookmark_id: &str, request: Request, event: Event) -> Result<()> {
         let id = bookmark_id.to_string();
-        self.writer.write(move |tx| bulk::trigger_bookmark(tx, &id, &request, event)).await
+        self.writer.write_hot(move |tx, hot| bulk::trigger_bookmark(tx, hot, &id, &request, event)).await
     }
     async fn purge(&self, project_id: &str, before: Millis, limit: u32) -> Result<u64> {
         let p = project_id.to_string();

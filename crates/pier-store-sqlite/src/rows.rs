@@ -1,5 +1,6 @@
 //! Rows ↔ domain objects, and the write transactions (configuration changes, ingest, routing).
 
+use crate::hot::Hot;
 use crate::map_err;
 use pier_core::{
     AuthMethod, Connection as Conn, CustomResponse, Destination, Event, EventStatus, IgnoredCause, IgnoredEvent,
@@ -332,14 +333,12 @@ pub(crate) fn request_with_body(r: &Row<'_>) -> rusqlite::Result<Request> {
 }
 
 /// Store a request; `headers` is `q.headers` as JSON (made by the caller, off the writer thread).
-pub(crate) fn insert_request(tx: &Transaction<'_>, q: &Request, headers: &str) -> Result<(), StoreError> {
-    let mut st = tx
-        .prepare_cached(
+pub(crate) fn insert_request(hot: &mut Hot<'_>, q: &Request, headers: &str) -> Result<(), StoreError> {
+    let st = hot.stmt(
             "INSERT INTO requests (id, project_id, source_id, method, path, query, headers, body, body_size, original_ip, \
              verified, rejection_cause, events_count, ignored_count, cli_events_count, routed, ingested_at, created_at, \
              updated_at) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19)",
-        )
-        .map_err(map_err)?;
+    )?;
     st.execute(params![
         q.id,
         q.project_id,
@@ -365,8 +364,8 @@ pub(crate) fn insert_request(tx: &Transaction<'_>, q: &Request, headers: &str) -
     Ok(())
 }
 
-pub(crate) fn complete_routing(tx: &Transaction<'_>, r: &Routing) -> Result<(), StoreError> {
-    insert_routing_rows(tx, r, None)?;
+pub(crate) fn complete_routing(tx: &Transaction<'_>, hot: &mut Hot<'_>, r: &Routing) -> Result<(), StoreError> {
+    insert_routing_rows(tx, hot, r, None)?;
     let mut upd = tx
         .prepare_cached(
             "UPDATE requests SET routed = 1, updated_at = ?2, \
@@ -391,12 +390,13 @@ pub(crate) fn complete_routing(tx: &Transaction<'_>, r: &Routing) -> Result<(), 
 /// queued ones: not those held by a pause).
 pub(crate) fn insert_routed(
     tx: &Transaction<'_>,
+    hot: &mut Hot<'_>,
     q: &Request,
     headers: &str,
     r: &Routing,
 ) -> Result<Vec<String>, StoreError> {
-    insert_request(tx, q, headers)?;
-    insert_routing_rows(tx, r, r.lease.as_ref())
+    insert_request(hot, q, headers)?;
+    insert_routing_rows(tx, hot, r, r.lease.as_ref())
 }
 
 /// The rows of a routing: events (held when their connection is paused), ignored events,
@@ -404,6 +404,7 @@ pub(crate) fn insert_routed(
 /// when they are stored queued (not held, not already there); returns those.
 fn insert_routing_rows(
     tx: &Transaction<'_>,
+    hot: &mut Hot<'_>,
     r: &Routing,
     lease: Option<&EventLease>,
 ) -> Result<Vec<String>, StoreError> {
@@ -423,12 +424,11 @@ fn insert_routing_rows(
              successful_at, cli_id, created_at, updated_at, next_trigger, locked_until, locked_by) \
              VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,'INITIAL',?17,?18) \
              ON CONFLICT(request_id, connection_id) DO NOTHING";
-        let mut paused_at = tx.prepare_cached("SELECT paused_at FROM connections WHERE id = ?1").map_err(map_err)?;
-        let mut insert = tx.prepare_cached(INSERT_EVENT).map_err(map_err)?;
         for e in &r.events {
             // Held while its connection is paused (a missing connection is not paused); a
             // held event whose connection is no longer paused is queued, due now.
-            let paused = paused_at
+            let paused = hot
+                .stmt("SELECT paused_at FROM connections WHERE id = ?1")?
                 .query_row([&e.connection_id], |row| row.get::<_, Option<i64>>(0))
                 .optional()
                 .map_err(map_err)?
@@ -441,7 +441,8 @@ fn insert_routing_rows(
             };
             // Only a queued event is leased (a held one is not: `status` says paused already).
             let lease = lease.filter(|l| status == EventStatus::Queued && l.event_ids.contains(&e.id));
-            let inserted = insert
+            let inserted = hot
+                .stmt(INSERT_EVENT)?
                 .execute(params![
                     e.id,
                     e.project_id,
@@ -467,14 +468,12 @@ fn insert_routing_rows(
                 leased.push(e.id.clone());
             }
         }
-        let mut ign = tx
-            .prepare_cached(
+        for i in &r.ignored {
+            hot.stmt(
                 "INSERT INTO ignored_events (id, project_id, request_id, connection_id, cause, meta, created_at, updated_at) \
                  VALUES (?1,?2,?3,?4,?5,?6,?7,?8) ON CONFLICT(request_id, connection_id) DO NOTHING",
-            )
-            .map_err(map_err)?;
-        for i in &r.ignored {
-            ign.execute(params![
+            )?
+            .execute(params![
                 i.id,
                 i.project_id,
                 i.request_id,

@@ -34,7 +34,11 @@
 //! savepoint copies every page it touches into a sub-journal, the largest cost of a small
 //! write); if one fails otherwise, the open transaction is rolled back at once and every job run
 //! in it answered with the error.
+//!
+//! Jobs may use the writer's *hot statements* (hot.rs): the statements of ingest and of
+//! attempts, prepared once on the writer's connection instead of taken from rusqlite's cache.
 
+use crate::hot::Hot;
 use parking_lot::Mutex;
 use pier_store::StoreError;
 use rusqlite::{Connection, Transaction, TransactionBehavior};
@@ -49,7 +53,7 @@ const MAX_BATCH: usize = 1024;
 /// How often the checkpointer copies the WAL into the database.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
 
-type Job = Box<dyn FnOnce(&Transaction<'_>) -> Result<(), StoreError> + Send>;
+type Job = Box<dyn FnOnce(&Transaction<'_>, &mut Hot<'_>) -> Result<(), StoreError> + Send>;
 
 struct Pending {
     job: Job,
@@ -150,6 +154,15 @@ impl Writer {
         T: Send + 'static,
         F: FnOnce(&Transaction<'_>) -> Result<T, StoreError> + Send + 'static,
     {
+        self.send(move |tx, _| f(tx), true).await
+    }
+
+    /// [`Writer::write_trusted`] with the writer's hot statements (hot.rs).
+    pub(crate) async fn write_trusted_hot<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Transaction<'_>, &mut Hot<'_>) -> Result<T, StoreError> + Send + 'static,
+    {
         self.send(f, true).await
     }
 
@@ -159,18 +172,27 @@ impl Writer {
         T: Send + 'static,
         F: FnOnce(&Transaction<'_>) -> Result<T, StoreError> + Send + 'static,
     {
+        self.send(move |tx, _| f(tx), false).await
+    }
+
+    /// [`Writer::write`] with the writer's hot statements (hot.rs).
+    pub(crate) async fn write_hot<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Transaction<'_>, &mut Hot<'_>) -> Result<T, StoreError> + Send + 'static,
+    {
         self.send(f, false).await
     }
 
     async fn send<T, F>(&self, f: F, trusted: bool) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: FnOnce(&Transaction<'_>) -> Result<T, StoreError> + Send + 'static,
+        F: FnOnce(&Transaction<'_>, &mut Hot<'_>) -> Result<T, StoreError> + Send + 'static,
     {
         let slot: Arc<Mutex<Option<T>>> = Arc::new(Mutex::new(None));
         let out = slot.clone();
-        let job: Job = Box::new(move |tx| {
-            let v = f(tx)?;
+        let job: Job = Box::new(move |tx, hot| {
+            let v = f(tx, hot)?;
             *out.lock() = Some(v);
             Ok(())
         });
@@ -294,10 +316,10 @@ impl<'c> Batch<'c> {
 
     /// Run one job. `Err`: the transaction is spoilt (a trusted job failed, or a savepoint
     /// could not be taken or ended); the caller fails the batch with the message.
-    fn run_job(&mut self, p: Pending) -> Result<(), String> {
+    fn run_job(&mut self, p: Pending, hot: &mut Hot<'_>) -> Result<(), String> {
         let Pending { job, trusted, done } = p;
         if trusted {
-            match job(&self.tx) {
+            match job(&self.tx, hot) {
                 Ok(()) => self.answers.push((done, Ok(()))),
                 // Refused before writing anything: the others are not affected.
                 Err(e @ (StoreError::NotFound | StoreError::Conflict(_))) => self.answers.push((done, Err(e))),
@@ -314,7 +336,7 @@ impl<'c> Batch<'c> {
             self.answers.push((done, Ok(())));
             return Err(e.to_string());
         }
-        let r = job(&self.tx);
+        let r = job(&self.tx, hot);
         let ended =
             if r.is_ok() { step("RELEASE job") } else { step("ROLLBACK TO job").and_then(|()| step("RELEASE job")) };
         self.answers.push((done, r));
@@ -359,6 +381,7 @@ fn run(
     state: Arc<SyncState>,
     finish: Option<Arc<AtomicBool>>,
 ) {
+    let mut hot = Hot::new(&conn);
     let mut open: Option<Batch<'_>> = None;
     let stats = std::env::var("PIER_WRITER_STATS").is_ok();
     let (mut working, mut jobs, mut batches, mut since) =
@@ -382,7 +405,7 @@ fn run(
                     }
                 }
                 if let Some(batch) = open.as_mut() {
-                    if let Err(message) = batch.run_job(p) {
+                    if let Err(message) = batch.run_job(p, &mut hot) {
                         if let Some(b) = open.take() {
                             b.fail(&message);
                         }
