@@ -485,39 +485,38 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         let n = if args.quick { 100 } else { 2000 };
         // Start-up and shutdown counted alone, then with `n` requests: the difference is theirs.
         let idle = instructions(db, 0, false).await?;
-        let loaded = instructions(db, n, false).await?;
-        rows.push(Row {
-            name: "instructions per durable ingest".into(),
-            rate: loaded.saturating_sub(idle) as f64 / n as f64,
-            unit: "Ir/req",
-            p50: 0.0,
-            p99: 0.0,
-            p999: 0.0,
-            rss: 0.0,
-            cpu_us: 0.0,
-            extra: json!({
-                "requests": n, "instructions_idle": idle, "instructions_with_requests": loaded,
-                "tool": "valgrind --tool=callgrind",
-                "load": "one connection, requests one after another (one commit each), connection paused",
-            }),
-        });
-        // The same with delivery: ingest, the HTTP request to a receiver, the attempt's write.
-        let delivered = instructions(db, n, true).await?;
-        rows.push(Row {
-            name: "instructions per delivered event".into(),
-            rate: delivered.saturating_sub(idle) as f64 / n as f64,
-            unit: "Ir/event",
-            p50: 0.0,
-            p99: 0.0,
-            p999: 0.0,
-            rss: 0.0,
-            cpu_us: 0.0,
-            extra: json!({
-                "requests": n, "instructions_idle": idle, "instructions_with_requests": delivered,
-                "tool": "valgrind --tool=callgrind",
-                "load": "one connection, requests one after another, each delivered to a local receiver before the next",
-            }),
-        });
+        let kinds = [
+            (
+                false,
+                "instructions per durable ingest",
+                "Ir/req",
+                "one connection, requests one after another (one commit each), connection paused",
+            ),
+            // Ingest, the HTTP request to a receiver, the attempt's write.
+            (
+                true,
+                "instructions per delivered event",
+                "Ir/event",
+                "one connection, requests one after another, each delivered to a local receiver before the next",
+            ),
+        ];
+        for (deliver, name, unit, load) in kinds {
+            let loaded = instructions(db, n, deliver).await?;
+            rows.push(Row {
+                name: name.into(),
+                rate: loaded.saturating_sub(idle) as f64 / n as f64,
+                unit,
+                p50: 0.0,
+                p99: 0.0,
+                p999: 0.0,
+                rss: 0.0,
+                cpu_us: 0.0,
+                extra: json!({
+                    "requests": n, "instructions_idle": idle, "instructions_with_requests": loaded,
+                    "tool": "valgrind --tool=callgrind", "load": load,
+                }),
+            });
+        }
     }
 
     print_table(&rows, baseline_rate);
