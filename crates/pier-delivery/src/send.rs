@@ -142,12 +142,14 @@ pub struct Performed {
     pub delivery_latency: Option<i64>,
 }
 
-/// A destination URL ready to send to: the URI of the request, and its host (for the SSRF
-/// check of IP literals).
+/// A destination URL ready to send to: the URI of the request, its host (for the SSRF check of
+/// IP literals), and the credentials the URL carried (`https://user:pass@…`), sent as basic
+/// auth as browsers do.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Target {
     pub uri: http::Uri,
     pub host: Option<String>,
+    pub basic_auth: Option<http::HeaderValue>,
 }
 
 /// Parsed destination URLs by their text: most deliveries of a destination go to the same URL,
@@ -170,8 +172,15 @@ impl UrlCache {
         if !matches!(u.scheme(), "http" | "https") {
             return Err(format!("unsupported scheme {}", u.scheme()));
         }
+        let mut u = u;
+        let basic_auth = credentials(&u);
+        if basic_auth.is_some() {
+            // Not part of the request line; a URL with a host always takes these.
+            let _ = u.set_username("");
+            let _ = u.set_password(None);
+        }
         let uri = u.as_str().parse::<http::Uri>().map_err(|e| e.to_string())?;
-        let target = Target { uri, host: u.host_str().map(str::to_string) };
+        let target = Target { uri, host: u.host_str().map(str::to_string), basic_auth };
         let mut parsed = self.parsed.lock();
         if parsed.len() >= Self::MAX {
             parsed.clear();
@@ -179,6 +188,20 @@ impl UrlCache {
         parsed.insert(url.to_string(), target.clone());
         Ok(target)
     }
+}
+
+/// The `authorization` header of a URL's `user:password@`, percent-decoded.
+fn credentials(u: &reqwest::Url) -> Option<http::HeaderValue> {
+    use base64::Engine;
+    if u.username().is_empty() && u.password().is_none() {
+        return None;
+    }
+    let decode = |s: &str| urlencoding::decode(s).map(|c| c.into_owned()).unwrap_or_else(|_| s.to_string());
+    let raw = format!("{}:{}", decode(u.username()), decode(u.password().unwrap_or_default()));
+    let mut value =
+        http::HeaderValue::try_from(format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(raw))).ok()?;
+    value.set_sensitive(true);
+    Some(value)
 }
 
 /// Send `p` with `client` within `timeout` (response body included), keeping at most `cap`
@@ -224,6 +247,11 @@ pub async fn perform(
     for (k, v) in &p.headers {
         if let (Ok(name), Ok(value)) = (http::HeaderName::from_bytes(k.as_bytes()), http::HeaderValue::from_str(v)) {
             headers.append(name, value);
+        }
+    }
+    if let Some(auth) = target.basic_auth {
+        if !headers.contains_key(http::header::AUTHORIZATION) {
+            headers.insert(http::header::AUTHORIZATION, auth);
         }
     }
     if !headers.contains_key(http::header::USER_AGENT) {
@@ -373,8 +401,13 @@ mod tests {
         assert_eq!(u.host.as_deref(), Some("example.com"));
         assert!(cache.parse("ftp://example.com/").is_err());
         assert_eq!(cache.parse("https://Example.com:443/a?b=1").unwrap(), u, "the kept parse");
+        assert_eq!(u.basic_auth, None);
         assert!(cache.parse("not a url").is_err());
         assert_eq!(cache.parsed.lock().len(), 1, "errors are not kept");
+        let with = cache.parse("https://us%40er:p%3Ass@example.com/x").unwrap();
+        assert_eq!(with.uri, "https://example.com/x", "credentials leave the URI");
+        // base64("us@er:p:ss")
+        assert_eq!(with.basic_auth.unwrap(), "Basic dXNAZXI6cDpzcw==");
         for i in 0..UrlCache::MAX + 5 {
             cache.parse(&format!("http://h/{i}")).unwrap();
         }

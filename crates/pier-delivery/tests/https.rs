@@ -1,6 +1,6 @@
 //! Deliveries over TLS, against a real HTTPS server whose certificate a test CA signs: with the
 //! CA trusted the request arrives (over HTTP/2, which the server offers by ALPN, with its
-//! headers and body); without it, or for another name, the failure has Hookdeck's error code.
+//! headers, body and the URL's credentials as basic auth); without it, or for another name, the failure has Hookdeck's error code.
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -60,9 +60,9 @@ async fn https_server(pki: &Pki) -> u16 {
                     let version = format!("{:?}", req.version());
                     let header =
                         |n: &str| req.headers().get(n).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
-                    let (agent, test) = (header("user-agent"), header("x-test"));
+                    let (agent, test, auth) = (header("user-agent"), header("x-test"), header("authorization"));
                     let body = req.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
-                    let text = format!("{version}|{agent}|{test}|{}", String::from_utf8_lossy(&body));
+                    let text = format!("{version}|{agent}|{test}|{auth}|{}", String::from_utf8_lossy(&body));
                     Ok::<_, std::convert::Infallible>(http::Response::new(Full::new(Bytes::from(text))))
                 });
                 let _ = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new())
@@ -101,12 +101,12 @@ async fn a_trusted_certificate_delivers_over_http2() {
     let pki = pki(&["localhost"]);
     let port = https_server(&pki).await;
     let c = client(vec![pki.ca.clone()]);
-    for _ in 0..2 {
-        // The second on the pooled connection.
-        let done = deliver(&c, format!("https://localhost:{port}/hook")).await;
+    // The second on the pooled connection, with credentials in its URL (sent as basic auth).
+    for (userinfo, auth) in [("", ""), ("u:p@", "Basic dTpw")] {
+        let done = deliver(&c, format!("https://{userinfo}localhost:{port}/hook")).await;
         assert!(matches!(done.result, AttemptResult::Response { status: 200, .. }), "{:?}", done);
         let agent = concat!("Pier/", env!("CARGO_PKG_VERSION"));
-        assert_eq!(done.body.as_deref(), Some(format!(r#"HTTP/2.0|{agent}|yes|{{"hello":"tls"}}"#).as_str()));
+        assert_eq!(done.body.as_deref(), Some(format!(r#"HTTP/2.0|{agent}|yes|{auth}|{{"hello":"tls"}}"#).as_str()));
     }
 }
 
