@@ -9,12 +9,15 @@ use bytes::Bytes;
 use http_body_util::Full;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::{Client, ResponseFuture};
-use hyper_util::rt::TokioExecutor;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
 use rustls::pki_types::CertificateDer;
 use std::sync::Arc;
 use std::time::Duration;
 
 type Connector = hyper_rustls::HttpsConnector<HttpConnector<GuardedResolver>>;
+
+/// How long an unused pooled connection stays open.
+const POOL_IDLE: Duration = Duration::from_secs(90);
 
 /// What the client is built with.
 #[derive(Debug, Clone)]
@@ -54,7 +57,14 @@ impl HttpClient {
             .enable_http1()
             .enable_http2()
             .wrap_connector(tcp);
-        let client = Client::builder(TokioExecutor::new()).pool_max_idle_per_host(o.max_idle_per_host).build(https);
+        // The timers close idle pooled connections in the background (a destination no longer
+        // delivered to keeps none open) and serve HTTP/2's own timeouts.
+        let client = Client::builder(TokioExecutor::new())
+            .timer(TokioTimer::new())
+            .pool_timer(TokioTimer::new())
+            .pool_idle_timeout(POOL_IDLE)
+            .pool_max_idle_per_host(o.max_idle_per_host)
+            .build(https);
         Ok(HttpClient { client })
     }
 
