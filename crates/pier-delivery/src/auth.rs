@@ -46,17 +46,16 @@ impl TokenCache {
     }
 }
 
+/// The `authorization` value of HTTP basic auth.
+pub fn basic_auth(username: &str, password: &str) -> String {
+    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{username}:{password}")))
+}
+
 /// The headers of every method but OAuth2 (which needs the network; see [`oauth2_token`]).
 pub fn static_parts(a: &AuthMethod, body: &[u8], event_id: &str, now_secs: i64) -> AuthParts {
     let mut p = AuthParts::default();
     match a.kind.as_str() {
-        "BASIC_AUTH" => {
-            let raw = format!("{}:{}", cfg(a, "username"), cfg(a, "password"));
-            p.headers.push((
-                "authorization".into(),
-                format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(raw)),
-            ));
-        }
+        "BASIC_AUTH" => p.headers.push(("authorization".into(), basic_auth(cfg(a, "username"), cfg(a, "password")))),
         "BEARER_TOKEN" => p.headers.push(("authorization".into(), format!("Bearer {}", cfg(a, "token")))),
         "API_KEY" => {
             let pair = (cfg(a, "key").to_string(), cfg(a, "api_key").to_string());

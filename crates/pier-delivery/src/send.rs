@@ -168,11 +168,10 @@ impl UrlCache {
         if let Some(t) = self.parsed.lock().get(url) {
             return Ok(t.clone());
         }
-        let u = reqwest::Url::parse(url).map_err(|e| e.to_string())?;
+        let mut u = reqwest::Url::parse(url).map_err(|e| e.to_string())?;
         if !matches!(u.scheme(), "http" | "https") {
             return Err(format!("unsupported scheme {}", u.scheme()));
         }
-        let mut u = u;
         let basic_auth = credentials(&u);
         if basic_auth.is_some() {
             // Not part of the request line; a URL with a host always takes these.
@@ -192,14 +191,12 @@ impl UrlCache {
 
 /// The `authorization` header of a URL's `user:password@`, percent-decoded.
 fn credentials(u: &reqwest::Url) -> Option<http::HeaderValue> {
-    use base64::Engine;
     if u.username().is_empty() && u.password().is_none() {
         return None;
     }
     let decode = |s: &str| urlencoding::decode(s).map(|c| c.into_owned()).unwrap_or_else(|_| s.to_string());
-    let raw = format!("{}:{}", decode(u.username()), decode(u.password().unwrap_or_default()));
-    let mut value =
-        http::HeaderValue::try_from(format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(raw))).ok()?;
+    let basic = crate::auth::basic_auth(&decode(u.username()), &decode(u.password().unwrap_or_default()));
+    let mut value = http::HeaderValue::try_from(basic).ok()?;
     value.set_sensitive(true);
     Some(value)
 }

@@ -501,16 +501,19 @@ fn insert_routing_rows(
 
 // ---- events ----
 
-pub(crate) const EVENT_COLUMNS: &str = "id, project_id, request_id, connection_id, source_id, destination_id, status, \
-     attempts, last_attempt_at, next_attempt_at, response_status, error_code, successful_at, cli_id, created_at, updated_at";
-pub(crate) const EVENT_BY_ID: &str = "SELECT id, project_id, request_id, connection_id, source_id, destination_id, status, \
-     attempts, last_attempt_at, next_attempt_at, response_status, error_code, successful_at, cli_id, created_at, updated_at \
-     FROM events WHERE project_id = ?1 AND id = ?2";
+/// The columns [`event`] reads, as a literal (so the statements below can be `concat!`ed).
+macro_rules! event_columns {
+    () => {
+        "id, project_id, request_id, connection_id, source_id, destination_id, status, attempts, \
+         last_attempt_at, next_attempt_at, response_status, error_code, successful_at, cli_id, created_at, updated_at"
+    };
+}
 
+pub(crate) const EVENT_COLUMNS: &str = event_columns!();
+pub(crate) const EVENT_BY_ID: &str =
+    concat!("SELECT ", event_columns!(), " FROM events WHERE project_id = ?1 AND id = ?2");
 /// An event by id alone, for a writer that has just changed it.
-pub(crate) const EVENT_BY_ID_ONLY: &str = "SELECT id, project_id, request_id, connection_id, source_id, destination_id, \
-     status, attempts, last_attempt_at, next_attempt_at, response_status, error_code, successful_at, cli_id, created_at, \
-     updated_at FROM events WHERE id = ?1";
+pub(crate) const EVENT_BY_ID_ONLY: &str = concat!("SELECT ", event_columns!(), " FROM events WHERE id = ?1");
 
 pub(crate) fn event(r: &Row<'_>) -> rusqlite::Result<Event> {
     let status: String = r.get(6)?;
