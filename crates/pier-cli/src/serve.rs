@@ -61,6 +61,9 @@ pub struct ServeArgs {
     /// Let destinations reach private, loopback and link-local addresses [default: true only when listening on loopback]
     #[arg(long, env = "PIER_ALLOW_PRIVATE_DESTINATIONS")]
     pub allow_private_destinations: Option<bool>,
+    /// A PEM file of certificate authorities that https destinations may also chain to (an internal CA), besides the public roots
+    #[arg(long, env = "PIER_DELIVERY_CA_FILE", value_name = "PEM")]
+    pub delivery_ca_file: Option<PathBuf>,
     /// Threads running JavaScript transformations [default: 2]
     #[arg(long, env = "PIER_TRANSFORM_WORKERS")]
     pub transform_workers: Option<usize>,
@@ -107,6 +110,7 @@ pub fn resolve(args: &ServeArgs) -> anyhow::Result<Config> {
             retry_interval_ms: args.retry_interval_ms,
             retry_count: args.retry_count,
             allow_private_destinations: args.allow_private_destinations,
+            delivery_ca_file: args.delivery_ca_file.clone(),
             transform_workers: args.transform_workers,
             cli_hold_when_disconnected: args.cli_hold_when_disconnected,
             retention_days: args.retention_days,

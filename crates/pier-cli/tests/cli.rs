@@ -111,3 +111,20 @@ async fn sigterm_finishes_in_flight_requests() {
     .await
     .expect("timed out");
 }
+
+#[tokio::test]
+async fn a_ca_file_that_cannot_be_read_stops_the_server_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing-ca.pem");
+    let run = tokio::process::Command::new(env!("CARGO_BIN_EXE_pier"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path().join("data"))
+        .arg("--delivery-ca-file")
+        .arg(&missing)
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(Duration::from_secs(60), run).await.expect("pier serve did not stop").unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("delivery_ca_file") && err.contains("missing-ca.pem"), "{err}");
+}

@@ -10,7 +10,9 @@ use http_body_util::Full;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::{Client, ResponseFuture};
 use hyper_util::rt::{TokioExecutor, TokioTimer};
+use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -29,6 +31,35 @@ pub struct ClientOptions {
     pub max_idle_per_host: usize,
     /// Certificate authorities trusted besides the webpki roots.
     pub extra_roots: Vec<CertificateDer<'static>>,
+}
+
+/// Why a file of certificate authorities could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum CaFileError {
+    #[error("cannot read {path}: {source}")]
+    Read { path: String, source: std::io::Error },
+    #[error("{path} holds no certificate: give a PEM file with one or more -----BEGIN CERTIFICATE----- blocks")]
+    Empty { path: String },
+    #[error("{path} holds a certificate that cannot be read: {message}")]
+    Invalid { path: String, message: String },
+}
+
+/// The certificate authorities of a PEM file (every `CERTIFICATE` block in it; other blocks,
+/// such as keys, are skipped), each checked to be usable as a trust anchor.
+pub fn load_ca_file(path: &Path) -> Result<Vec<CertificateDer<'static>>, CaFileError> {
+    let shown = path.display().to_string();
+    let pem = std::fs::read(path).map_err(|source| CaFileError::Read { path: shown.clone(), source })?;
+    let invalid = |message: String| CaFileError::Invalid { path: shown.clone(), message };
+    let certs =
+        CertificateDer::pem_slice_iter(&pem).collect::<Result<Vec<_>, _>>().map_err(|e| invalid(e.to_string()))?;
+    if certs.is_empty() {
+        return Err(CaFileError::Empty { path: shown });
+    }
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in &certs {
+        roots.add(cert.clone()).map_err(|e| invalid(e.to_string()))?;
+    }
+    Ok(certs)
 }
 
 /// A cheap-to-clone handle on one pool of connections.

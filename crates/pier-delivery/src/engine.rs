@@ -39,6 +39,9 @@ pub struct DeliveryConfig {
     pub destination_concurrency: usize,
     /// Let destinations reach private and loopback addresses.
     pub allow_private: bool,
+    /// Certificate authorities trusted for `https` destinations besides the webpki roots (an
+    /// internal CA), as [`crate::client::load_ca_file`] gives them.
+    pub extra_roots: Vec<rustls::pki_types::CertificateDer<'static>>,
     /// Pier's own base URL (`{public_url}/mock…` destinations are answered in-process).
     pub public_url: String,
     /// Bytes of a response body kept on the attempt.
@@ -58,6 +61,7 @@ impl DeliveryConfig {
             max_body_bytes: 10 << 20,
             destination_concurrency: 256,
             allow_private: false,
+            extra_roots: Vec::new(),
             public_url: public_url.to_string(),
             response_cap: 64 * 1024,
             rescan_every: Duration::from_secs(10),
@@ -184,11 +188,15 @@ impl Delivery {
             allow_private: config.allow_private,
             connect_timeout,
             max_idle_per_host: config.destination_concurrency,
-            extra_roots: Vec::new(),
+            extra_roots: config.extra_roots.clone(),
         })
-        .expect("rustls with ring supports the default TLS versions, and no extra root is given");
-        // For OAuth2 token requests (auth.rs).
-        let client = reqwest::Client::builder()
+        .expect("rustls with ring supports the default TLS versions, and load_ca_file checked the extra roots");
+        // For OAuth2 token requests (auth.rs), trusting the same authorities.
+        let client = config
+            .extra_roots
+            .iter()
+            .filter_map(|der| reqwest::Certificate::from_der(der).ok())
+            .fold(reqwest::Client::builder(), |b, cert| b.add_root_certificate(cert))
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy()
             .dns_resolver(Arc::new(GuardedResolver { allow_private: config.allow_private }))

@@ -5,7 +5,7 @@
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use pier_core::retry::AttemptResult;
-use pier_delivery::client::{ClientOptions, HttpClient};
+use pier_delivery::client::{load_ca_file, CaFileError, ClientOptions, HttpClient};
 use pier_delivery::send::{perform, Performed, Prepared, UrlCache};
 use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
@@ -16,6 +16,8 @@ const LIMIT: Duration = Duration::from_secs(20);
 
 struct Pki {
     ca: CertificateDer<'static>,
+    /// The CA's certificate as PEM, as an operator's CA file holds it.
+    ca_pem: String,
     leaf: CertificateDer<'static>,
     key: PrivateKeyDer<'static>,
 }
@@ -31,6 +33,7 @@ fn pki(names: &[&str]) -> Pki {
     let leaf = leaf_params.signed_by(&leaf_key, &ca, &ca_key).unwrap();
     Pki {
         ca: ca.der().clone(),
+        ca_pem: ca.pem(),
         leaf: leaf.der().clone(),
         key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf_key.serialize_der())),
     }
@@ -145,4 +148,55 @@ async fn plain_http_to_a_tls_port_is_named() {
         done.result,
         done.body
     );
+}
+
+#[tokio::test]
+async fn a_ca_file_is_trusted_as_loaded() {
+    let pki = pki(&["localhost"]);
+    let port = https_server(&pki).await;
+    let dir = tempfile::tempdir().unwrap();
+    // A bundle as operators keep them: a key block (skipped), the CA, and another CA.
+    let other = pki_other_ca();
+    let path = dir.path().join("ca.pem");
+    let key = "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n-----END PRIVATE KEY-----\n";
+    std::fs::write(&path, format!("{key}{}{other}", pki.ca_pem)).unwrap();
+    let roots = load_ca_file(&path).unwrap();
+    assert_eq!(roots.len(), 2, "both certificates, not the key");
+    let done = deliver(&client(roots), format!("https://localhost:{port}/hook")).await;
+    assert!(matches!(done.result, AttemptResult::Response { status: 200, .. }), "{:?}", done);
+}
+
+/// Another CA's certificate, as PEM.
+fn pki_other_ca() -> String {
+    let key = KeyPair::generate().unwrap();
+    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params.self_signed(&key).unwrap().pem()
+}
+
+#[test]
+fn a_ca_file_that_cannot_be_used_says_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.pem");
+    let e = load_ca_file(&missing).unwrap_err();
+    assert!(matches!(e, CaFileError::Read { .. }), "{e:?}");
+    assert!(e.to_string().contains("missing.pem"), "{e}");
+
+    let empty = dir.path().join("empty.pem");
+    std::fs::write(&empty, "not a certificate\n").unwrap();
+    let e = load_ca_file(&empty).unwrap_err();
+    assert!(matches!(e, CaFileError::Empty { .. }), "{e:?}");
+    assert!(e.to_string().contains("BEGIN CERTIFICATE"), "{e}");
+
+    // Valid base64 that is not a certificate.
+    let junk = dir.path().join("junk.pem");
+    std::fs::write(&junk, "-----BEGIN CERTIFICATE-----\naGVsbG8gd29ybGQ=\n-----END CERTIFICATE-----\n").unwrap();
+    let e = load_ca_file(&junk).unwrap_err();
+    assert!(matches!(e, CaFileError::Invalid { .. }), "{e:?}");
+    assert!(e.to_string().contains("junk.pem"), "{e}");
+
+    // Not base64 at all inside the block.
+    let broken = dir.path().join("broken.pem");
+    std::fs::write(&broken, "-----BEGIN CERTIFICATE-----\n!!!\n-----END CERTIFICATE-----\n").unwrap();
+    assert!(matches!(load_ca_file(&broken).unwrap_err(), CaFileError::Invalid { .. }));
 }

@@ -56,8 +56,8 @@ async fn readyz(State(st): State<AppState>) -> impl IntoResponse {
     }
 }
 
-/// The delivery engine's settings, from the server's.
-pub fn delivery_config(c: &Config) -> pier_delivery::DeliveryConfig {
+/// The delivery engine's settings, from the server's (fails when the CA file cannot be used).
+pub fn delivery_config(c: &Config) -> anyhow::Result<pier_delivery::DeliveryConfig> {
     let mut d = pier_delivery::DeliveryConfig::new(&c.public_url);
     d.timeout = Duration::from_secs(c.delivery_timeout_secs.max(1));
     d.default_retry = c.retry_policy();
@@ -66,8 +66,12 @@ pub fn delivery_config(c: &Config) -> pier_delivery::DeliveryConfig {
     d.max_body_bytes = c.body_limit;
     d.destination_concurrency = c.destination_concurrency;
     d.allow_private = c.allow_private_destinations;
+    if let Some(path) = &c.delivery_ca_file {
+        d.extra_roots =
+            pier_delivery::client::load_ca_file(path).map_err(|e| anyhow::anyhow!("delivery_ca_file: {e}"))?;
+    }
     d.node_id = node_id(&c.data_dir);
-    d
+    Ok(d)
 }
 
 /// This node's stable name: kept in `{data_dir}/node-id`, made on first start.
@@ -143,7 +147,7 @@ pub async fn serve(
     let tunnels = Arc::new(crate::tunnel::Tunnels::default());
     let delivery = pier_delivery::Delivery::start(
         store.clone(),
-        delivery_config(&config),
+        delivery_config(&config)?,
         workers_stop.clone(),
         Some(tunnels.clone() as Arc<dyn pier_delivery::Tunnel>),
     );

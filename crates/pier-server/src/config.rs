@@ -63,6 +63,9 @@ pub struct Config {
     /// Let destinations reach private, loopback and link-local addresses (default: only when
     /// Pier itself listens on loopback, i.e. local development).
     pub allow_private_destinations: bool,
+    /// A PEM file of certificate authorities that `https` destinations may also chain to (an
+    /// internal CA), besides the public webpki roots.
+    pub delivery_ca_file: Option<PathBuf>,
     /// Threads running transformations (each with its own JavaScript runtime).
     pub transform_workers: usize,
     /// Events for a CLI destination with no connected session wait for one (instead of
@@ -98,6 +101,7 @@ pub struct FileConfig {
     pub retry_count: Option<i64>,
     pub retry_strategy: Option<String>,
     pub allow_private_destinations: Option<bool>,
+    pub delivery_ca_file: Option<PathBuf>,
     pub transform_workers: Option<usize>,
     pub cli_hold_when_disconnected: Option<bool>,
     pub retention_days: Option<u32>,
@@ -125,6 +129,7 @@ pub struct Overrides {
     pub retry_count: Option<i64>,
     pub retry_strategy: Option<String>,
     pub allow_private_destinations: Option<bool>,
+    pub delivery_ca_file: Option<PathBuf>,
     pub transform_workers: Option<usize>,
     pub cli_hold_when_disconnected: Option<bool>,
     pub retention_days: Option<u32>,
@@ -177,6 +182,10 @@ retry_count = 8
 # Allow destinations on private, loopback and link-local addresses (SSRF guard). Default: true
 # only when listen is a loopback address.
 # allow_private_destinations = false
+
+# A PEM file of certificate authorities that https destinations may also chain to (an internal
+# CA), besides the public roots.
+# delivery_ca_file = "/etc/pier/internal-ca.pem"
 
 # Threads running JavaScript transformations (1 s CPU and 64 MiB per run).
 transform_workers = 2
@@ -245,6 +254,7 @@ impl Config {
                 .allow_private_destinations
                 .or(file.allow_private_destinations)
                 .unwrap_or(listen.ip().is_loopback()),
+            delivery_ca_file: o.delivery_ca_file.or(file.delivery_ca_file),
             transform_workers: o.transform_workers.or(file.transform_workers).unwrap_or(2),
             cli_hold_when_disconnected: o
                 .cli_hold_when_disconnected
@@ -281,6 +291,10 @@ impl Config {
         if self.max_in_flight == 0 || self.destination_concurrency == 0 || self.max_in_flight_bytes == 0 {
             anyhow::bail!("max_in_flight, max_in_flight_bytes and destination_concurrency must be at least 1");
         }
+        // Read now, so a bad file stops `pier serve` before it opens the store or listens.
+        if let Some(path) = &self.delivery_ca_file {
+            pier_delivery::client::load_ca_file(path).map_err(|e| anyhow::anyhow!("delivery_ca_file: {e}"))?;
+        }
         Ok(self)
     }
 
@@ -313,6 +327,7 @@ impl Config {
             retry_count: DEFAULT_RETRY_COUNT,
             retry_strategy: DEFAULT_RETRY_STRATEGY.into(),
             allow_private_destinations: true,
+            delivery_ca_file: None,
             transform_workers: 2,
             cli_hold_when_disconnected: false,
             retention_days: DEFAULT_RETENTION_DAYS,

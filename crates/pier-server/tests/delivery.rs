@@ -1,6 +1,7 @@
 //! Delivery end to end, against real HTTP receivers: the seed flow with signatures, retries,
 //! status-code rules, timeouts and transport errors, fairness between destinations, rate
-//! limits, pause/unpause, manual retry, mute, auth methods, the mock API and the SSRF guard.
+//! limits, pause/unpause, manual retry, mute, auth methods, the mock API, the SSRF guard, and an
+//! `https` destination whose certificate the configured CA file vouches for.
 
 use base64::Engine;
 use hmac::{Hmac, Mac};
@@ -573,6 +574,84 @@ async fn metrics_summarise_traffic_errors_latency_and_queues() {
         assert_eq!(queue[0]["destination_name"], "m-bad-dst");
         assert_eq!(queue[0]["depth"], 1);
         assert_eq!(fx.api.get("/metrics/summary?minutes=2").await.unwrap().0, 422);
+    })
+    .await
+}
+
+/// An HTTPS receiver on 127.0.0.1 whose certificate (for `localhost`) a fresh test CA signs:
+/// returns its port, the CA's certificate as PEM, and the bodies it has received.
+async fn tls_receiver() -> (u16, String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+    use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let leaf_key = KeyPair::generate().unwrap();
+    let leaf =
+        CertificateParams::new(vec!["localhost".to_string()]).unwrap().signed_by(&leaf_key, &ca, &ca_key).unwrap();
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf_key.serialize_der()));
+    let tls =
+        rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(vec![leaf.der().clone()], key)
+            .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(tls));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let bodies = got.clone();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let (acceptor, bodies) = (acceptor.clone(), bodies.clone());
+            tokio::spawn(async move {
+                let Ok(stream) = acceptor.accept(tcp).await else { return };
+                let service = hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
+                    let bodies = bodies.clone();
+                    async move {
+                        use http_body_util::BodyExt;
+                        let body = req.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+                        bodies.lock().unwrap().push(String::from_utf8_lossy(&body).into_owned());
+                        Ok::<_, std::convert::Infallible>(http::Response::new(http_body_util::Full::new(
+                            bytes::Bytes::from_static(b"ok"),
+                        )))
+                    }
+                });
+                let io = hyper_util::rt::TokioIo::new(stream);
+                let _ = hyper::server::conn::http1::Builder::new().serve_connection(io, service).await;
+            });
+        }
+    });
+    (port, ca.pem(), got)
+}
+
+#[tokio::test]
+async fn an_https_destination_signed_by_the_configured_ca_gets_its_events() {
+    run(async {
+        let (port, ca_pem, got) = tls_receiver().await;
+        let dir = tempfile::tempdir().unwrap();
+        let ca_file = dir.path().join("internal-ca.pem");
+        std::fs::write(&ca_file, ca_pem).unwrap();
+        let fx = Fx::new(|c| c.delivery_ca_file = Some(ca_file.clone())).await;
+        let c = fx.connect("tls", &format!("https://localhost:{port}/in"), json!({}), json!([])).await;
+        let request_id = fx.send(&c, "", r#"{"over":"tls"}"#).await;
+        let body = eventually(Duration::from_secs(30), "the delivery over https", || {
+            let got = got.clone();
+            async move { got.lock().unwrap().first().cloned() }
+        })
+        .await
+        .unwrap();
+        assert_eq!(body, r#"{"over":"tls"}"#);
+        let event = fx.event_of(&request_id).await;
+        let attempts = eventually(Duration::from_secs(10), "the attempt", || {
+            let (api, p) = (fx.api.clone(), format!("/attempts?event_id={}", event["id"].as_str().unwrap()));
+            async move { api.ok(&p).await.ok().filter(|v| v["count"] == 1) }
+        })
+        .await
+        .unwrap();
+        assert_eq!(attempts["models"][0]["response_status"], 200, "{attempts}");
     })
     .await
 }
