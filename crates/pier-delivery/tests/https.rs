@@ -1,6 +1,8 @@
 //! Deliveries over TLS, against a real HTTPS server whose certificate a test CA signs: with the
 //! CA trusted the request arrives (over HTTP/2, which the server offers by ALPN, with its
 //! headers, body and the URL's credentials as basic auth); without it, or for another name, the failure has Hookdeck's error code.
+//! The CA also comes as operators give it, a PEM file (`load_ca_file`), and a file that cannot
+//! be used says why.
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
