@@ -3,8 +3,8 @@
 //! `UNNEST` insert per table, one round trip, its own transaction), and each caller is answered
 //! only after that commit.
 
-use crate::batching::{gather, next_first};
-use crate::{map_err, pool_err, rows::to_json};
+use crate::batching::{gather, next_first, OwnConnection};
+use crate::{map_err, rows::to_json};
 use deadpool_postgres::Pool;
 use pier_core::Request;
 use pier_store::{Routing, StoreError};
@@ -35,9 +35,16 @@ pub(crate) fn start(pool: Pool) -> mpsc::UnboundedSender<Pending> {
     tokio::spawn(async move {
         let mut batch = Vec::with_capacity(MAX_BATCH);
         let mut carried: Option<Pending> = None;
+        let mut conn = OwnConnection::new(pool);
         while let Some(first) = next_first(&mut carried, &mut rx).await {
             carried = gather_bodies(first, &mut rx, &mut batch, MAX_BATCH, MAX_BATCH_BYTES);
-            let result = insert(&pool, &batch).await;
+            let result = match conn.get().await {
+                Ok(client) => insert(client, &batch).await,
+                Err(e) => Err(e),
+            };
+            if result.is_err() {
+                conn.give_up();
+            }
             for p in batch.drain(..) {
                 let r = match &result {
                     Ok(()) => Ok(()),
@@ -96,8 +103,7 @@ const INSERT_BATCH: &str = "WITH r AS (INSERT INTO requests (id, project_id, sou
      ON CONFLICT (request_id, connection_id) DO NOTHING) \
  SELECT pg_notify('pier_due', n) FROM UNNEST($33::text[]) AS n";
 
-async fn insert(pool: &Pool, batch: &[Pending]) -> Result<(), StoreError> {
-    let client = pool.get().await.map_err(pool_err)?;
+async fn insert(client: &deadpool_postgres::Object, batch: &[Pending]) -> Result<(), StoreError> {
     let requests: Vec<&Request> = batch.iter().map(|p| &p.request).collect();
     let requests = RequestColumns::of(&requests)?;
     let routings: Vec<&Routing> = batch.iter().filter_map(|p| p.routing.as_ref()).collect();

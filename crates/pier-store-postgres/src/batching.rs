@@ -1,6 +1,44 @@
-//! What both batchers (ingest, attempts) share: taking the next batch off their channel.
+//! What the batchers (ingest, attempts) share: taking the next batch off their channel; and a
+//! connection of its own for the ingest batcher.
 
+use crate::pool_err;
+use deadpool_postgres::{Object, Pool};
+use pier_store::StoreError;
 use tokio::sync::mpsc::UnboundedReceiver;
+
+/// A batcher's own connection: taken from the pool once and kept, so every batch goes to the
+/// same backend, warm in PostgreSQL's caches and the CPU's, where the pool (FIFO) would send each
+/// to the backend used longest ago: ingest 19-26 % faster on one node, 16-22 % on three
+/// (docs/BENCHMARKS.md, tenth session). The attempts batcher measured worse with one (e2e p99),
+/// so only ingest uses it. A closed connection is replaced before the next batch, and one whose
+/// batch failed is given up.
+pub(crate) struct OwnConnection {
+    pool: Pool,
+    held: Option<Object>,
+}
+
+impl OwnConnection {
+    pub(crate) fn new(pool: Pool) -> OwnConnection {
+        OwnConnection { pool, held: None }
+    }
+
+    /// The connection, from the pool when there is none (or it was closed).
+    pub(crate) async fn get(&mut self) -> Result<&Object, StoreError> {
+        if self.held.as_ref().is_some_and(|c| c.is_closed()) {
+            self.held = None;
+        }
+        let client = match self.held.take() {
+            Some(c) => c,
+            None => self.pool.get().await.map_err(pool_err)?,
+        };
+        Ok(self.held.insert(client))
+    }
+
+    /// Give the connection up (after an error: the next batch takes another).
+    pub(crate) fn give_up(&mut self) {
+        self.held = None;
+    }
+}
 
 /// The first item of the next batch: the one the last batch left over, or the next to arrive
 /// (`None` once every sender is gone).

@@ -79,11 +79,7 @@ impl PostgresStore {
             url.parse().map_err(|e| StoreError::Unavailable(format!("invalid database url: {e}")))?;
         let mgr =
             Manager::from_config(config.clone(), NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
-        // Most recently used connection first: the batchers and the hot reads keep going to the
-        // same few backends, warm in PostgreSQL's caches and the CPU's, instead of cycling
-        // through all 16 (FIFO, deadpool's default: 9-18 % fewer ingests/s, docs/BENCHMARKS.md).
         let pool = Pool::builder(mgr)
-            .queue_mode(deadpool_postgres::QueueMode::Lifo)
             .max_size(16)
             .wait_timeout(Some(std::time::Duration::from_secs(5)))
             .create_timeout(Some(std::time::Duration::from_secs(5)))
