@@ -41,7 +41,7 @@ pub struct DeliveryConfig {
     pub allow_private: bool,
     /// Certificate authorities trusted for `https` destinations besides the webpki roots (an
     /// internal CA), as [`crate::client::load_ca_file`] gives them.
-    pub extra_roots: Vec<rustls::pki_types::CertificateDer<'static>>,
+    pub extra_roots: Vec<crate::client::CertificateDer<'static>>,
     /// Pier's own base URL (`{public_url}/mock…` destinations are answered in-process).
     pub public_url: String,
     /// Bytes of a response body kept on the attempt.

@@ -26,10 +26,7 @@ struct Pki {
 
 /// A CA, and a certificate it signs for `names`.
 fn pki(names: &[&str]) -> Pki {
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let (ca_key, ca) = ca();
     let leaf_key = KeyPair::generate().unwrap();
     let leaf_params = CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>()).unwrap();
     let leaf = leaf_params.signed_by(&leaf_key, &ca, &ca_key).unwrap();
@@ -158,7 +155,7 @@ async fn a_ca_file_is_trusted_as_loaded() {
     let port = https_server(&pki).await;
     let dir = tempfile::tempdir().unwrap();
     // A bundle as operators keep them: a key block (skipped), the CA, and another CA.
-    let other = pki_other_ca();
+    let other = ca().1.pem();
     let path = dir.path().join("ca.pem");
     let key = "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n-----END PRIVATE KEY-----\n";
     std::fs::write(&path, format!("{key}{}{other}", pki.ca_pem)).unwrap();
@@ -168,12 +165,13 @@ async fn a_ca_file_is_trusted_as_loaded() {
     assert!(matches!(done.result, AttemptResult::Response { status: 200, .. }), "{:?}", done);
 }
 
-/// Another CA's certificate, as PEM.
-fn pki_other_ca() -> String {
+/// A self-signed CA and its key.
+fn ca() -> (KeyPair, rcgen::Certificate) {
     let key = KeyPair::generate().unwrap();
     let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
     params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    params.self_signed(&key).unwrap().pem()
+    let cert = params.self_signed(&key).unwrap();
+    (key, cert)
 }
 
 #[test]

@@ -66,10 +66,7 @@ pub fn delivery_config(c: &Config) -> anyhow::Result<pier_delivery::DeliveryConf
     d.max_body_bytes = c.body_limit;
     d.destination_concurrency = c.destination_concurrency;
     d.allow_private = c.allow_private_destinations;
-    if let Some(path) = &c.delivery_ca_file {
-        d.extra_roots =
-            pier_delivery::client::load_ca_file(path).map_err(|e| anyhow::anyhow!("delivery_ca_file: {e}"))?;
-    }
+    d.extra_roots = c.delivery_roots()?;
     d.node_id = node_id(&c.data_dir);
     Ok(d)
 }

@@ -292,10 +292,18 @@ impl Config {
             anyhow::bail!("max_in_flight, max_in_flight_bytes and destination_concurrency must be at least 1");
         }
         // Read now, so a bad file stops `pier serve` before it opens the store or listens.
-        if let Some(path) = &self.delivery_ca_file {
-            pier_delivery::client::load_ca_file(path).map_err(|e| anyhow::anyhow!("delivery_ca_file: {e}"))?;
-        }
+        self.delivery_roots()?;
         Ok(self)
+    }
+
+    /// The certificate authorities of `delivery_ca_file` (none without one).
+    pub fn delivery_roots(&self) -> anyhow::Result<Vec<pier_delivery::client::CertificateDer<'static>>> {
+        match &self.delivery_ca_file {
+            Some(path) => {
+                pier_delivery::client::load_ca_file(path).map_err(|e| anyhow::anyhow!("delivery_ca_file: {e}"))
+            }
+            None => Ok(Vec::new()),
+        }
     }
 
     /// Read a TOML file.

@@ -24,12 +24,9 @@ impl OwnConnection {
 
     /// The connection, from the pool when there is none (or it was closed).
     pub(crate) async fn get(&mut self) -> Result<&Object, StoreError> {
-        if self.held.as_ref().is_some_and(|c| c.is_closed()) {
-            self.held = None;
-        }
         let client = match self.held.take() {
-            Some(c) => c,
-            None => self.pool.get().await.map_err(pool_err)?,
+            Some(c) if !c.is_closed() => c,
+            _ => self.pool.get().await.map_err(pool_err)?,
         };
         Ok(self.held.insert(client))
     }
