@@ -211,13 +211,20 @@ fn e2e_latencies(sent: &[(String, Instant)], a: &receiver::Arrivals) -> Vec<u64>
 }
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
+    // Each run gets a schema of its own on PostgreSQL, so runs never see each other's data; it
+    // is dropped when the run ends, however it ends (a full run leaves hundreds of MB in it).
+    let Some(base) = args.database_url.clone() else { return run_in(args, None).await };
+    let fresh = pier_store_postgres::testing::fresh_schema_url(&base).await.map_err(anyhow::Error::msg)?;
+    let result = run_in(args, Some(&fresh)).await;
+    if let Err(e) = pier_store_postgres::testing::drop_fresh_schema(&base, &fresh).await {
+        eprintln!("warning: could not drop this run's schema: {e}");
+    }
+    result
+}
+
+/// The scenarios, on `db` (a URL from `fresh_schema_url`) or on SQLite.
+async fn run_in(args: Args, db: Option<&str>) -> anyhow::Result<()> {
     let secs = Duration::from_secs(args.seconds.unwrap_or(if args.quick { 2 } else { 10 }));
-    // Each run gets a schema of its own on PostgreSQL, so runs never see each other's data.
-    let fresh = match args.database_url.as_deref() {
-        Some(u) => Some(pier_store_postgres::testing::fresh_schema_url(u).await.map_err(anyhow::Error::msg)?),
-        None => None,
-    };
-    let db = fresh.as_deref();
     let which = |s: Scenario| args.scenario == Scenario::All || args.scenario == s;
     let machine = machine();
     eprintln!(

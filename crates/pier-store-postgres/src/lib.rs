@@ -1261,4 +1261,23 @@ pub mod testing {
         let sep = if base_url.contains('?') { '&' } else { '?' };
         Ok(format!("{base_url}{sep}options=-csearch_path%3D{schema}"))
     }
+
+    /// Drop, with everything in it, the schema that [`fresh_schema_url`] made for `base_url`
+    /// and named in `fresh_url`. Refuses a URL that names no such schema.
+    pub async fn drop_fresh_schema(base_url: &str, fresh_url: &str) -> Result<(), String> {
+        let schema = fresh_url
+            .rsplit_once("search_path%3D")
+            .map(|(_, s)| s)
+            .filter(|s| {
+                s.strip_prefix("pier_test_")
+                    .is_some_and(|t| !t.is_empty() && t.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
+            })
+            .ok_or_else(|| format!("{fresh_url} names no schema made by fresh_schema_url"))?;
+        let (client, conn) = tokio_postgres::connect(base_url, NoTls).await.map_err(|e| e.to_string())?;
+        let driver = tokio::spawn(conn);
+        let r = client.batch_execute(&format!("DROP SCHEMA {schema} CASCADE")).await.map_err(|e| e.to_string());
+        drop(client);
+        let _ = driver.await;
+        r
+    }
 }
