@@ -239,9 +239,10 @@ async fn run_in(args: Args, db: Option<&str>) -> anyhow::Result<()> {
 
     if which(Scenario::Baseline) || which(Scenario::Ingest) || which(Scenario::E2e) {
         let b = node::baseline().await?;
-        let c0 = b.cpu_seconds();
+        let (c0, used) = (b.cpu_seconds(), crate::cpu::Sample::now());
         let o = load::closed(&format!("{}/hook", b.url()), BODY, args.connections, secs).await;
         let cpu_us = cpu_per(c0, b.cpu_seconds(), o.ok);
+        let used = used.since(o.ok);
         baseline_rate = Some(o.rate());
         rows.push(Row {
             name: "baseline".into(),
@@ -252,7 +253,7 @@ async fn run_in(args: Args, db: Option<&str>) -> anyhow::Result<()> {
             p999: o.pct(99.9),
             rss: b.memory_mib().0,
             cpu_us,
-            extra: json!({"errors": o.errors}),
+            extra: merged(json!({"errors": o.errors}), used),
         });
     }
 
