@@ -212,10 +212,14 @@ fn e2e_latencies(sent: &[(String, Instant)], a: &receiver::Arrivals) -> Vec<u64>
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
     // Each run gets a schema of its own on PostgreSQL, so runs never see each other's data; it
-    // is dropped when the run ends, however it ends (a full run leaves hundreds of MB in it).
+    // is dropped when the run ends, however it ends (a full run leaves hundreds of MB in it),
+    // Ctrl-C included: the scenarios' servers are stopped first (dropping a node kills it).
     let Some(base) = args.database_url.clone() else { return run_in(args, None).await };
     let fresh = pier_store_postgres::testing::fresh_schema_url(&base).await.map_err(anyhow::Error::msg)?;
-    let result = run_in(args, Some(&fresh)).await;
+    let result = tokio::select! {
+        r = run_in(args, Some(&fresh)) => r,
+        _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted; this run's schema is dropped")),
+    };
     if let Err(e) = pier_store_postgres::testing::drop_fresh_schema(&base, &fresh).await {
         eprintln!("warning: could not drop this run's schema: {e}");
     }
