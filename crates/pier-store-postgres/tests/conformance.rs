@@ -36,7 +36,7 @@ async fn nodes_starting_together_migrate_once() {
 }
 
 #[tokio::test]
-async fn a_fresh_schema_is_dropped_with_its_tables_and_nothing_else_is() {
+async fn a_fresh_schema_is_dropped_with_its_tables_and_other_urls_are_refused() {
     let Some(base) = test_database_url() else { return };
     tokio::time::timeout(Duration::from_secs(60), async {
         let url = fresh_schema_url(&base).await.expect("a fresh schema");
