@@ -1252,12 +1252,8 @@ pub mod testing {
     /// Create a fresh schema in the database at `base_url` and return a URL whose connections
     /// use it (`options=-csearch_path=…`), so tests can run in parallel on one database.
     pub async fn fresh_schema_url(base_url: &str) -> Result<String, String> {
-        let (client, conn) = tokio_postgres::connect(base_url, NoTls).await.map_err(|e| e.to_string())?;
-        let driver = tokio::spawn(conn);
         let schema = format!("pier_test_{}", pier_core::id::random_token(12, &mut rand::rng()).to_ascii_lowercase());
-        client.batch_execute(&format!("CREATE SCHEMA {schema}")).await.map_err(|e| e.to_string())?;
-        drop(client);
-        let _ = driver.await;
+        execute_once(base_url, &format!("CREATE SCHEMA {schema}")).await?;
         let sep = if base_url.contains('?') { '&' } else { '?' };
         Ok(format!("{base_url}{sep}options=-csearch_path%3D{schema}"))
     }
@@ -1273,9 +1269,14 @@ pub mod testing {
                     .is_some_and(|t| !t.is_empty() && t.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
             })
             .ok_or_else(|| format!("{fresh_url} names no schema made by fresh_schema_url"))?;
+        execute_once(base_url, &format!("DROP SCHEMA {schema} CASCADE")).await
+    }
+
+    /// Run `sql` on a connection of its own to `base_url`, closed afterwards.
+    async fn execute_once(base_url: &str, sql: &str) -> Result<(), String> {
         let (client, conn) = tokio_postgres::connect(base_url, NoTls).await.map_err(|e| e.to_string())?;
         let driver = tokio::spawn(conn);
-        let r = client.batch_execute(&format!("DROP SCHEMA {schema} CASCADE")).await.map_err(|e| e.to_string());
+        let r = client.batch_execute(sql).await.map_err(|e| e.to_string());
         drop(client);
         let _ = driver.await;
         r
