@@ -10,6 +10,7 @@ mod load;
 mod node;
 mod receiver;
 mod scenarios;
+mod windows;
 
 use clap::{Parser, ValueEnum};
 

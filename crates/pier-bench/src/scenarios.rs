@@ -2,8 +2,7 @@
 
 use crate::load::{self, pct};
 use crate::node::{self, KEY};
-use crate::receiver;
-use crate::{Args, Scenario};
+use crate::{receiver, windows, Args, Scenario};
 use anyhow::Context;
 use serde_json::{json, Value};
 use std::io::Write;
@@ -152,6 +151,8 @@ struct Deliveries {
     rate: f64,
     /// Ingest-to-receiver latencies (µs, sorted).
     latencies: Vec<u64>,
+    /// The same latencies' p99 by window of send time (windows.rs).
+    windows: Option<windows::Windows>,
     /// Server CPU µs per delivered event.
     cpu_us: f64,
     /// `pier-bench`'s own CPU per delivered event and the machine's idle share (cpu.rs).
@@ -161,7 +162,10 @@ struct Deliveries {
 impl Deliveries {
     /// The table row, with `extra` added to the common details.
     fn row(&self, name: String, p: &node::Proc, extra: Value) -> Row {
-        let detail = json!({"acked": self.load.ok, "delivered": self.delivered, "latency": "ingest to receiver"});
+        let mut detail = json!({"acked": self.load.ok, "delivered": self.delivered, "latency": "ingest to receiver"});
+        if let Some(w) = &self.windows {
+            detail = merged(detail, json!({ "windows": w.json() }));
+        }
         let detail = merged(merged(detail, self.used.clone()), extra);
         Row {
             name,
@@ -191,23 +195,31 @@ async fn deliveries(
     let start = Instant::now() - o.elapsed;
     let last = wait_arrivals(arrivals, before + o.ok, limit).await;
     let delivered = count() - before;
+    let samples = e2e_samples(&o.sent, arrivals);
+    let mut latencies: Vec<u64> = samples.iter().map(|(_, l)| *l).collect();
+    latencies.sort_unstable();
     Deliveries {
         used: used.since(delivered),
         delivered,
         rate: delivered as f64 / last.duration_since(start).as_secs_f64(),
-        latencies: e2e_latencies(&o.sent, arrivals),
+        windows: windows::by_send_time(&samples, windows::WIDTH),
+        latencies,
         cpu_us: cpu_per(c0, p.cpu_seconds(), delivered),
         load: o,
     }
 }
 
-/// Ingest-to-receiver latencies (ms, sorted) of the requests sent.
+/// Ingest-to-receiver latencies (µs, sorted) of the requests sent.
 fn e2e_latencies(sent: &[(String, Instant)], a: &receiver::Arrivals) -> Vec<u64> {
-    let arrived = a.by_request.lock().unwrap_or_else(|p| p.into_inner());
-    let mut l: Vec<u64> =
-        sent.iter().filter_map(|(id, t)| arrived.get(id).map(|at| at.duration_since(*t).as_micros() as u64)).collect();
+    let mut l: Vec<u64> = e2e_samples(sent, a).into_iter().map(|(_, l)| l).collect();
     l.sort_unstable();
     l
+}
+
+/// Each request sent that arrived: when it was sent and its ingest-to-receiver latency (µs).
+fn e2e_samples(sent: &[(String, Instant)], a: &receiver::Arrivals) -> Vec<(Instant, u64)> {
+    let arrived = a.by_request.lock().unwrap_or_else(|p| p.into_inner());
+    sent.iter().filter_map(|(id, t)| arrived.get(id).map(|at| (*t, at.duration_since(*t).as_micros() as u64))).collect()
 }
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
@@ -566,6 +578,15 @@ fn print_table(rows: &[Row], baseline: Option<f64>) {
         );
     }
     eprintln!();
+    // A stall shows as one window far worse than the median window; a steady tail does not.
+    for r in rows {
+        if let Some(w) = r.extra.get("windows") {
+            eprintln!(
+                "{}: p99 by {} ms window of send time: median {} ms, worst {} ms ({} s in)",
+                r.name, w["width_ms"], w["p99_median_ms"], w["p99_worst_ms"], w["worst_at_s"]
+            );
+        }
+    }
 }
 
 #[cfg(test)]
