@@ -12,6 +12,8 @@ pub const WIDTH: Duration = Duration::from_millis(100);
 /// The p99 of each window of send time, summarised.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Windows {
+    /// The width of each window, ms.
+    pub width_ms: u64,
     /// Windows with at least one sample.
     pub count: usize,
     /// The median of the windows' p99s, ms.
@@ -25,7 +27,7 @@ pub struct Windows {
 impl Windows {
     pub fn json(&self) -> Value {
         json!({
-            "width_ms": WIDTH.as_millis() as u64,
+            "width_ms": self.width_ms,
             "count": self.count,
             "p99_median_ms": self.p99_median_ms,
             "p99_worst_ms": self.p99_worst_ms,
@@ -38,6 +40,7 @@ impl Windows {
 /// without samples.
 pub fn by_send_time(samples: &[(Instant, u64)], width: Duration) -> Option<Windows> {
     let first = samples.iter().map(|(t, _)| *t).min()?;
+    let width_ms = width.as_millis() as u64;
     let width = width.as_micros().max(1);
     let mut windows: BTreeMap<u128, Vec<u64>> = BTreeMap::new();
     for (t, latency) in samples {
@@ -53,6 +56,7 @@ pub fn by_send_time(samples: &[(Instant, u64)], width: Duration) -> Option<Windo
     let &(worst_i, worst) = p99s.iter().max_by(|a, b| a.1.total_cmp(&b.1))?;
     p99s.sort_by(|a, b| a.1.total_cmp(&b.1));
     Some(Windows {
+        width_ms,
         count: p99s.len(),
         p99_median_ms: p99s[p99s.len() / 2].1,
         p99_worst_ms: worst,
@@ -77,7 +81,7 @@ mod tests {
         s.extend(run(t0, 400, 100, 50_000));
         s.extend(run(t0, 500, 500, 2_000));
         let w = by_send_time(&s, WIDTH).unwrap();
-        assert_eq!(w.count, 10);
+        assert_eq!((w.width_ms, w.count), (100, 10));
         assert_eq!(w.p99_median_ms, 2.0);
         assert_eq!(w.p99_worst_ms, 50.0);
         assert!((w.worst_at_s - 0.4).abs() < 1e-9, "{w:?}");
