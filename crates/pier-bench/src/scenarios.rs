@@ -196,14 +196,12 @@ async fn deliveries(
     let last = wait_arrivals(arrivals, before + o.ok, limit).await;
     let delivered = count() - before;
     let samples = e2e_samples(&o.sent, arrivals);
-    let mut latencies: Vec<u64> = samples.iter().map(|(_, l)| *l).collect();
-    latencies.sort_unstable();
     Deliveries {
         used: used.since(delivered),
         delivered,
         rate: delivered as f64 / last.duration_since(start).as_secs_f64(),
         windows: windows::by_send_time(&samples, windows::WIDTH),
-        latencies,
+        latencies: sorted_latencies(&samples),
         cpu_us: cpu_per(c0, p.cpu_seconds(), delivered),
         load: o,
     }
@@ -211,7 +209,12 @@ async fn deliveries(
 
 /// Ingest-to-receiver latencies (µs, sorted) of the requests sent.
 fn e2e_latencies(sent: &[(String, Instant)], a: &receiver::Arrivals) -> Vec<u64> {
-    let mut l: Vec<u64> = e2e_samples(sent, a).into_iter().map(|(_, l)| l).collect();
+    sorted_latencies(&e2e_samples(sent, a))
+}
+
+/// The latencies of `samples` (send time, latency µs), sorted.
+fn sorted_latencies(samples: &[(Instant, u64)]) -> Vec<u64> {
+    let mut l: Vec<u64> = samples.iter().map(|(_, l)| *l).collect();
     l.sort_unstable();
     l
 }
