@@ -372,8 +372,8 @@ async fn run_in(args: Args, db: Option<&str>) -> anyhow::Result<()> {
             last = wait_arrivals(a, o.ok, Duration::from_secs(60)).await;
         }
         let delivered: usize = all.iter().map(|a| a.count.load(std::sync::atomic::Ordering::Relaxed)).sum();
-        let mut l: Vec<u64> = all.iter().flat_map(|a| e2e_latencies(&o.sent, a)).collect();
-        l.sort_unstable();
+        let samples: Vec<(Instant, u64)> = all.iter().flat_map(|a| e2e_samples(&o.sent, a)).collect();
+        let l = sorted_latencies(&samples);
         rows.push(Row {
             name: format!("fanout x10 (offered {rate}/s)"),
             rate: delivered as f64 / last.duration_since(start).as_secs_f64(),
