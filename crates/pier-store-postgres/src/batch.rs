@@ -17,6 +17,34 @@ const MAX_BATCH: usize = 1000;
 /// burst of large bodies is stored in several batches rather than failing together.
 const MAX_BATCH_BYTES: usize = 32 * 1024 * 1024;
 
+/// The requests' insert (`$1`…`$16`), shared by the batch statements and [`insert_requests`].
+macro_rules! insert_requests_sql {
+    () => {
+        "INSERT INTO requests (id, project_id, source_id, method, path, query, headers, body, body_size, \
+         original_ip, verified, rejection_cause, routed, ingested_at, created_at, updated_at, events_count, \
+         ignored_count) \
+         SELECT i, p, s, m, pa, q, h, b, sz, ip, v, c, r, t, t, t, ec, ic FROM UNNEST($1::text[], $2::text[], \
+         $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bytea[], $9::bigint[], $10::text[], \
+         $11::bool[], $12::text[], $13::bool[], $14::bigint[], $15::bigint[], $16::bigint[]) \
+         AS x(i, p, s, m, pa, q, h, b, sz, ip, v, c, r, t, ec, ic)"
+    };
+}
+
+/// The events' insert (`$17`…`$25`): held when their connection is paused by the time of the commit.
+macro_rules! insert_events_sql {
+    () => {
+        "INSERT INTO events (id, project_id, request_id, connection_id, source_id, destination_id, status, \
+         attempts, next_attempt_at, created_at, updated_at, next_trigger) \
+         SELECT x.i, x.p, x.r, x.c, x.s, x.d, \
+           CASE WHEN cn.paused_at IS NOT NULL THEN 'HOLD' WHEN x.st = 'HOLD' THEN 'QUEUED' ELSE x.st END, 0, \
+           CASE WHEN cn.paused_at IS NOT NULL THEN NULL WHEN x.st = 'HOLD' THEN x.t ELSE x.n END, \
+           x.t, x.t, 'INITIAL' \
+         FROM UNNEST($17::text[], $18::text[], $19::text[], $20::text[], $21::text[], $22::text[], $23::text[], \
+           $24::bigint[], $25::bigint[]) AS x(i, p, r, c, s, d, st, n, t) \
+         LEFT JOIN connections cn ON cn.id = x.c"
+    };
+}
+
 pub(crate) struct Pending {
     pub request: Request,
     /// Set when the request was routed at ingest (it is stored routed, with these rows).
@@ -81,33 +109,32 @@ fn gather_bodies(
 /// its own transaction, committed before PostgreSQL answers (tokio-postgres waits for
 /// `ReadyForQuery`, which follows the commit), so every caller is answered after its commit.
 ///
-/// Kept as it is on measurement: plain inserts for the events (no arbiter: they belong to the
-/// statement's own new requests), or a statement without the ignored events' table, wrote less
-/// WAL and took less user time in PostgreSQL 15, but its backend then grew and trimmed its heap
-/// (`brk`) three to five times per statement, and that kernel time cancelled the saving
-/// (docs/BENCHMARKS.md, thirteenth session).
-const INSERT_BATCH: &str = "WITH r AS (INSERT INTO requests (id, project_id, source_id, method, path, query, headers, \
-     body, body_size, original_ip, verified, rejection_cause, routed, ingested_at, created_at, updated_at, \
-     events_count, ignored_count) \
-     SELECT i, p, s, m, pa, q, h, b, sz, ip, v, c, r, t, t, t, ec, ic FROM UNNEST($1::text[], $2::text[], \
-     $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bytea[], $9::bigint[], $10::text[], \
-     $11::bool[], $12::text[], $13::bool[], $14::bigint[], $15::bigint[], $16::bigint[]) \
-     AS x(i, p, s, m, pa, q, h, b, sz, ip, v, c, r, t, ec, ic)), \
-   e AS (INSERT INTO events (id, project_id, request_id, connection_id, source_id, destination_id, status, \
-     attempts, next_attempt_at, created_at, updated_at, next_trigger) \
-     SELECT x.i, x.p, x.r, x.c, x.s, x.d, \
-       CASE WHEN cn.paused_at IS NOT NULL THEN 'HOLD' WHEN x.st = 'HOLD' THEN 'QUEUED' ELSE x.st END, 0, \
-       CASE WHEN cn.paused_at IS NOT NULL THEN NULL WHEN x.st = 'HOLD' THEN x.t ELSE x.n END, \
-       x.t, x.t, 'INITIAL' \
-     FROM UNNEST($17::text[], $18::text[], $19::text[], $20::text[], $21::text[], $22::text[], $23::text[], \
-       $24::bigint[], $25::bigint[]) AS x(i, p, r, c, s, d, st, n, t) \
-     LEFT JOIN connections cn ON cn.id = x.c \
-     ON CONFLICT (request_id, connection_id) DO NOTHING), \
-   g AS (INSERT INTO ignored_events (id, project_id, request_id, connection_id, cause, meta, created_at, \
+/// The events and ignored events are plain inserts, not `ON CONFLICT DO NOTHING` as where the
+/// routing worker routes a stored request: these belong to requests inserted by the same
+/// statement, so none can exist yet, and an arbiter would cost every row a pre-check of the
+/// unique index, a speculative insertion and a second WAL record to confirm it. Measured with
+/// the batcher's connection prepared by `RAISE_TRIM_THRESHOLD`: PostgreSQL's CPU per request
+/// 15-25 % lower than with arbiters on every insert (docs/BENCHMARKS.md, fourteenth session).
+const INSERT_BATCH: &str = concat!(
+    "WITH r AS (",
+    insert_requests_sql!(),
+    "), e AS (",
+    insert_events_sql!(),
+    "), g AS (INSERT INTO ignored_events (id, project_id, request_id, connection_id, cause, meta, created_at, \
      updated_at) SELECT i, p, r, c, ca, m, t, t FROM UNNEST($26::text[], $27::text[], $28::text[], \
-     $29::text[], $30::text[], $31::text[], $32::bigint[]) AS x(i, p, r, c, ca, m, t) \
-     ON CONFLICT (request_id, connection_id) DO NOTHING) \
- SELECT pg_notify('pier_due', n) FROM UNNEST($33::text[]) AS n";
+     $29::text[], $30::text[], $31::text[], $32::bigint[]) AS x(i, p, r, c, ca, m, t)) \
+     SELECT pg_notify('pier_due', n) FROM UNNEST($33::text[]) AS n"
+);
+
+/// [`INSERT_BATCH`] for a batch without ignored events (the usual one): a statement touches
+/// fewer tables and indexes, each opened and locked every time it runs.
+const INSERT_BATCH_NO_IGNORED: &str = concat!(
+    "WITH r AS (",
+    insert_requests_sql!(),
+    "), e AS (",
+    insert_events_sql!(),
+    ") SELECT pg_notify('pier_due', n) FROM UNNEST($26::text[]) AS n"
+);
 
 async fn insert(client: &deadpool_postgres::Object, batch: &[Pending]) -> Result<(), StoreError> {
     let requests: Vec<&Request> = batch.iter().map(|p| &p.request).collect();
@@ -120,9 +147,14 @@ async fn insert(client: &deadpool_postgres::Object, batch: &[Pending]) -> Result
     let ignored = IgnoredColumns::of(&ignored)?;
     let mut params = requests.params();
     params.extend(events.params());
-    params.extend(ignored.params());
+    let sql = if ignored.id.is_empty() {
+        INSERT_BATCH_NO_IGNORED
+    } else {
+        params.extend(ignored.params());
+        INSERT_BATCH
+    };
     params.push(&notices);
-    let st = client.prepare_cached(INSERT_BATCH).await.map_err(map_err)?;
+    let st = client.prepare_cached(sql).await.map_err(map_err)?;
     client.query(&st, &params).await.map_err(map_err)?;
     Ok(())
 }
@@ -269,17 +301,7 @@ pub(crate) async fn insert_requests(
     batch: &[&Request],
 ) -> Result<(), StoreError> {
     let columns = RequestColumns::of(batch)?;
-    let st = tx
-        .prepare_cached(
-            "INSERT INTO requests (id, project_id, source_id, method, path, query, headers, body, body_size, original_ip, \
-             verified, rejection_cause, routed, ingested_at, created_at, updated_at, events_count, ignored_count) \
-             SELECT i, p, s, m, pa, q, h, b, sz, ip, v, c, r, t, t, t, ec, ic FROM UNNEST($1::text[], $2::text[], \
-             $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bytea[], $9::bigint[], $10::text[], \
-             $11::bool[], $12::text[], $13::bool[], $14::bigint[], $15::bigint[], $16::bigint[]) \
-             AS x(i, p, s, m, pa, q, h, b, sz, ip, v, c, r, t, ec, ic)",
-        )
-        .await
-        .map_err(map_err)?;
+    let st = tx.prepare_cached(insert_requests_sql!()).await.map_err(map_err)?;
     tx.execute(&st, &columns.params()).await.map_err(map_err)?;
     Ok(())
 }

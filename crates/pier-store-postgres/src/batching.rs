@@ -17,6 +17,16 @@ pub(crate) struct OwnConnection {
     held: Option<Object>,
 }
 
+/// Run once on the batcher's connection: its backend allocates and frees one 8 MB value. glibc
+/// serves an allocation that large with `mmap`, and freeing it raises the process's thresholds
+/// for `mmap` and for trimming the heap to that size and twice it (glibc's dynamic threshold).
+/// Without it a backend running the batch statement may shrink its heap after a statement and
+/// grow it again at the next, a `brk` pair each time: seen with 2,708 calls in ~895
+/// statements, where the kernel time cost what the statement saved (docs/BENCHMARKS.md,
+/// thirteenth and fourteenth sessions). Costs a few milliseconds once, and leaves the backend at
+/// most 16 MB of free heap it keeps instead of returning.
+const RAISE_TRIM_THRESHOLD: &str = "SELECT length(repeat('x', 8000000))";
+
 impl OwnConnection {
     pub(crate) fn new(pool: Pool) -> OwnConnection {
         OwnConnection { pool, held: None }
@@ -26,7 +36,11 @@ impl OwnConnection {
     pub(crate) async fn get(&mut self) -> Result<&Object, StoreError> {
         let client = match self.held.take() {
             Some(c) if !c.is_closed() => c,
-            _ => self.pool.get().await.map_err(pool_err)?,
+            _ => {
+                let c = self.pool.get().await.map_err(pool_err)?;
+                c.simple_query(RAISE_TRIM_THRESHOLD).await.map_err(crate::map_err)?;
+                c
+            }
         };
         Ok(self.held.insert(client))
     }
