@@ -113,8 +113,9 @@ fn gather_bodies(
 /// routing worker routes a stored request: these belong to requests inserted by the same
 /// statement, so none can exist yet, and an arbiter would cost every row a pre-check of the
 /// unique index, a speculative insertion and a second WAL record to confirm it. Measured with
-/// the batcher's connection prepared by `RAISE_TRIM_THRESHOLD`: PostgreSQL's CPU per request
-/// 15-25 % lower than with arbiters on every insert (docs/BENCHMARKS.md, fourteenth session).
+/// the batcher's connection prepared by `RAISE_TRIM_THRESHOLD`, against arbiters on every
+/// insert: with three nodes, PostgreSQL's CPU per request 10-17 % lower and the nodes 2-11 %
+/// faster; one node within the noise (docs/BENCHMARKS.md, fourteenth session).
 const INSERT_BATCH: &str = concat!(
     "WITH r AS (",
     insert_requests_sql!(),
