@@ -23,9 +23,11 @@ pub(crate) struct OwnConnection {
 /// Without it a backend running the batch statement may shrink its heap after a statement and
 /// grow it again at the next, a `brk` pair each time: seen with 2,708 calls in ~895
 /// statements, where the kernel time cost what the statement saved (docs/BENCHMARKS.md,
-/// thirteenth and fourteenth sessions). Costs a few milliseconds once, and leaves the backend at
-/// most 16 MB of free heap it keeps instead of returning.
-const RAISE_TRIM_THRESHOLD: &str = "SELECT length(repeat('x', 8000000))";
+/// thirteenth and fourteenth sessions). The value is built from 1,000-byte pieces and only its
+/// size is read, so it costs about 15 ms once (60 ms for `length(repeat('x', 8000000))`, which
+/// copies byte by byte and counts characters), and leaves the backend at most 16 MB of free
+/// heap it keeps instead of returning.
+const RAISE_TRIM_THRESHOLD: &str = "SELECT octet_length(repeat(repeat('x', 1000), 8000))";
 
 impl OwnConnection {
     pub(crate) fn new(pool: Pool) -> OwnConnection {
